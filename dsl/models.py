@@ -1,0 +1,464 @@
+"""Stage 2: the blueprint as validated, typed data (pydantic v2).
+
+Every section of SPEC §1 is a model here. Models check shape, types and
+units; rules that relate several fields or components live in `rules.py`
+so they can point at the exact line of each field involved. Defaults are
+documented on each field (the CDK habit: `@default`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Iterator, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
+
+from .units import Duration, Percent, Size
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}$"
+NAME_RE = re.compile(NAME_PATTERN)
+
+# Blueprint section → the word used for one of its components in messages.
+KINDS: dict[str, str] = {
+    "services": "service",
+    "load_balancers": "load balancer",
+    "reverse_proxies": "reverse proxy",
+    "cdns": "CDN",
+    "databases": "database",
+    "caches": "cache",
+    "queues": "queue",
+}
+TARGETS = ("docker", "aws")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; values are validated on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, frozen=False)
+
+
+# ---------------------------------------------------------------- references
+
+
+class RefTo:
+    """Marks a string field as a reference `kind.name` to a component of `kinds`."""
+
+    __slots__ = ("kinds", "depends")
+
+    def __init__(self, *kinds: str, depends: bool = True):
+        self.kinds = kinds
+        # False for back-links (a queue naming its consumers): they relate two
+        # components without making one need the other first.
+        self.depends = depends
+
+    def __call__(self, value: str) -> str:
+        kind, _, name = value.partition(".")
+        if not name or kind not in KINDS:
+            raise ValueError(
+                f"'{value}' is not a reference: write kind.name, e.g. "
+                + " or ".join(f"{k}.NAME" for k in self.kinds)
+            )
+        if kind not in self.kinds:
+            allowed = ", ".join(self.kinds)
+            raise ValueError(f"'{value}' is a {KINDS[kind]}, but this field takes a reference to {allowed}")
+        return value
+
+
+def Ref(*kinds: str, depends: bool = True) -> Any:
+    marker = RefTo(*kinds, depends=depends)
+    return Annotated[
+        str,
+        AfterValidator(marker),
+        marker,
+        Field(json_schema_extra={"pattern": rf"^({'|'.join(kinds)})\.[a-z][a-z0-9-]*$"}),
+    ]
+
+
+ServiceRef = Ref("services")
+QueueRef = Ref("queues")
+DatabaseRef = Ref("databases")
+UpstreamRef = Ref("load_balancers", "services", "reverse_proxies")
+EndpointRef = Ref("cdns", "load_balancers", "reverse_proxies", "services")
+
+
+# ---------------------------------------------------------------- shared parts
+
+
+class Component(StrictModel):
+    """What every component has: an optional availability override and protection."""
+
+    availability: Percent | None = Field(
+        None, description="availability of one copy, overriding the documented default (e.g. 99.9%)"
+    )
+    _section: str = PrivateAttr("")
+    _name: str = PrivateAttr("")
+
+    @property
+    def section(self) -> str:
+        """The blueprint section holding this component, e.g. `services`."""
+        return self._section
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def ref(self) -> str:
+        return f"{self._section}.{self._name}"
+
+
+class Stateful(Component):
+    """Components that hold data: protected from deletion and encrypted by default."""
+
+    protect: bool = Field(True, description="refuse to delete on `destroy`/replace (Pulumi protect); default true")
+    encrypted: bool = Field(True, description="encryption at rest; default true")
+    public: bool = Field(False, description="reachable from the internet; default false (and a lint warning if true)")
+
+
+class HealthCheck(StrictModel):
+    path: str = Field("/", description="HTTP path probed; default /")
+    interval: Duration = Field(10.0, description="time between probes; default 10s")
+    timeout: Duration = Field(5.0, description="probe timeout; default 5s")
+    healthy: int = Field(2, ge=1, le=10, description="successes to become healthy; default 2")
+    unhealthy: int = Field(3, ge=1, le=10, description="failures to become unhealthy; default 3")
+    port: int | None = Field(None, ge=1, le=65535, description="probe port; default the traffic port")
+
+
+# ---------------------------------------------------------------- application
+
+
+class Service(Component):
+    """Stateless application containers (ECS Fargate on aws; N containers on docker)."""
+
+    image: str = Field(..., min_length=1, description="container image, pinned by tag")
+    port: int | None = Field(None, ge=1, le=65535, description="port the container listens on; none for workers")
+    replicas: int = Field(1, ge=1, le=1000, description="number of copies; default 1")
+    cpu: int = Field(256, ge=128, le=16384, description="Fargate CPU units on aws, a CPU quota on docker; default 256")
+    memory: Size = Field(512 * 1024**2, description="memory limit; default 512MiB")
+    command: list[str] | None = Field(None, description="overrides the image's command")
+    health: HealthCheck | None = None
+    env: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    consumes: list[QueueRef] = Field(default_factory=list, description="queues this service reads")
+    public: bool = Field(False, description="expose the service directly (without a balancer); default false")
+
+    @model_validator(mode="after")
+    def _env_as_strings(self) -> "Service":
+        self.env = {k: _env_str(v) for k, v in self.env.items()}
+        return self
+
+
+def _env_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# ---------------------------------------------------------------- edge
+
+
+class Listener(StrictModel):
+    port: int = Field(..., ge=1, le=65535)
+    tls: bool = Field(False, description="terminate TLS here")
+    redirect_to_https: bool = Field(False, description="answer with a redirect to https (port 443)")
+    protocol: Literal["tcp", "udp", "tls", "http", "https"] | None = Field(
+        None, description="derived from layer and tls when omitted"
+    )
+
+
+class Route(StrictModel):
+    path: str = Field("/*", description="path pattern; default /*")
+    host: str | None = Field(None, description="match a Host header too")
+    target: ServiceRef
+    weight: int | None = Field(None, description="relative share among routes with the same path and host")
+
+
+class Target(StrictModel):
+    target: ServiceRef
+    port: int | None = Field(None, ge=1, le=65535, description="default: the service's port")
+    weight: int | None = None
+
+
+class Stickiness(StrictModel):
+    cookie: str | None = Field(None, description="application cookie name; default: a balancer-generated cookie")
+    duration: Duration = Field(3600.0, description="default 1h")
+
+
+class LoadBalancer(Component):
+    layer: Literal[4, 7] = Field(7, description="7: ALB / haproxy mode http; 4: NLB / haproxy mode tcp")
+    algorithm: Literal["round_robin", "least_connections", "random", "source_hash", "weighted"] = "round_robin"
+    listeners: list[Listener] = Field(default_factory=lambda: [Listener(port=80)], min_length=1)
+    routes: list[Route] | None = None
+    targets: list[Target] | None = None
+    sticky_sessions: Stickiness | None = None
+    health_check: HealthCheck | None = None
+    redundancy: Literal["none", "active-passive", "active-active"] = Field(
+        "none", description="docker: 2 balancer instances unless none; aws balancers are multi-AZ anyway"
+    )
+    internal: bool = Field(False, description="reachable only inside the network")
+
+
+class RateLimit(StrictModel):
+    requests_per_second: int = Field(..., ge=1)
+    burst: int = Field(0, ge=0)
+
+
+class ProxyCache(StrictModel):
+    ttl: Duration = 60.0
+    max_size: Size = 256 * 1024**2
+
+
+class StaticFiles(StrictModel):
+    path: str = Field(..., pattern=r"^/")
+    directory: str
+
+
+class ReverseProxy(Component):
+    upstream: UpstreamRef
+    tls: bool = False
+    compression: bool = False
+    cache: ProxyCache | None = None
+    static: StaticFiles | None = None
+    rate_limit: RateLimit | None = None
+    deny: list[str] = Field(default_factory=list, description="client CIDRs refused with 403")
+    allow: list[str] = Field(default_factory=list, description="if set, only these CIDRs are served")
+    replicas: int = Field(1, ge=1, le=100)
+
+
+class CdnTtl(StrictModel):
+    default: Duration = 3600.0
+    max: Duration = 86400.0
+    min: Duration = 0.0
+
+
+class Cdn(Component):
+    mode: Literal["pull", "push"]
+    origin: UpstreamRef | None = Field(None, description="pull mode: the component content is fetched from")
+    content: str | None = Field(None, description="push mode: a directory, relative to the blueprint file")
+    ttl: CdnTtl = Field(default_factory=CdnTtl)
+    https_only: bool = True
+    compress: bool = True
+
+
+class DnsHealthCheck(StrictModel):
+    path: str = "/"
+    interval: Duration = Field(30.0, description="10s or 30s on Route53; default 30s")
+    failure_threshold: int = Field(3, ge=1, le=10)
+    port: int | None = Field(None, ge=1, le=65535)
+    protocol: Literal["http", "https", "tcp"] = "http"
+
+
+class Endpoint(StrictModel):
+    target: EndpointRef | None = None
+    value: str | None = Field(None, description="a literal address or name instead of a component")
+    weight: int | None = None
+    role: Literal["primary", "secondary"] | None = None
+    site: Literal["primary", "dr"] = "primary"
+    continent: Literal["AF", "AN", "AS", "EU", "NA", "OC", "SA"] | None = None
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    region: str | None = None
+    default: bool = False
+
+
+class DnsRecord(StrictModel):
+    name: str = Field(..., pattern=r"^(@|\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+    type: Literal["A", "AAAA", "CNAME"] | None = None
+    routing: Literal["simple", "weighted", "latency", "geolocation", "failover"] = "simple"
+    ttl: Duration | None = None
+    health_check: DnsHealthCheck | None = None
+    endpoints: list[Endpoint] = Field(..., min_length=1)
+
+
+class Dns(StrictModel):
+    zone: str = Field(..., pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}\.?$")
+    ttl: Duration = 60.0
+    records: list[DnsRecord] = Field(default_factory=list)
+    availability: Percent | None = None
+
+
+# ---------------------------------------------------------------- data
+
+
+class Replication(StrictModel):
+    mode: Literal["none", "primary-replica", "multi-primary"] = "none"
+    replicas: int = Field(1, ge=0, le=15, description="read replicas, or extra primaries; default 1")
+
+
+class Sharding(StrictModel):
+    shards: int | None = Field(None, ge=1, le=256)
+    key: str | None = None
+    strategy: Literal["consistent_hash", "range", "directory"] = "consistent_hash"
+    virtual_nodes: int = Field(64, ge=1, le=4096, description="consistent_hash: points per shard on the ring")
+    boundaries: list[int | str] | None = Field(None, description="range: the shards-1 split points")
+
+
+class Backup(StrictModel):
+    interval: Duration = Field(86400.0, description="default 1d")
+    retention: Duration = Field(7 * 86400.0, description="default 7d")
+    point_in_time: bool = False
+
+
+DEFAULT_DB_VERSIONS = {"postgres": "16", "mysql": "8.0", "mariadb": "10.11"}
+
+
+class Database(Stateful):
+    engine: Literal["postgres", "mysql", "mariadb"] = "postgres"
+    version: str | None = Field(None, description="default: postgres 16, mysql 8.0, mariadb 10.11")
+    size: Literal["small", "medium", "large"] = "small"
+    storage: Size = 20 * 1024**3
+    multi_az: bool = False
+    replication: Replication = Field(default_factory=Replication)
+    sharding: Sharding | None = None
+    backup: Backup = Field(default_factory=Backup)
+    database_name: str = Field("app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _default_version(self) -> "Database":
+        if self.version is None:
+            self.version = DEFAULT_DB_VERSIONS[self.engine]
+        else:
+            self.version = str(self.version)
+        return self
+
+    @property
+    def replica_count(self) -> int:
+        return self.replication.replicas if self.replication.mode == "primary-replica" else 0
+
+    @property
+    def shard_count(self) -> int:
+        return self.sharding.shards if self.sharding and self.sharding.shards else 1
+
+
+EVICTION_POLICIES = (
+    "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu",
+    "allkeys-random", "volatile-random", "volatile-ttl", "noeviction",
+)
+
+
+class Cache(Stateful):
+    engine: Literal["redis", "valkey", "memcached"] = "redis"
+    version: str | None = None
+    memory: Size = 256 * 1024**2
+    eviction: Literal[EVICTION_POLICIES] | None = None  # type: ignore[valid-type]
+    replicas: int = Field(0, ge=0, le=5)
+    strategy: Literal["cache-aside", "write-through", "write-behind", "refresh-ahead"] = "cache-aside"
+    ttl: Duration | None = None
+    in_front_of: DatabaseRef | None = None
+    persistence: bool = Field(False, description="redis/valkey: append-only file on a volume")
+
+
+class Queue(Stateful):
+    kind: Literal["message", "task"] = "message"
+    fifo: bool = False
+    visibility_timeout: Duration = 30.0
+    retention: Duration = 4 * 86400.0
+    max_receives: int | None = Field(None, ge=1, le=1000, description="then to a dead-letter queue")
+    max_depth: int | None = Field(None, ge=1, description="back pressure: producers are refused beyond this")
+    consumers: list[Ref("services", depends=False)] = Field(default_factory=list)  # type: ignore[valid-type]
+
+
+# ---------------------------------------------------------------- system
+
+
+class DisasterRecovery(StrictModel):
+    strategy: Literal["backup", "cold", "hot"]
+    region: str | None = Field(None, description="aws: the DR region; docker: names the second site")
+    rto: Duration | None = None
+    rpo: Duration | None = None
+
+
+class Slos(StrictModel):
+    availability: Percent | None = None
+    latency_p99: Duration | None = None
+    error_rate: Percent | None = None
+
+
+class Variable(StrictModel):
+    type: Literal["string", "int", "number", "bool", "list", "map"] = "string"
+    default: Any = None
+    description: str | None = None
+    sensitive: bool = False
+
+
+class AwsSettings(StrictModel):
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    vpc_cidr: str = Field("10.0.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+    availability_zones: int = Field(2, ge=1, le=6)
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:")
+
+
+class Blueprint(StrictModel):
+    """One system design. Every section but `blueprint` is optional."""
+
+    blueprint: str = Field(..., pattern=NAME_PATTERN, description="the project / stack prefix")
+    description: str | None = None
+    targets: list[Literal["docker", "aws"]] = Field(
+        default_factory=lambda: ["docker", "aws"], min_length=1,
+        description="targets this blueprint supports; the first is the default",
+    )
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(default_factory=dict)
+    load_balancers: dict[str, LoadBalancer] = Field(default_factory=dict)
+    reverse_proxies: dict[str, ReverseProxy] = Field(default_factory=dict)
+    cdns: dict[str, Cdn] = Field(default_factory=dict)
+    dns: Dns | None = None
+    databases: dict[str, Database] = Field(default_factory=dict)
+    caches: dict[str, Cache] = Field(default_factory=dict)
+    queues: dict[str, Queue] = Field(default_factory=dict)
+    disaster_recovery: DisasterRecovery | None = None
+    slos: Slos | None = None
+
+    # Set by the loader: where the file is (push CDN content is relative to it)
+    # and the variable values in force.
+    _base_dir: str = PrivateAttr(".")
+    _file: str = PrivateAttr("<blueprint>")
+    _variables: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _source: Any = PrivateAttr(None)  # the loader's SourceMap: where each value was written
+
+    SECTIONS: ClassVar[tuple[str, ...]] = tuple(KINDS)
+
+    @model_validator(mode="after")
+    def _name_components(self) -> "Blueprint":
+        for kind in KINDS:
+            for name, component in getattr(self, kind).items():
+                component._section = kind
+                component._name = name
+        return self
+
+    @property
+    def base_dir(self) -> str:
+        return self._base_dir
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    @property
+    def source(self) -> Any:
+        return self._source
+
+    @property
+    def variable_values(self) -> dict[str, Any]:
+        return dict(self._variables)
+
+    def components(self) -> Iterator[Component]:
+        """Every component, section by section in SPEC order, then by name as written."""
+        for kind in KINDS:
+            yield from getattr(self, kind).values()
+
+    def component(self, ref: str) -> Component | None:
+        kind, _, name = ref.partition(".")
+        if kind not in KINDS:
+            return None
+        return getattr(self, kind).get(name)
+
+    @property
+    def default_target(self) -> str:
+        return self.targets[0]

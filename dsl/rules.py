@@ -1,0 +1,295 @@
+"""Semantic rules of SPEC §1: what the models' shapes cannot say alone.
+
+Each rule is a small function that yields `(path, message, hint)` for each
+problem it finds; `check` turns the paths into positions. Adding a rule is
+adding one decorated function here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+from .diagnostics import Diagnostic
+from .loader import Path, SourceMap
+from .models import Blueprint
+from .recovery import achievable, meeting
+from .units import format_span
+
+Problem = tuple[Path, str, str | None]
+Rule = Callable[[Blueprint, str], Iterator[Problem]]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def check(bp: Blueprint, source: SourceMap, target: str) -> list[Diagnostic]:
+    diags = []
+    for fn in RULES:
+        for path, message, hint in fn(bp, target):
+            diags.append(Diagnostic.at(source.value(path), message, hint))
+    return diags
+
+
+def _weights(items, base: Path, what: str, required: bool) -> Iterator[Problem]:
+    weights = []
+    for i, item in enumerate(items):
+        if item.weight is None:
+            if required:
+                yield base + (i,), f"{what} {i + 1} has no weight", "give every endpoint of a weighted record a weight"
+            continue
+        if item.weight < 0:
+            yield base + (i, "weight"), f"weight must not be negative, but {item.weight} was given", None
+        weights.append(item.weight)
+    if weights and all(w == 0 for w in weights) and len(weights) == len(items):
+        yield base, "all weights are zero: nothing would receive traffic", "give at least one a positive weight"
+
+
+@rule
+def balancer_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+    for name, lb in bp.load_balancers.items():
+        path = ("load_balancers", name)
+        if lb.layer == 4 and lb.routes is not None:
+            yield path + ("routes",), "`routes` is for layer 7 balancers; a layer 4 balancer takes `targets`", \
+                "use `targets: [{target: services.NAME}]`, or set `layer: 7`"
+        if lb.layer == 7 and lb.targets is not None:
+            yield path + ("targets",), "`targets` is for layer 4 balancers; a layer 7 balancer takes `routes`", \
+                "use `routes: [{path: /*, target: services.NAME}]`, or set `layer: 4`"
+        entries = lb.routes if lb.layer == 7 else lb.targets
+        key = "routes" if lb.layer == 7 else "targets"
+        if not entries and not (lb.layer == 4 and lb.routes) and not (lb.layer == 7 and lb.targets):
+            yield path, f"load balancer '{name}' has no {key}: it would send traffic nowhere", \
+                f"add `{key}:` naming the services behind it"
+        if entries:
+            yield from _weights(entries, path + (key,), key[:-1], required=False)
+            for i, entry in enumerate(entries):
+                service = bp.services.get(entry.target.partition(".")[2])
+                if service is not None and service.port is None and getattr(entry, "port", None) is None:
+                    yield path + (key, i, "target"), f"{entry.target} has no port, so a balancer cannot send traffic to it", \
+                        f"give {entry.target} a `port`"
+        if lb.layer == 4:
+            for i, listener in enumerate(lb.listeners):
+                if listener.redirect_to_https:
+                    yield path + ("listeners", i, "redirect_to_https"), \
+                        "a layer 4 balancer cannot redirect to https (it does not speak HTTP)", "use `layer: 7`"
+            if lb.sticky_sessions and lb.sticky_sessions.cookie:
+                yield path + ("sticky_sessions", "cookie"), "cookie stickiness needs a layer 7 balancer", \
+                    "remove `cookie` (layer 4 sticks by source address) or use `layer: 7`"
+        ports = [listener.port for listener in lb.listeners]
+        for i, port in enumerate(ports):
+            if port in ports[:i]:
+                yield path + ("listeners", i, "port"), f"port {port} has two listeners", "keep one listener per port"
+        for i, listener in enumerate(lb.listeners):
+            if listener.tls and listener.redirect_to_https:
+                yield path + ("listeners", i), "a listener cannot both terminate TLS and redirect to https", \
+                    "redirect on the plain port (80) and terminate TLS on 443"
+
+
+@rule
+def dns_records(bp: Blueprint, target: str) -> Iterator[Problem]:
+    if bp.dns is None:
+        return
+    seen: dict[str, int] = {}
+    for r, record in enumerate(bp.dns.records):
+        path = ("dns", "records", r)
+        eps = record.endpoints
+        if record.routing == "simple" and record.name in seen:
+            yield path + ("name",), f"record '{record.name}' is defined twice", \
+                f"merge it with record {seen[record.name] + 1}, or give it a routing policy"
+        seen.setdefault(record.name, r)
+        for e, ep in enumerate(eps):
+            epath = path + ("endpoints", e)
+            if (ep.target is None) == (ep.value is None):
+                yield epath, "an endpoint names exactly one of `target` (a component) or `value` (an address)", None
+            if ep.site == "dr" and bp.disaster_recovery is None:
+                yield epath + ("site",), "`site: dr` needs a `disaster_recovery` section", \
+                    "add `disaster_recovery: {strategy: hot, region: ...}`, or remove `site: dr`"
+            stray = {
+                "weight": ep.weight is not None and record.routing != "weighted",
+                "role": ep.role is not None and record.routing != "failover",
+                "region": ep.region is not None and record.routing != "latency",
+                "continent": ep.continent is not None and record.routing != "geolocation",
+                "country": ep.country is not None and record.routing != "geolocation",
+                "default": ep.default and record.routing != "geolocation",
+            }
+            for key, bad in stray.items():
+                if bad:
+                    yield epath + (key,), f"`{key}` does not apply to a {record.routing} record", \
+                        f"remove it, or set the record's `routing`"
+        if record.routing == "weighted":
+            yield from _weights(eps, path + ("endpoints",), "endpoint", required=True)
+        elif record.routing == "failover":
+            roles = [ep.role for ep in eps]
+            if roles.count("primary") != 1 or roles.count("secondary") != 1 or len(eps) != 2:
+                yield path + ("endpoints",), (
+                    f"a failover record needs exactly one primary and one secondary endpoint, "
+                    f"but has {roles.count('primary')} primary and {roles.count('secondary')} secondary"
+                    + (f" of {len(eps)}" if len(eps) != roles.count('primary') + roles.count('secondary') else "")
+                ), "give two endpoints `role: primary` and `role: secondary`"
+        elif record.routing == "latency":
+            for e, ep in enumerate(eps):
+                if ep.region is None:
+                    yield path + ("endpoints", e), "a latency record's endpoint needs `region`", \
+                        "e.g. `region: us-east-1`"
+        elif record.routing == "geolocation":
+            defaults = 0
+            for e, ep in enumerate(eps):
+                defaults += ep.default
+                if not (ep.continent or ep.country or ep.default):
+                    yield path + ("endpoints", e), \
+                        "a geolocation endpoint needs `continent`, `country` or `default: true`", None
+            if defaults > 1:
+                yield path + ("endpoints",), "a geolocation record has at most one `default: true` endpoint", None
+        if record.health_check and record.routing not in ("failover", "weighted", "latency", "geolocation"):
+            yield path + ("health_check",), "a simple record does not use a health check", \
+                "remove it, or use `routing: failover`"
+
+
+@rule
+def cdn_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+    for name, cdn in bp.cdns.items():
+        path = ("cdns", name)
+        if cdn.mode == "pull":
+            if cdn.origin is None:
+                yield path, "a pull CDN needs an `origin`", "e.g. `origin: load_balancers.edge`"
+            if cdn.content is not None:
+                yield path + ("content",), "`content` is for push CDNs; a pull CDN fetches from its origin", None
+        else:
+            if cdn.origin is not None:
+                yield path + ("origin",), "`origin` is for pull CDNs; a push CDN serves uploaded `content`", None
+            if cdn.content is None:
+                yield path, "a push CDN needs `content`: the directory to upload", "e.g. `content: ./static`"
+            elif not os.path.isdir(os.path.join(bp.base_dir, cdn.content)):
+                yield path + ("content",), f"content directory '{cdn.content}' does not exist", \
+                    f"create it (relative to the blueprint file: {os.path.join(bp.base_dir, cdn.content)})"
+        if cdn.ttl.min > cdn.ttl.default or cdn.ttl.default > cdn.ttl.max:
+            yield path + ("ttl",), (
+                f"TTLs must satisfy min ≤ default ≤ max, but min {format_span(cdn.ttl.min)}, "
+                f"default {format_span(cdn.ttl.default)}, max {format_span(cdn.ttl.max)} were given"), None
+
+
+@rule
+def database_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+    for name, db in bp.databases.items():
+        path = ("databases", name)
+        sharding = db.sharding
+        if sharding is not None:
+            if sharding.shards is None or sharding.shards < 2:
+                yield path + ("sharding",), (
+                    f"sharding key '{sharding.key}' is set, but the database is not sharded"
+                    if sharding.key else "a sharded database needs `shards` of 2 or more"
+                ), "set `sharding.shards` to 2 or more, or remove `sharding`"
+            elif sharding.key is None:
+                yield path + ("sharding",), "a sharded database needs `key`: the field that picks the shard", \
+                    "e.g. `key: user_id`"
+            if sharding.boundaries is not None:
+                if sharding.strategy != "range":
+                    yield path + ("sharding", "boundaries"), "`boundaries` apply to `strategy: range` only", None
+                elif sharding.shards and len(sharding.boundaries) != sharding.shards - 1:
+                    yield path + ("sharding", "boundaries"), (
+                        f"{sharding.shards} range shards need {sharding.shards - 1} boundaries, "
+                        f"but {len(sharding.boundaries)} were given"), None
+        if db.replication.mode == "multi-primary":
+            if db.replication.replicas < 1:
+                yield path + ("replication", "replicas"), "multi-primary needs at least 1 extra primary", None
+            if target == "docker" and db.engine != "mariadb":
+                yield path + ("replication", "mode"), (
+                    f"multi-primary {db.engine} is not supported on the docker target"
+                ), "use `engine: mariadb` (Galera cluster) on docker, or deploy postgres multi-primary with --target aws (Aurora DSQL)"
+            if target == "aws" and db.engine != "postgres":
+                yield path + ("replication", "mode"), (
+                    f"AWS has no managed multi-primary {db.engine} (Aurora multi-master is retired)"
+                ), "use `engine: postgres` (Aurora DSQL peered clusters) or `mode: primary-replica`"
+            if db.sharding is not None and db.sharding.shards:
+                yield path + ("replication", "mode"), "a sharded database cannot also be multi-primary", \
+                    "use primary-replica replication per shard"
+        if target == "aws" and db.storage < 20 * 1024**3:
+            yield path + ("storage",), "RDS needs at least 20GiB of storage", "set `storage: 20GiB` or more"
+        if db.backup.retention < db.backup.interval:
+            yield path + ("backup", "retention"), (
+                f"retention {format_span(db.backup.retention)} is shorter than the backup interval "
+                f"{format_span(db.backup.interval)}: no backup would be kept"), None
+
+
+@rule
+def cache_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+    for name, cache in bp.caches.items():
+        path = ("caches", name)
+        if cache.engine == "memcached":
+            if cache.eviction not in (None, "allkeys-lru"):
+                yield path + ("eviction",), f"memcached always evicts least-recently-used keys; '{cache.eviction}' is a redis policy", \
+                    "use `eviction: allkeys-lru`, or `engine: redis`"
+            if cache.persistence:
+                yield path + ("persistence",), "memcached keeps nothing on disk", "use `engine: redis` for persistence"
+
+
+@rule
+def queue_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+    for name, queue in bp.queues.items():
+        path = ("queues", name)
+        if not 0 <= queue.visibility_timeout <= 12 * 3600:
+            yield path + ("visibility_timeout",), (
+                f"visibility_timeout must be between 0s and 12h, but {format_span(queue.visibility_timeout)} was given"), None
+        if not 60 <= queue.retention <= 14 * 86400:
+            yield path + ("retention",), (
+                f"retention must be between 1m and 14d, but {format_span(queue.retention)} was given"), None
+    for name, service in bp.services.items():
+        for i, ref in enumerate(service.consumes):
+            queue = bp.queues.get(ref.partition(".")[2])
+            if queue is not None and f"services.{name}" not in queue.consumers and queue.consumers:
+                yield ("services", name, "consumes", i), (
+                    f"services.{name} consumes {ref}, but {ref} lists other consumers"
+                ), f"add services.{name} to {ref}.consumers, or list none there"
+
+
+@rule
+def tls_certificates(bp: Blueprint, target: str) -> Iterator[Problem]:
+    if target != "aws" or bp.aws.certificate_arn or bp.dns is not None:
+        return
+    for name, lb in bp.load_balancers.items():
+        for i, listener in enumerate(lb.listeners):
+            if listener.tls:
+                yield ("load_balancers", name, "listeners", i, "tls"), \
+                    "a TLS listener on aws needs a certificate", \
+                    "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM"
+    for name, proxy in bp.reverse_proxies.items():
+        if proxy.tls:
+            yield ("reverse_proxies", name, "tls"), "TLS on aws needs a certificate", \
+                "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM"
+
+
+@rule
+def recovery_site(bp: Blueprint, target: str) -> Iterator[Problem]:
+    dr = bp.disaster_recovery
+    if dr is None:
+        return
+    path = ("disaster_recovery",)
+    if target == "aws":
+        if dr.region is None and dr.strategy != "backup":
+            yield path, f"a {dr.strategy} DR site on aws needs `region`", "e.g. `region: us-west-2`"
+        if dr.region == bp.aws.region:
+            yield path + ("region",), f"the DR region must differ from the primary region {bp.aws.region}", None
+    if dr.rto is None and dr.rpo is None:
+        return
+    got = achievable(bp, dr.strategy)
+    short = []
+    if dr.rto is not None and dr.rto < got.rto:
+        short.append(("rto", f"RTO {format_span(dr.rto)}", f"{format_span(got.rto)} ({got.rto_basis})"))
+    if dr.rpo is not None and dr.rpo < got.rpo:
+        short.append(("rpo", f"RPO {format_span(dr.rpo)}", f"{format_span(got.rpo)} ({got.rpo_basis})"))
+    if not short:
+        return
+    better = meeting(bp, dr.rto, dr.rpo)
+    if better is not None:
+        hint = f"the {better.strategy} strategy achieves RTO {format_span(better.rto)} and RPO {format_span(better.rpo)}"
+    else:
+        hot = achievable(bp, "hot")
+        hint = (f"no strategy meets it: hot achieves RTO {format_span(hot.rto)} and RPO {format_span(hot.rpo)}; "
+                "shorten the failover health check, the DNS TTL or the backup interval, or relax the objective")
+    for key, declared, achievable_text in short:
+        yield path + (key,), (
+            f"declared {declared} cannot be met by the {dr.strategy} strategy, which achieves {achievable_text}"
+        ), hint

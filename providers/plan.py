@@ -1,0 +1,173 @@
+"""Stage 3: the Plan — plain, target-specific data between providers and Pulumi.
+
+A provider turns a validated Blueprint into a Plan: resources with their
+Pulumi type token, a stable name prefixed by their component, properties
+(Python SDK argument names), dependencies and the blueprint line they came
+from. `plan`, `graph`, `report`, `eject` and the Pulumi program all read the
+Plan, so they cannot disagree.
+
+Cross-resource values are written `${RESOURCE.attr}` inside property strings
+(`attr` may continue with `.field` and `[index]`); a whole-string reference
+keeps the value's own type, an embedded one is concatenated as text. `$${`
+is a literal `${`. No secret value is ever in a Plan: only references to the
+resources that generate them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from topoform.dsl.diagnostics import Diagnostic, Position
+
+REFERENCE_RE = re.compile(r"\$\$\{|\$\{([a-z0-9][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)\}")
+
+
+def ref(resource: "str | Resource", attr: str) -> str:
+    """The reference string for output `attr` of `resource`."""
+    name = resource.name if isinstance(resource, Resource) else resource
+    return f"${{{name}.{attr}}}"
+
+
+def literal(text: str) -> str:
+    """Escape user or file text so the program never reads `${` in it as a reference."""
+    return text.replace("${", "$${")
+
+
+def unescape(text: str) -> str:
+    return text.replace("$${", "${")
+
+
+@dataclass(slots=True)
+class Resource:
+    type: str
+    name: str
+    component: str
+    properties: dict[str, Any]
+    depends_on: list[str] = field(default_factory=list)
+    source: Position | None = None
+    protect: bool = False
+    # Outputs to encrypt in state besides those the provider marks secret.
+    secret_outputs: list[str] = field(default_factory=list)
+    # Resources are named explicitly where Pulumi autonaming is absent (docker)
+    # or must be stable; `name` in properties is the physical name.
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "name": self.name,
+            "component": self.component,
+            "properties": self.properties,
+            "depends_on": list(self.depends_on),
+        }
+        if self.protect:
+            data["protect"] = True
+        if self.secret_outputs:
+            data["secret_outputs"] = list(self.secret_outputs)
+        if self.source is not None:
+            data["source"] = f"{self.source.file}:{self.source.line}:{self.source.column}"
+        return data
+
+    def references(self) -> set[str]:
+        """Names of the resources whose outputs the properties read."""
+        found: set[str] = set()
+        _collect_refs(self.properties, found)
+        return found
+
+
+def _collect_refs(value: Any, found: set[str]) -> None:
+    if isinstance(value, str):
+        if "${" in value:
+            for match in REFERENCE_RE.finditer(value):
+                if match.group(1):
+                    found.add(match.group(1))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_refs(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_refs(item, found)
+
+
+@dataclass(slots=True)
+class ComponentInfo:
+    """One blueprint component: a Pulumi ComponentResource in the program."""
+
+    ref: str  # "databases.users"
+    type: str  # "topoform:index:Database"
+    source: Position | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.ref.replace(".", "-").replace("_", "-")
+
+
+@dataclass
+class Plan:
+    blueprint: str
+    target: str
+    stack: str
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, ComponentInfo] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    _index: dict[str, Resource] = field(default_factory=dict, repr=False)
+
+    def add(self, resource: Resource) -> Resource:
+        if resource.name in self._index:
+            raise ValueError(f"two resources named {resource.name!r} in the plan (a provider bug)")
+        self._index[resource.name] = resource
+        self.resources.append(resource)
+        return resource
+
+    def get(self, name: str) -> Resource:
+        return self._index[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._index
+
+    def of_type(self, token: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == token]
+
+    def of_component(self, ref: str) -> list[Resource]:
+        return [r for r in self.resources if r.component == ref]
+
+    def dependencies(self, resource: Resource) -> list[str]:
+        """Explicit and implied (by reference) dependencies, sorted."""
+        return sorted(set(resource.depends_on) | resource.references())
+
+    def ordered(self) -> Iterator[Resource]:
+        """Resources with every dependency before its dependents (stable otherwise)."""
+        done: set[str] = set()
+        for resource in self.resources:
+            yield from self._visit(resource, done, ())
+
+    def _visit(self, resource: Resource, done: set[str], stack: tuple[str, ...]) -> Iterator[Resource]:
+        if resource.name in done:
+            return
+        if resource.name in stack:
+            raise ValueError("dependency cycle in the plan: " + " → ".join(stack + (resource.name,)))
+        for dep in self.dependencies(resource):
+            if dep not in self._index:
+                raise ValueError(f"{resource.name} depends on {dep!r}, which is not in the plan (a provider bug)")
+            yield from self._visit(self._index[dep], done, stack + (resource.name,))
+        done.add(resource.name)
+        yield resource
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "blueprint": self.blueprint,
+            "target": self.target,
+            "stack": self.stack,
+            "resources": [
+                {**r.as_json(), "depends_on": self.dependencies(r)} for r in self.resources
+            ],
+            "outputs": self.outputs,
+        }
+
+    def to_json(self) -> str:
+        """Deterministic text: the same blueprint gives the same bytes."""
+        return json.dumps(self.as_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -1,0 +1,142 @@
+"""Stage 4: the Pulumi program — a Plan registered as real SDK resources.
+
+One function serves `up`, `preview`, `synth` (under mocks) and the root
+`Pulumi.yaml`: every Plan resource becomes an instance of the typed SDK class
+its token names (`aws:rds/instance:Instance` → `pulumi_aws.rds.Instance`),
+parented to one ComponentResource per blueprint component, so `pulumi stack`
+shows the user's design as a tree.
+
+Special property values (plain data in the Plan, objects here):
+- strings with `${RESOURCE.attr}` → that resource's output (concatenated if
+  embedded in text); `$${` → a literal `${`;
+- `{"$json": value}` → `Output.json_dumps(value)` (ECS container definitions,
+  IAM policies, redrive policies);
+- `{"$asset": path}` / `{"$archive": path}` → `pulumi.FileAsset` / `FileArchive`;
+- `{"$secret": value}` → `Output.secret(value)`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+from typing import Any
+
+import pulumi
+
+from .plan import REFERENCE_RE, Plan, unescape
+
+_ATTR_STEP_RE = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+@functools.lru_cache(maxsize=None)
+def resource_class(token: str) -> type:
+    """The SDK class for a Pulumi type token; TypeError if the SDK has none."""
+    try:
+        package, module_path, class_name = token.split(":")
+    except ValueError:
+        raise TypeError(f"{token!r} is not a Pulumi type token (package:module/file:Class)") from None
+    module = module_path.split("/")[0]
+    python_module = f"pulumi_{package}" + ("" if module == "index" else f".{module}")
+    try:
+        cls = getattr(importlib.import_module(python_module), class_name)
+    except (ImportError, AttributeError):
+        raise TypeError(f"no SDK class for {token} (looked for {python_module}.{class_name})") from None
+    return cls
+
+
+def _walk_attr(value: Any, steps: list[tuple[str, int | None]]) -> Any:
+    for name, index in steps:
+        if value is None:
+            return None
+        if index is not None:
+            value = value[index] if len(value) > index else None
+        elif isinstance(value, dict):
+            value = value.get(name)
+        else:
+            value = getattr(value, name, None)
+    return value
+
+
+class _Resolver:
+    """Turns Plan property values into Pulumi inputs, given the resources made so far."""
+
+    def __init__(self, created: dict[str, pulumi.Resource]):
+        self.created = created
+
+    def output(self, name: str, attr: str) -> Any:
+        resource = self.created[name]
+        steps = [(m.group(1), int(m.group(2)) if m.group(2) else None) for m in _ATTR_STEP_RE.finditer(attr)]
+        first, rest = steps[0][0], steps[1:]
+        value = resource.id if first == "id" else getattr(resource, first)
+        if rest:
+            return pulumi.Output.from_input(value).apply(lambda v, rest=rest: _walk_attr(v, rest))
+        return value
+
+    def string(self, text: str) -> Any:
+        if "${" not in text:
+            return text
+        parts: list[Any] = []
+        last = 0
+        for match in REFERENCE_RE.finditer(text):
+            parts.append(text[last:match.start()])
+            parts.append("${" if match.group(1) is None else self.output(match.group(1), match.group(2)))
+            last = match.end()
+        parts.append(text[last:])
+        parts = [p for p in parts if not (isinstance(p, str) and p == "")]
+        if len(parts) == 1 and not isinstance(parts[0], str):
+            return parts[0]  # a whole-value reference keeps the output's type
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)
+        return pulumi.Output.concat(*parts)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.string(value) if "${" in value else value
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if isinstance(value, dict):
+            if len(value) == 1:
+                key = next(iter(value))
+                if key == "$json":
+                    return pulumi.Output.json_dumps(self.value(value[key]))
+                if key == "$asset":
+                    return pulumi.FileAsset(value[key])
+                if key == "$archive":
+                    return pulumi.FileArchive(value[key])
+                if key == "$secret":
+                    return pulumi.Output.secret(self.value(value[key]))
+            return {k: self.value(v) for k, v in value.items()}
+        return value
+
+
+def run_plan(plan: Plan, export: bool = True) -> dict[str, Any]:
+    """Register every resource of `plan`; returns (and exports) the stack outputs."""
+    components: dict[str, pulumi.ComponentResource] = {}
+    for ref, info in plan.components.items():
+        components[ref] = pulumi.ComponentResource(info.type, info.name, None)
+    created: dict[str, pulumi.Resource] = {}
+    resolve = _Resolver(created)
+    for resource in plan.ordered():
+        cls = resource_class(resource.type)
+        explicit = [created[d] for d in resource.depends_on]
+        opts = pulumi.ResourceOptions(
+            parent=components.get(resource.component),
+            depends_on=explicit or None,
+            protect=resource.protect or None,
+            additional_secret_outputs=resource.secret_outputs or None,
+        )
+        props = {key: resolve.value(value) for key, value in resource.properties.items()}
+        created[resource.name] = cls(resource.name, opts=opts, **props)
+    for ref, info in plan.components.items():
+        components[ref].register_outputs({k: resolve.value(v) for k, v in info.outputs.items()})
+    outputs = {name: resolve.value(value) for name, value in plan.outputs.items()}
+    if export:
+        for name, value in outputs.items():
+            pulumi.export(name, value)
+    return outputs
+
+
+def literal_value(text: str) -> str:
+    """A Plan string with no references, as the program would pass it."""
+    return unescape(text)
