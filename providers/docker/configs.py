@@ -136,10 +136,15 @@ def _haproxy_time(value) -> str:
 
 
 def _nginx_time(value) -> str:
+    """nginx time: the largest exact unit (``90s``, ``5m``, ``1h``, ``7d``), ms below a second."""
     secs = parse_duration(value)
-    if secs < 1 and secs > 0:
+    if 0 < secs < 1:
         return f"{int(round(secs * 1000))}ms"
-    return f"{int(math.ceil(secs))}s"
+    whole = int(math.ceil(secs))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
 
 
 def _lua_str(value: str) -> str:
