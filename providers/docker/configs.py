@@ -23,7 +23,7 @@ import math
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -613,11 +613,11 @@ def render_nginx_conf(ctx: NginxContext) -> str:
             raise ValueError(f"upstream scheme must be http or https, not {ctx.upstream.scheme!r}")
     if ctx.static is not None and not ctx.static.location.endswith("/"):
         raise ValueError(f"static location must end with '/', but {ctx.static.location!r} was provided")
-    _check_name("zone name", ctx.cache.zone) if ctx.cache else None
     cache_size = None
     inactive = None
     ttl_lines: list[str] = []
     if ctx.cache is not None:
+        _check_name("cache zone", ctx.cache.zone)
         cache_size = f"{max(1, parse_size(ctx.cache.max_size) // (1024 * 1024))}m"
         inactive = _nginx_time(ctx.cache.max_ttl if ctx.cache.max_ttl is not None else "1d")
         ttl_lines = cdn_ttl_directives(ctx.cache)
@@ -866,7 +866,9 @@ class GaleraContext:
     nodes: host names of all members (``gcomm://a,b,c``).
     node_name / node_address: this node.
     provider: path of libgalera in the image.
-    sst_method: state transfer; ``mariabackup`` needs ``sst_user``/``sst_password_env``.
+    sst_method: state transfer; ``mariabackup`` authenticates as
+        ``sst_user``:``sst_password`` (the provider writes this file from a
+        secret; ``None`` leaves ``wsrep_sst_auth`` out).
     """
 
     cluster_name: str
@@ -876,6 +878,7 @@ class GaleraContext:
     provider: str = "/usr/lib/galera/libgalera_smm.so"
     sst_method: str = "mariabackup"
     sst_user: str = "mariabackup"
+    sst_password: str | None = None
 
 
 def render_galera_cnf(ctx: GaleraContext) -> str:
@@ -893,7 +896,8 @@ class BackupContext:
     """A backup sidecar (DR strategy ``backup``): dump, compress, prune, sleep.
 
     engine: ``postgres``, ``mysql`` or ``mariadb``.
-    host / port / user / database: what to dump.
+    host / port / user / database: what to dump (port and user default to
+        the engine's: 5432/postgres, 3306/root).
     password_env: variable holding the password (exported as PGPASSWORD /
         MYSQL_PWD for the dump tool).
     interval: between dumps.
@@ -905,7 +909,7 @@ class BackupContext:
     host: str
     database: str
     port: int | None = None
-    user: str = "postgres"
+    user: str | None = None
     password_env: str = "DB_PASSWORD"
     interval: str | float = "1h"
     retention: str | float = "7d"
@@ -919,9 +923,10 @@ def render_backup_script(ctx: BackupContext) -> str:
     _check_name("database host", ctx.host)
     _check_name("database name", ctx.database)
     port = ctx.port or (5432 if ctx.engine == "postgres" else 3306)
+    user = ctx.user or ("postgres" if ctx.engine == "postgres" else "root")
     retention_minutes = max(1, int(math.ceil(parse_duration(ctx.retention) / 60)))
     return _render(
-        "backup.sh.j2", ctx=ctx, port=port,
+        "backup.sh.j2", ctx=ctx, port=port, user=user,
         interval=max(1, int(math.ceil(parse_duration(ctx.interval)))),
         retention_minutes=retention_minutes,
     )
@@ -965,8 +970,11 @@ class RabbitmqQueue:
     """One blueprint queue.
 
     name: queue name.
-    max_depth: ``x-max-length``; with ``x-overflow: reject-publish`` a
-        publisher using confirms gets a nack beyond it (back pressure).
+    max_depth: queue length limit; with ``x-overflow: reject-publish`` a
+        publisher using confirms gets a nack beyond it (back pressure). A
+        quorum queue rejects only once it is *over* ``x-max-length``, so that
+        is set to max_depth - 1; under concurrent publishers the limit is soft
+        (a few in-flight messages may still get in).
     max_receives: deliveries before dead-lettering (``x-delivery-limit`` of a
         quorum queue is the number of *re*-deliveries allowed, so it is set to
         max_receives - 1; see tests). ``None``: no DLQ.
@@ -1004,7 +1012,9 @@ class RabbitmqContext:
     consumer_timeout: the closest thing to SQS visibility timeout: an
         unacknowledged delivery older than this closes the consumer's channel
         and the message is redelivered (broker-wide in 3.10). ``None``: default.
-    management: enable the management listener on ``management_port``.
+    management: set the management listener to ``management_port`` (needs
+        the rabbitmq_management plugin, i.e. a ``*-management`` image;
+        without the plugin the broker refuses the unknown key).
     salt: fixed 4-byte salt for reproducible hashes (tests); random if ``None``.
     """
 
@@ -1046,7 +1056,11 @@ def render_rabbitmq_definitions(ctx: RabbitmqContext) -> str:
         if q.quorum:
             args["x-queue-type"] = "quorum"
         if q.max_depth is not None:
-            args["x-max-length"] = q.max_depth
+            if q.max_depth < 1:
+                raise ValueError(f"max_depth must be >= 1, but {q.max_depth} was provided")
+            # A quorum queue refuses publishes only once it is *over* its
+            # limit (3.10, checked on a real broker), so it holds limit + 1.
+            args["x-max-length"] = q.max_depth - 1 if q.quorum else q.max_depth
             args["x-overflow"] = "reject-publish"
         if q.retention is not None:
             args["x-message-ttl"] = int(parse_duration(q.retention) * 1000)
