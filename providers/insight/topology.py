@@ -1,0 +1,144 @@
+"""The system's shape as the report and the diagram see it: who calls whom.
+
+One place derives, from a Blueprint, the edges a request follows (DNS →
+CDN / reverse proxy → balancer → services → the stores they reference) and
+the tier each component belongs to, so the availability arithmetic and the
+diagram cannot disagree about the architecture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from topoform.dsl.models import Blueprint, Component, Service
+from topoform.dsl.references import INTERPOLATION_RE
+
+# Tiers of the diagram and the report, in the order a request meets them.
+TIERS = ("edge", "application", "data", "async")
+STORE_SECTIONS = ("databases", "caches", "queues")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`source` sends requests (or reads/writes) to `target`; `label` says how."""
+
+    source: str
+    target: str
+    label: str = ""
+    kind: str = "request"  # request | reference | async | cache
+
+
+def interpolated(service: Service) -> Iterator[tuple[str, str, str]]:
+    """(ref, attr, env key) for every `${kind.name.attr}` a service's env or command reads."""
+    texts = [(key, value) for key, value in service.env.items()]
+    texts += [("command", part) for part in service.command or ()]
+    for key, text in texts:
+        for match in INTERPOLATION_RE.finditer(str(text)):
+            if not match.group(1):
+                continue
+            parts = match.group(1).strip().split(".")
+            if len(parts) == 3:
+                yield f"{parts[0]}.{parts[1]}", parts[2], key
+
+
+def is_worker(service: Service) -> bool:
+    """A queue consumer with no port: it serves no requests, it processes messages."""
+    return service.port is None and bool(service.consumes)
+
+
+def consumers(bp: Blueprint, queue_ref: str) -> list[str]:
+    """Services reading a queue, from either side of the link, in blueprint order."""
+    queue = bp.component(queue_ref)
+    found = list(getattr(queue, "consumers", []) or [])
+    for service in bp.services.values():
+        if queue_ref in service.consumes and service.ref not in found:
+            found.append(service.ref)
+    return found
+
+
+def tier(component: Component, bp: Blueprint) -> str:
+    section = component.section
+    if section in ("cdns", "reverse_proxies", "load_balancers"):
+        return "edge"
+    if section == "services":
+        return "async" if is_worker(component) else "application"  # type: ignore[arg-type]
+    if section == "queues":
+        return "async"
+    return "data"
+
+
+def downstream(bp: Blueprint, ref: str) -> list[Edge]:
+    """Where a request that reached `ref` goes next (front tier) or what it touches (services)."""
+    component = bp.component(ref)
+    edges: list[Edge] = []
+    if component is None:
+        return edges
+    section = component.section
+    if section == "cdns" and component.mode == "pull" and component.origin:  # type: ignore[attr-defined]
+        edges.append(Edge(ref, component.origin, "origin"))  # type: ignore[attr-defined]
+    elif section == "reverse_proxies":
+        edges.append(Edge(ref, component.upstream, "upstream"))  # type: ignore[attr-defined]
+    elif section == "load_balancers":
+        edges += balancer_edges(component)  # type: ignore[arg-type]
+    elif section == "services":
+        seen: set[str] = set()
+        for target, attr, _key in interpolated(component):  # type: ignore[arg-type]
+            if target not in seen and target != ref and bp.component(target) is not None:
+                seen.add(target)
+                edges.append(Edge(ref, target, attr, "reference"))
+    elif section == "caches" and component.in_front_of:  # type: ignore[attr-defined]
+        edges.append(Edge(ref, component.in_front_of, component.strategy, "cache"))  # type: ignore[attr-defined]
+    return edges
+
+
+def balancer_edges(lb) -> list[Edge]:
+    """One edge per distinct target, labelled with its routes, weights and the algorithm."""
+    labels: dict[str, list[str]] = {}
+    if lb.layer == 7:
+        for route in lb.routes or []:
+            text = route.path + (f" host {route.host}" if route.host else "")
+            if route.weight is not None:
+                text += f" w{route.weight}"
+            labels.setdefault(route.target, []).append(text)
+    else:
+        for target in lb.targets or []:
+            text = f":{target.port}" if target.port else "tcp"
+            if target.weight is not None:
+                text += f" w{target.weight}"
+            labels.setdefault(target.target, []).append(text)
+    algorithm = lb.algorithm.replace("_", " ")
+    return [Edge(lb.ref, target, ", ".join(parts) + f" · {algorithm}") for target, parts in labels.items()]
+
+
+def async_edges(bp: Blueprint) -> list[Edge]:
+    edges = []
+    for queue in bp.queues.values():
+        for consumer in consumers(bp, queue.ref):
+            edges.append(Edge(queue.ref, consumer, "consumes", "async"))
+    return edges
+
+
+def front_doors(bp: Blueprint) -> list[str]:
+    """Where requests enter when the blueprint has no DNS records: the components nothing fronts.
+
+    CDNs, reverse proxies, internet-facing balancers and public services that no
+    other front component sends traffic to; failing those, every service with a port.
+    """
+    fronted: set[str] = set()
+    candidates: list[str] = []
+    for component in bp.components():
+        if component.section in ("cdns", "reverse_proxies", "load_balancers", "services"):
+            for edge in downstream(bp, component.ref):
+                if component.section != "services":
+                    fronted.add(edge.target)
+    for component in bp.components():
+        section = component.section
+        if component.ref in fronted:
+            continue
+        if section in ("cdns", "reverse_proxies") or (section == "load_balancers" and not component.internal) \
+                or (section == "services" and component.public):  # type: ignore[attr-defined]
+            candidates.append(component.ref)
+    if not candidates:
+        candidates = [s.ref for s in bp.services.values() if s.port is not None]
+    return candidates
