@@ -1,0 +1,37 @@
+"""The container images the Docker target runs, pinned by tag.
+
+One table, so upgrading a server is a one-line change and `plan` shows the
+exact tag that `up` pulls. Databases take the blueprint's `version`; every
+other server is pinned here. Debian-based database images are preferred over
+alpine ones because the replication scripts in `templates/` are checked
+against Debian's GNU tools (`grep \\+`, `mktemp`).
+"""
+
+from __future__ import annotations
+
+from topoform.dsl.models import Cache, Database
+
+HAPROXY = "haproxy:2.9-alpine"
+NGINX = "nginx:1.27-alpine"
+POWERDNS = "powerdns/pdns-auth-49:4.9.4"
+RABBITMQ = "rabbitmq:3.13-alpine"
+MEMCACHED = "memcached:1.6-alpine"
+REDIS = "redis:7.2-alpine"
+VALKEY = "valkey/valkey:8-alpine"
+
+
+def database_image(db: Database) -> str:
+    """The server image of `db`'s engine and version (its clients make the backups too)."""
+    if db.engine == "postgres":
+        return f"postgres:{db.version}-bookworm"
+    if db.engine == "mysql":
+        return f"mysql:{db.version}"
+    return f"mariadb:{db.version}"
+
+
+def cache_image(cache: Cache) -> str:
+    if cache.engine == "memcached":
+        return f"memcached:{cache.version}-alpine" if cache.version else MEMCACHED
+    if cache.engine == "valkey":
+        return f"valkey/valkey:{cache.version}-alpine" if cache.version else VALKEY
+    return f"redis:{cache.version}-alpine" if cache.version else REDIS
