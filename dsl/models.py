@@ -8,12 +8,14 @@ documented on each field (the CDK habit: `@default`).
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, ClassVar, Iterator, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -39,9 +41,27 @@ TARGETS = ("docker", "aws")
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors; values are validated on assignment too."""
+    """Unknown keys are errors, and types are strict: YAML already types its
+    scalars, so `replicas: "3"` or `fifo: yes-please` are mistakes to report,
+    not to coerce (pydantic's lax mode would turn `replicas: true` into 1)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False, frozen=False)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False)
+
+
+def _version_text(value: Any) -> Any:
+    """`version: 16` is written unquoted often enough to accept; `version: 10.10`
+    would be the float 10.1, so a fractional number is refused with the fix."""
+    if isinstance(value, bool):
+        return value  # the str validator reports it
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise ValueError(f"version {value!r} was read as a number; write it in quotes, "
+                         f"e.g. version: \"{value}\" (YAML reads 10.10 as 10.1)")
+    return value
+
+
+Version = Annotated[str, BeforeValidator(_version_text)]
 
 
 # ---------------------------------------------------------------- references
@@ -59,15 +79,18 @@ class RefTo:
         self.depends = depends
 
     def __call__(self, value: str) -> str:
+        # A message and a hint, split on the newline by the diagnostics stage.
         kind, _, name = value.partition(".")
-        if not name or kind not in KINDS:
-            raise ValueError(
-                f"'{value}' is not a reference: write kind.name, e.g. "
-                + " or ".join(f"{k}.NAME" for k in self.kinds)
-            )
+        wanted = " or ".join(f"{KINDS[k]} ({k}.NAME)" for k in self.kinds)
+        if kind not in KINDS:
+            close = difflib.get_close_matches(kind, list(KINDS), n=1, cutoff=0.6) if name else []
+            if close:
+                raise ValueError(f"'{value}' names no section '{kind}'\ndid you mean '{close[0]}.{name}'?")
+            raise ValueError(f"'{value}' is not a reference\nwrite kind.name: a {wanted}")
+        if not name or "." in name:
+            raise ValueError(f"'{value}' is not a reference\nwrite kind.name: a {wanted}")
         if kind not in self.kinds:
-            allowed = ", ".join(self.kinds)
-            raise ValueError(f"'{value}' is a {KINDS[kind]}, but this field takes a reference to {allowed}")
+            raise ValueError(f"'{value}' is a {KINDS[kind]}, but this field takes a {wanted}")
         return value
 
 
@@ -309,7 +332,7 @@ DEFAULT_DB_VERSIONS = {"postgres": "16", "mysql": "8.0", "mariadb": "10.11"}
 
 class Database(Stateful):
     engine: Literal["postgres", "mysql", "mariadb"] = "postgres"
-    version: str | None = Field(None, description="default: postgres 16, mysql 8.0, mariadb 10.11")
+    version: Version | None = Field(None, description="default: postgres 16, mysql 8.0, mariadb 10.11")
     size: Literal["small", "medium", "large"] = "small"
     storage: Size = 20 * 1024**3
     multi_az: bool = False
@@ -343,7 +366,7 @@ EVICTION_POLICIES = (
 
 class Cache(Stateful):
     engine: Literal["redis", "valkey", "memcached"] = "redis"
-    version: str | None = None
+    version: Version | None = None
     memory: Size = 256 * 1024**2
     eviction: Literal[EVICTION_POLICIES] | None = None  # type: ignore[valid-type]
     replicas: int = Field(0, ge=0, le=5)

@@ -34,9 +34,15 @@ _WHOLE_RE = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
 COMMON_ATTRS = ("url", "host", "port")
 
 
-def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
+def closest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The choice closest to a misspelt `word`, if one is close enough."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
+    close = closest(word, choices)
+    return f"did you mean '{close}'?" if close else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,7 @@ def convert_text(kind: str, text: str) -> Any:
         if lowered in ("false", "no", "off", "0"):
             return False
         raise ValueError("expected true or false")
-    value = json.loads(text) if text.strip()[:1] in "[{" else yaml.safe_load(text)
+    value = yaml.safe_load(text)  # YAML flow style, so JSON too: [a, b], {"a": 1}
     if not _type_ok(kind, value):
         raise ValueError(f"expected a {kind}")
     return value
@@ -103,15 +109,20 @@ def resolve_variables(
         return values, diags  # pydantic reports the wrong type of the section itself
     for name, spec in declared.items():
         path = ("variables", name)
+        if not _VAR_NAME_RE.match(name):
+            diags.append(Diagnostic.at(source.key(path), f"'{name}' is not a valid variable name",
+                                       "a variable name is letters, digits, '_' and '-', starting with a letter or '_'"))
+            continue
         try:
             var = Variable.model_validate(spec)
         except Exception:
             continue  # the whole-model validation reports it, at the right key
         if var.default is not None and not _type_ok(var.type, var.default):
+            shown = "(hidden: sensitive)" if var.sensitive else repr(var.default)
             diags.append(Diagnostic.at(
                 source.value(path + ("default",)),
-                f"variable '{name}' is declared {var.type}, but its default {var.default!r} is a {_type_word(var.default)}",
-                f"make the default a {var.type}, or change `type`",
+                f"variable '{name}' is declared {var.type}, but its default {shown} is a {_type_word(var.default)}",
+                f"make the default {_a(var.type)}, or change `type`",
             ))
             continue
         values[name] = var.default
@@ -121,24 +132,26 @@ def resolve_variables(
                 "declare it under `variables:`" if declared else "this blueprint declares no variables"
             )
             diags.append(Diagnostic.at(source.key(("variables",)) if declared else source.value(()),
-                                       f"no variable '{name}' is declared", hint))
+                                       f"a value was given for '{name}', but no such variable is declared", hint))
             continue
         spec = declared.get(name)
         kind = spec.get("type", "string") if isinstance(spec, dict) else "string"
         if kind not in _VAR_TYPES:
-            continue
+            continue  # the declaration's own error is reported
+        sensitive = isinstance(spec, dict) and spec.get("sensitive") is True
+        shown = "(hidden: sensitive)" if sensitive else repr(value)
         if isinstance(value, str) and kind != "string":
             try:
                 value = convert_text(kind, value)
             except (ValueError, yaml.YAMLError):
                 diags.append(Diagnostic.at(source.key(("variables", name)),
-                                           f"variable '{name}' is {kind}, but the value given is {value!r}",
-                                           f"pass a {kind}, e.g. --var {name}={_example(kind)}"))
+                                           f"variable '{name}' is {kind}, but the value given is {shown}",
+                                           f"pass {_a(kind)}, e.g. --var {name}={_example(kind)}"))
                 continue
         if not _type_ok(kind, value):
             diags.append(Diagnostic.at(source.key(("variables", name)),
-                                       f"variable '{name}' is {kind}, but the value given is {value!r}",
-                                       f"pass a {kind}, e.g. --var {name}={_example(kind)}"))
+                                       f"variable '{name}' is {kind}, but the value given is {shown}",
+                                       f"pass {_a(kind)}, e.g. --var {name}={_example(kind)}"))
             continue
         values[name] = value
     for name in declared:
@@ -147,6 +160,10 @@ def resolve_variables(
                                        f"variable '{name}' has no default and no value was given",
                                        f"pass --var {name}=VALUE, or give it a default"))
     return values, diags
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def _type_word(value: Any) -> str:
@@ -158,53 +175,115 @@ def _example(kind: str) -> str:
     return {"int": "3", "number": "0.5", "bool": "true", "list": "'[a, b]'", "map": "'{a: 1}'"}.get(kind, "text")
 
 
-def substitute(
-    raw: Any, source: SourceMap, values: dict[str, Any]
-) -> tuple[Any, list[Interpolation], list[Diagnostic]]:
-    """Replace `${var.x}` everywhere but the `variables` section; collect `${kind.name.attr}`."""
-    found: list[Interpolation] = []
-    diags: list[Diagnostic] = []
+_VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_REFERENCE_HINT = "write ${var.NAME} or ${KIND.NAME.ATTR}, e.g. ${databases.users.url}; $${ writes a literal ${"
 
-    def text(value: str, path: Path) -> Any:
+
+class _Substituter:
+    """Replaces `${var.x}` in strings and collects `${kind.name.attr}`, with diagnostics."""
+
+    def __init__(self, source: SourceMap, values: dict[str, Any]):
+        self.source = source
+        self.values = values
+        self.found: list[Interpolation] = []
+        self.diags: list[Diagnostic] = []
+        self.from_vars: dict[Path, str] = {}  # path → the variable a whole value came from
+
+    def error(self, path: Path, message: str, hint: str | None) -> None:
+        self.diags.append(Diagnostic.at(self.source.value(path), message, hint))
+
+    def text(self, value: str, path: Path) -> Any:
         if "${" not in value:
             return value
         whole = _WHOLE_RE.match(value)
-        if whole and whole.group(1) in values:
-            return values[whole.group(1)]
+        if whole and whole.group(1) in self.values:
+            self.from_vars[path] = whole.group(1)
+            return self.values[whole.group(1)]
+        rest = INTERPOLATION_RE.sub("", value)
+        if "${" in rest:
+            self.error(path, f"'${{' is not closed in '{value}'", "close it with '}', or write $${ for a literal ${")
+        return INTERPOLATION_RE.sub(lambda match: self.replace(match, value, path), value)
 
-        def replace(match: re.Match) -> str:
-            if match.group(0) == "$${":
-                return "$${"  # stays escaped until the compiler renders the string
-            expr = match.group(1).strip()
-            parts = expr.split(".")
-            if parts[0] == "var" and len(parts) == 2:
-                if parts[1] in values:
-                    var_value = values[parts[1]]
-                    return var_value if isinstance(var_value, str) else json.dumps(var_value)
-                diags.append(Diagnostic.at(source.value(path), f"unknown variable '{parts[1]}' in '{value}'",
-                                           did_you_mean(parts[1], values) or "declare it under `variables:`"))
+    def replace(self, match: re.Match, value: str, path: Path) -> str:
+        if match.group(0) == "$${":
+            return "$${"  # stays escaped until the compiler renders the string
+        expr = match.group(1).strip()
+        parts = expr.split(".")
+        head = parts[0]
+        if head == "var":
+            if len(parts) != 2 or not parts[1]:
+                self.error(path, f"'${{{expr}}}' is not a variable reference",
+                           "write ${var.NAME}; a variable is read whole")
                 return match.group(0)
-            if len(parts) == 3 and parts[0] in KINDS:
-                found.append(Interpolation(path, parts[0], parts[1], parts[2]))
-                return match.group(0)
-            diags.append(Diagnostic.at(
-                source.value(path), f"'${{{expr}}}' is not a reference",
-                "write ${var.NAME} or ${KIND.NAME.ATTR}, e.g. ${databases.users.url}; $${ writes a literal ${",
-            ))
+            if parts[1] in self.values:
+                var_value = self.values[parts[1]]
+                return var_value if isinstance(var_value, str) else json.dumps(var_value)
+            self.error(path, f"unknown variable '{parts[1]}' in '{value}'",
+                       did_you_mean(parts[1], self.values) or "declare it under `variables:`")
             return match.group(0)
+        if head in KINDS:
+            if len(parts) == 3 and all(parts):
+                self.found.append(Interpolation(path, head, parts[1], parts[2]))
+                return match.group(0)
+            if len(parts) == 2 and parts[1]:
+                self.error(path, f"'${{{expr}}}' names a component but no attribute",
+                           f"add the attribute to read, e.g. ${{{expr}.url}} or ${{{expr}.host}}")
+                return match.group(0)
+        elif len(parts) >= 2 and (close := did_you_mean(head, (*KINDS, "var"))):
+            self.error(path, f"'${{{expr}}}' names no section '{head}'", close)
+            return match.group(0)
+        self.error(path, f"'${{{expr}}}' is not a reference", _REFERENCE_HINT)
+        return match.group(0)
 
-        return INTERPOLATION_RE.sub(replace, value)
+
+def substitute(
+    raw: Any, source: SourceMap, values: dict[str, Any]
+) -> tuple[Any, list[Interpolation], list[Diagnostic]]:
+    """Replace `${var.x}` everywhere but the `variables` section; collect `${kind.name.attr}`.
+
+    Returns a new value; the validator uses `substitute_in_place`, which visits
+    only the strings the loader saw holding `${`.
+    """
+    sub = _Substituter(source, values)
 
     def walk(value: Any, path: Path) -> Any:
         if isinstance(value, str):
-            return text(value, path)
+            return sub.text(value, path)
         if isinstance(value, dict):
             return {k: (v if path == () and k == "variables" else walk(v, path + (k,))) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v, path + (i,)) for i, v in enumerate(value)]
         return value
 
-    return walk(raw, ()), found, diags
+    return walk(raw, ()), sub.found, sub.diags
+
+
+def substitute_in_place(
+    data: dict, source: SourceMap, values: dict[str, Any], paths: list[Path]
+) -> tuple[list[Interpolation], list[Diagnostic], dict[Path, str]]:
+    """`substitute`, writing into `data` at `paths` (the strings holding `${`).
+
+    Also returns which paths took a whole variable's value, so a type error
+    there can say where the value came from.
+    """
+    sub = _Substituter(source, values)
+    for path in paths:
+        if not path or path[0] == "variables":
+            continue
+        parent: Any = data
+        for part in path[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        last = path[-1]
+        if isinstance(parent, dict) and last in parent or isinstance(parent, list) and isinstance(last, int) \
+                and 0 <= last < len(parent):
+            value = parent[last]
+            if isinstance(value, str):
+                parent[last] = sub.text(value, path)
+    return sub.found, sub.diags, sub.from_vars
 
 
 # ------------------------------------------------------------------ field references
@@ -244,21 +323,53 @@ def _flatten(annotation: Any) -> Iterator[Any]:
         yield from _flatten(arg)
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    return [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _walk_plan(model: type[BaseModel], visiting: frozenset = frozenset()) -> tuple[tuple[str, str], ...]:
+    """Which fields of `model` can hold references, and how: ('ref' | 'model' | 'container', name).
+
+    Computed once per class from the annotations, so the walk skips every
+    field that cannot hold a reference (images, env, durations, …): on a
+    large blueprint that is most of the data.
+    """
+    cached = _WALK_PLANS.get(model)
+    if cached is not None:
+        return cached
+    refs = _ref_fields(model)
+    plan = []
+    for name, info in model.model_fields.items():
+        if name in refs:
+            plan.append(("ref", name))
+            continue
+        inner = [m for m in _models_in(info.annotation) if m not in visiting]
+        if any(_walk_plan(m, visiting | {model}) for m in inner):
+            plan.append(("model", name))
+    result = tuple(plan)
+    _WALK_PLANS[model] = result
+    return result
+
+
+_WALK_PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
 def field_refs(model: BaseModel, path: Path = ()) -> Iterator[FieldRef]:
     """Every component reference held in fields of `model` and the models below it."""
-    refs = _ref_fields(type(model))
-    for name in type(model).model_fields:
-        value = getattr(model, name)
+    cls = type(model)
+    fields = model.__dict__
+    for how, name in _walk_plan(cls):
+        value = fields.get(name)
         if value is None:
             continue
-        if name in refs:
+        if how == "ref":
+            depends = _ref_fields(cls)[name].depends
             if isinstance(value, list):
                 for i, item in enumerate(value):
-                    yield FieldRef(path + (name, i), item, refs[name].depends)
+                    yield FieldRef(path + (name, i), item, depends)
             else:
-                yield FieldRef(path + (name,), value, refs[name].depends)
-            continue
-        if isinstance(value, BaseModel):
+                yield FieldRef(path + (name,), value, depends)
+        elif isinstance(value, BaseModel):
             yield from field_refs(value, path + (name,))
         elif isinstance(value, list):
             for i, item in enumerate(value):
@@ -272,7 +383,7 @@ def field_refs(model: BaseModel, path: Path = ()) -> Iterator[FieldRef]:
 
 def readable_attrs(component: Any) -> tuple[str, ...]:
     attrs: tuple[str, ...] = ("name",)
-    if component.section in ("services", "load_balancers", "reverse_proxies", "cdns", "databases", "caches", "queues"):
+    if component.section in KINDS:
         attrs += COMMON_ATTRS
     if isinstance(component, Database):
         if component.replica_count or component.replication.mode == "multi-primary":
@@ -289,62 +400,96 @@ def owner(path: Path) -> str | None:
     return None
 
 
+def _missing_hint(bp: Blueprint, ref: str) -> str:
+    kind, _, name = ref.partition(".")
+    section = getattr(bp, kind, None) if kind in KINDS else None
+    if not section:
+        return f"declare it under `{kind}:`"
+    close = closest(name, section)
+    if close:
+        return f"did you mean '{kind}.{close}'?"
+    names = sorted(section)
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"{kind} declares: {shown}"
+
+
 def check_references(
-    bp: Blueprint, interpolations: list[Interpolation], source: SourceMap
+    bp: Blueprint, interpolations: list[Interpolation], source: SourceMap,
+    known: set[str] | None = None, edge_paths: dict[tuple[str, str], Path] | None = None,
 ) -> tuple[dict[str, set[str]], list[Diagnostic]]:
-    """Existence and attributes of every reference; returns the dependency graph too."""
+    """Existence and attributes of every reference; returns the dependency graph too.
+
+    `known`: components written in the file but left out of `bp` because they
+    have errors of their own; a reference to one is not reported as missing.
+    `edge_paths` (filled if given): where each edge of the graph was written
+    first, so a cycle can point at a reference rather than at a name.
+    """
     diags: list[Diagnostic] = []
-    graph: dict[str, set[str]] = {c.ref: set() for c in bp.components()}
+    graph: dict[str, set[str]] = {f"{kind}.{name}": set() for kind in KINDS for name in getattr(bp, kind)}
+    known = known or set()
+    edges = edge_paths if edge_paths is not None else {}
 
     def exists(ref: str, path: Path) -> Any:
         component = bp.component(ref)
-        if component is None:
-            kind, _, name = ref.partition(".")
-            section = getattr(bp, kind, {}) if kind in KINDS else {}
-            hint = did_you_mean(name, section)
-            hint = f"did you mean '{kind}.{hint[14:-2]}'?" if hint else (
-                f"declare it under `{kind}:`" if not section else f"{kind} declares: {', '.join(sorted(section))}")
-            diags.append(Diagnostic.at(source.value(path), f"'{ref}' does not exist", hint))
+        if component is None and ref not in known:
+            diags.append(Diagnostic.at(source.value(path), f"'{ref}' does not exist", _missing_hint(bp, ref)))
         return component
+
+    def edge(src: str, dst: str, path: Path) -> None:
+        graph.setdefault(src, set()).add(dst)
+        edges.setdefault((src, dst), path)
 
     for ref in field_refs(bp):
         if exists(ref.ref, ref.path) is not None and ref.depends and (src := owner(ref.path)):
-            graph.setdefault(src, set()).add(ref.ref)
+            edge(src, ref.ref, ref.path)
     for item in interpolations:
         component = exists(item.ref, item.path)
         if component is None:
             continue
         attrs = readable_attrs(component)
         if item.attr not in attrs:
-            hint = did_you_mean(item.attr, attrs) or f"{item.ref} offers: {', '.join(attrs)}"
-            if item.attr in ("reader_url", "shard_urls"):
-                hint = ("reader_url needs replication (primary-replica)" if item.attr == "reader_url"
-                        else "shard_urls needs a `sharding` section")
+            if item.attr == "reader_url" and isinstance(component, Database):
+                hint = "reader_url needs `replication: {mode: primary-replica}` (or multi-primary)"
+            elif item.attr == "shard_urls" and isinstance(component, Database):
+                hint = "shard_urls needs a `sharding` section"
+            else:
+                hint = did_you_mean(item.attr, attrs) or f"{item.ref} offers: {', '.join(attrs)}"
             diags.append(Diagnostic.at(source.value(item.path),
                                        f"{item.ref} has no attribute '{item.attr}'", hint))
         if src := owner(item.path):
-            graph.setdefault(src, set()).add(item.ref)
+            edge(src, item.ref, item.path)
     return graph, diags
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Each elementary cycle once, as found by a depth-first walk (self-loops included)."""
+    """Each cycle closed by a back edge of a depth-first walk, once (self-loops included).
+
+    Iterative, so a chain of any length cannot exhaust Python's stack; the
+    walk visits nodes and edges in sorted order, so the result is stable.
+    """
     cycles: list[list[str]] = []
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
-            elif nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node)
+    for root in sorted(graph):
+        if root in state:
+            continue
+        stack = [root]
+        depth = {root: 0}
+        state[root] = 1
+        pending = [iter(sorted(graph.get(root, ())))]
+        while pending:
+            for nxt in pending[-1]:
+                seen = state.get(nxt)
+                if seen == 1:
+                    cycles.append(stack[depth[nxt]:] + [nxt])
+                elif seen is None:
+                    state[nxt] = 1
+                    depth[nxt] = len(stack)
+                    stack.append(nxt)
+                    pending.append(iter(sorted(graph.get(nxt, ()))))
+                    break
+            else:
+                pending.pop()
+                done = stack.pop()
+                state[done] = 2
+                del depth[done]
     return cycles

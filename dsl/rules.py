@@ -3,11 +3,19 @@
 Each rule is a small function that yields `(path, message, hint)` for each
 problem it finds; `check` turns the paths into positions. Adding a rule is
 adding one decorated function here.
+
+Rules also run on a blueprint some parts of which failed type validation
+(those parts were left out or reset to defaults, see `validate.py`), so that
+a user sees rule errors together with type errors. `Context.intact` tells a
+rule whether a part it reads is as written; problems inside a degraded part
+are dropped, since they could stem from a default standing in for a typo.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .diagnostics import Diagnostic
@@ -17,7 +25,21 @@ from .recovery import achievable, meeting
 from .units import format_span
 
 Problem = tuple[Path, str, str | None]
-Rule = Callable[[Blueprint, str], Iterator[Problem]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule knows besides the blueprint: the target, and which parts are degraded."""
+
+    target: str
+    degraded: frozenset[Path] = frozenset()
+
+    def intact(self, *path: str | int) -> bool:
+        """True if nothing at or above `path` (nor below it) was reset by partial validation."""
+        return not any(path[:len(unit)] == unit or unit[:len(path)] == path for unit in self.degraded)
+
+
+Rule = Callable[[Blueprint, Context], Iterator[Problem]]
 RULES: list[Rule] = []
 
 
@@ -26,15 +48,27 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def check(bp: Blueprint, source: SourceMap, target: str) -> list[Diagnostic]:
+def check(bp: Blueprint, source: SourceMap, target: str,
+          degraded: frozenset[Path] | set[Path] = frozenset()) -> list[Diagnostic]:
+    ctx = Context(target, frozenset(degraded))
     diags = []
     for fn in RULES:
-        for path, message, hint in fn(bp, target):
-            diags.append(Diagnostic.at(source.value(path), message, hint))
+        for path, message, hint in fn(bp, ctx):
+            if any(path[:len(unit)] == unit for unit in ctx.degraded):
+                continue
+            diags.append(Diagnostic.at(source.at(path), message, hint))
     return diags
 
 
-def _weights(items, base: Path, what: str, required: bool) -> Iterator[Problem]:
+def _cidr_problems(values: list[str], base: Path) -> Iterator[Problem]:
+    for i, value in enumerate(values):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            yield base + (i,), f"'{value}' is not an IP address or CIDR block", "e.g. 203.0.113.0/24 or 198.51.100.7"
+
+
+def _weights(items, base: Path, what: str, required: bool, most: int) -> Iterator[Problem]:
     weights = []
     for i, item in enumerate(items):
         if item.weight is None:
@@ -43,13 +77,16 @@ def _weights(items, base: Path, what: str, required: bool) -> Iterator[Problem]:
             continue
         if item.weight < 0:
             yield base + (i, "weight"), f"weight must not be negative, but {item.weight} was given", None
+        elif item.weight > most:
+            yield base + (i, "weight"), f"weight must be at most {most}, but {item.weight} was given", \
+                "weights are relative: scale them down"
         weights.append(item.weight)
     if weights and all(w == 0 for w in weights) and len(weights) == len(items):
         yield base, "all weights are zero: nothing would receive traffic", "give at least one a positive weight"
 
 
 @rule
-def balancer_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+def balancer_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     for name, lb in bp.load_balancers.items():
         path = ("load_balancers", name)
         if lb.layer == 4 and lb.routes is not None:
@@ -64,10 +101,12 @@ def balancer_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
             yield path, f"load balancer '{name}' has no {key}: it would send traffic nowhere", \
                 f"add `{key}:` naming the services behind it"
         if entries:
-            yield from _weights(entries, path + (key,), key[:-1], required=False)
+            yield from _weights(entries, path + (key,), key[:-1], required=False, most=256)  # haproxy's maximum
             for i, entry in enumerate(entries):
-                service = bp.services.get(entry.target.partition(".")[2])
-                if service is not None and service.port is None and getattr(entry, "port", None) is None:
+                service_name = entry.target.partition(".")[2]
+                service = bp.services.get(service_name)
+                if service is not None and service.port is None and getattr(entry, "port", None) is None \
+                        and ctx.intact("services", service_name):
                     yield path + (key, i, "target"), f"{entry.target} has no port, so a balancer cannot send traffic to it", \
                         f"give {entry.target} a `port`"
         if lb.layer == 4:
@@ -78,6 +117,14 @@ def balancer_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
             if lb.sticky_sessions and lb.sticky_sessions.cookie:
                 yield path + ("sticky_sessions", "cookie"), "cookie stickiness needs a layer 7 balancer", \
                     "remove `cookie` (layer 4 sticks by source address) or use `layer: 7`"
+        for i, listener in enumerate(lb.listeners):
+            allowed = ("tcp", "udp", "tls") if lb.layer == 4 else ("http", "https")
+            if listener.protocol is not None and listener.protocol not in allowed:
+                yield path + ("listeners", i, "protocol"), (
+                    f"protocol {listener.protocol} does not fit a layer {lb.layer} balancer"
+                ), f"use one of {', '.join(allowed)}, or leave `protocol` out"
+        if lb.health_check is not None:
+            yield from _health_timing(lb.health_check, path + ("health_check",))
         ports = [listener.port for listener in lb.listeners]
         for i, port in enumerate(ports):
             if port in ports[:i]:
@@ -88,8 +135,22 @@ def balancer_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
                     "redirect on the plain port (80) and terminate TLS on 443"
 
 
+def _health_timing(check_, path: Path) -> Iterator[Problem]:
+    if check_.timeout >= check_.interval:
+        yield path + ("timeout",), (
+            f"the health check timeout ({format_span(check_.timeout)}) must be shorter than its interval "
+            f"({format_span(check_.interval)})"), "e.g. `interval: 10s, timeout: 5s`"
+
+
 @rule
-def dns_records(bp: Blueprint, target: str) -> Iterator[Problem]:
+def service_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
+    for name, service in bp.services.items():
+        if service.health is not None:
+            yield from _health_timing(service.health, ("services", name, "health"))
+
+
+@rule
+def dns_records(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     if bp.dns is None:
         return
     seen: dict[str, int] = {}
@@ -104,7 +165,7 @@ def dns_records(bp: Blueprint, target: str) -> Iterator[Problem]:
             epath = path + ("endpoints", e)
             if (ep.target is None) == (ep.value is None):
                 yield epath, "an endpoint names exactly one of `target` (a component) or `value` (an address)", None
-            if ep.site == "dr" and bp.disaster_recovery is None:
+            if ep.site == "dr" and bp.disaster_recovery is None and ctx.intact("disaster_recovery"):
                 yield epath + ("site",), "`site: dr` needs a `disaster_recovery` section", \
                     "add `disaster_recovery: {strategy: hot, region: ...}`, or remove `site: dr`"
             stray = {
@@ -120,7 +181,7 @@ def dns_records(bp: Blueprint, target: str) -> Iterator[Problem]:
                     yield epath + (key,), f"`{key}` does not apply to a {record.routing} record", \
                         f"remove it, or set the record's `routing`"
         if record.routing == "weighted":
-            yield from _weights(eps, path + ("endpoints",), "endpoint", required=True)
+            yield from _weights(eps, path + ("endpoints",), "endpoint", required=True, most=255)  # Route53
         elif record.routing == "failover":
             roles = [ep.role for ep in eps]
             if roles.count("primary") != 1 or roles.count("secondary") != 1 or len(eps) != 2:
@@ -146,10 +207,14 @@ def dns_records(bp: Blueprint, target: str) -> Iterator[Problem]:
         if record.health_check and record.routing not in ("failover", "weighted", "latency", "geolocation"):
             yield path + ("health_check",), "a simple record does not use a health check", \
                 "remove it, or use `routing: failover`"
+        if record.health_check and ctx.target == "aws" and record.health_check.interval not in (10.0, 30.0):
+            yield path + ("health_check", "interval"), (
+                f"Route53 checks health every 10s or 30s, but {format_span(record.health_check.interval)} was given"
+            ), "use `interval: 10s` or `interval: 30s`"
 
 
 @rule
-def cdn_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+def cdn_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     for name, cdn in bp.cdns.items():
         path = ("cdns", name)
         if cdn.mode == "pull":
@@ -162,17 +227,37 @@ def cdn_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
                 yield path + ("origin",), "`origin` is for pull CDNs; a push CDN serves uploaded `content`", None
             if cdn.content is None:
                 yield path, "a push CDN needs `content`: the directory to upload", "e.g. `content: ./static`"
-            elif not os.path.isdir(os.path.join(bp.base_dir, cdn.content)):
-                yield path + ("content",), f"content directory '{cdn.content}' does not exist", \
-                    f"create it (relative to the blueprint file: {os.path.join(bp.base_dir, cdn.content)})"
+            else:
+                yield from _directory(bp, cdn.content, path + ("content",), "content")
         if cdn.ttl.min > cdn.ttl.default or cdn.ttl.default > cdn.ttl.max:
             yield path + ("ttl",), (
                 f"TTLs must satisfy min ≤ default ≤ max, but min {format_span(cdn.ttl.min)}, "
                 f"default {format_span(cdn.ttl.default)}, max {format_span(cdn.ttl.max)} were given"), None
 
 
+def _directory(bp: Blueprint, written: str, path: Path, what: str) -> Iterator[Problem]:
+    full = os.path.normpath(os.path.join(bp.base_dir, written))
+    if os.path.isdir(full):
+        return
+    if os.path.exists(full):
+        yield path, f"{what} '{written}' is a file, not a directory", "name the directory that holds the files"
+    else:
+        yield path, f"{what} directory '{written}' does not exist", \
+            "create it; the path is relative to the directory of the blueprint file"
+
+
 @rule
-def database_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+def proxy_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
+    for name, proxy in bp.reverse_proxies.items():
+        path = ("reverse_proxies", name)
+        if proxy.static is not None:
+            yield from _directory(bp, proxy.static.directory, path + ("static", "directory"), "static")
+        yield from _cidr_problems(proxy.deny, path + ("deny",))
+        yield from _cidr_problems(proxy.allow, path + ("allow",))
+
+
+@rule
+def database_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     for name, db in bp.databases.items():
         path = ("databases", name)
         sharding = db.sharding
@@ -186,27 +271,38 @@ def database_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
                 yield path + ("sharding",), "a sharded database needs `key`: the field that picks the shard", \
                     "e.g. `key: user_id`"
             if sharding.boundaries is not None:
+                kinds = {type(b) for b in sharding.boundaries}
+                if len(kinds) > 1:
+                    yield path + ("sharding", "boundaries"), \
+                        "range boundaries must be all numbers or all strings", None
+                elif any(a >= b for a, b in zip(sharding.boundaries, sharding.boundaries[1:])):
+                    yield path + ("sharding", "boundaries"), (
+                        f"range boundaries must increase, but {sharding.boundaries} were given"), None
                 if sharding.strategy != "range":
                     yield path + ("sharding", "boundaries"), "`boundaries` apply to `strategy: range` only", None
                 elif sharding.shards and len(sharding.boundaries) != sharding.shards - 1:
                     yield path + ("sharding", "boundaries"), (
-                        f"{sharding.shards} range shards need {sharding.shards - 1} boundaries, "
-                        f"but {len(sharding.boundaries)} were given"), None
+                        f"{sharding.shards} range shards need {sharding.shards - 1} "
+                        f"boundar{'y' if sharding.shards == 2 else 'ies'}, but {len(sharding.boundaries)} "
+                        f"{'was' if len(sharding.boundaries) == 1 else 'were'} given"), None
+        if db.replication.mode == "primary-replica" and db.replication.replicas < 1:
+            yield path + ("replication", "replicas"), "primary-replica replication needs at least 1 replica", \
+                "set `replicas: 1` or more, or `mode: none`"
         if db.replication.mode == "multi-primary":
             if db.replication.replicas < 1:
                 yield path + ("replication", "replicas"), "multi-primary needs at least 1 extra primary", None
-            if target == "docker" and db.engine != "mariadb":
+            if ctx.target == "docker" and db.engine != "mariadb":
                 yield path + ("replication", "mode"), (
                     f"multi-primary {db.engine} is not supported on the docker target"
                 ), "use `engine: mariadb` (Galera cluster) on docker, or deploy postgres multi-primary with --target aws (Aurora DSQL)"
-            if target == "aws" and db.engine != "postgres":
+            if ctx.target == "aws" and db.engine != "postgres":
                 yield path + ("replication", "mode"), (
                     f"AWS has no managed multi-primary {db.engine} (Aurora multi-master is retired)"
                 ), "use `engine: postgres` (Aurora DSQL peered clusters) or `mode: primary-replica`"
             if db.sharding is not None and db.sharding.shards:
                 yield path + ("replication", "mode"), "a sharded database cannot also be multi-primary", \
                     "use primary-replica replication per shard"
-        if target == "aws" and db.storage < 20 * 1024**3:
+        if ctx.target == "aws" and db.storage < 20 * 1024**3:
             yield path + ("storage",), "RDS needs at least 20GiB of storage", "set `storage: 20GiB` or more"
         if db.backup.retention < db.backup.interval:
             yield path + ("backup", "retention"), (
@@ -215,7 +311,7 @@ def database_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
 
 
 @rule
-def cache_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+def cache_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     for name, cache in bp.caches.items():
         path = ("caches", name)
         if cache.engine == "memcached":
@@ -227,7 +323,7 @@ def cache_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
 
 
 @rule
-def queue_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
+def queue_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     for name, queue in bp.queues.items():
         path = ("queues", name)
         if not 0 <= queue.visibility_timeout <= 12 * 3600:
@@ -239,15 +335,18 @@ def queue_shape(bp: Blueprint, target: str) -> Iterator[Problem]:
     for name, service in bp.services.items():
         for i, ref in enumerate(service.consumes):
             queue = bp.queues.get(ref.partition(".")[2])
-            if queue is not None and f"services.{name}" not in queue.consumers and queue.consumers:
+            if queue is not None and f"services.{name}" not in queue.consumers and queue.consumers \
+                    and ctx.intact("queues", queue.name):
                 yield ("services", name, "consumes", i), (
                     f"services.{name} consumes {ref}, but {ref} lists other consumers"
                 ), f"add services.{name} to {ref}.consumers, or list none there"
 
 
 @rule
-def tls_certificates(bp: Blueprint, target: str) -> Iterator[Problem]:
-    if target != "aws" or bp.aws.certificate_arn or bp.dns is not None:
+def tls_certificates(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
+    if ctx.target != "aws" or bp.aws.certificate_arn or bp.dns is not None:
+        return
+    if not (ctx.intact("aws") and ctx.intact("dns")):
         return
     for name, lb in bp.load_balancers.items():
         for i, listener in enumerate(lb.listeners):
@@ -262,18 +361,20 @@ def tls_certificates(bp: Blueprint, target: str) -> Iterator[Problem]:
 
 
 @rule
-def recovery_site(bp: Blueprint, target: str) -> Iterator[Problem]:
+def recovery_site(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
     dr = bp.disaster_recovery
     if dr is None:
         return
     path = ("disaster_recovery",)
-    if target == "aws":
+    if ctx.target == "aws" and ctx.intact("aws"):
         if dr.region is None and dr.strategy != "backup":
             yield path, f"a {dr.strategy} DR site on aws needs `region`", "e.g. `region: us-west-2`"
         if dr.region == bp.aws.region:
             yield path + ("region",), f"the DR region must differ from the primary region {bp.aws.region}", None
     if dr.rto is None and dr.rpo is None:
         return
+    if not (ctx.intact("databases") and ctx.intact("dns")):
+        return  # the objectives follow from backups and health checks; some are not as written
     got = achievable(bp, dr.strategy)
     short = []
     if dr.rto is not None and dr.rto < got.rto:
@@ -293,3 +394,15 @@ def recovery_site(bp: Blueprint, target: str) -> Iterator[Problem]:
         yield path + (key,), (
             f"declared {declared} cannot be met by the {dr.strategy} strategy, which achieves {achievable_text}"
         ), hint
+
+
+@rule
+def aws_network(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
+    try:
+        network = ipaddress.ip_network(bp.aws.vpc_cidr, strict=True)
+    except ValueError as exc:
+        yield ("aws", "vpc_cidr"), f"'{bp.aws.vpc_cidr}' is not a network: {exc}", "e.g. 10.0.0.0/16"
+        return
+    if not 16 <= network.prefixlen <= 28:
+        yield ("aws", "vpc_cidr"), (
+            f"a VPC block must be between /16 and /28, but /{network.prefixlen} was given"), "e.g. 10.0.0.0/16"

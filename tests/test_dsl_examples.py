@@ -1,0 +1,41 @@
+"""The example blueprints users start from validate on both targets and match the schema."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from topoform.dsl.validate import validate_file
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "blueprints").glob("*.yaml"))
+
+
+def test_the_four_kinds_of_example_exist():
+    names = {p.stem for p in EXAMPLES}
+    assert {"minimal-web", "three-tier", "data-tier", "two-region-hot-dr"} <= names
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("target", ["docker", "aws"])
+def test_example_validates_without_diagnostics(path, target):
+    result = validate_file(str(path), target=target)
+    assert result.diagnostics == [], "\n".join(d.render() for d in result.diagnostics)
+    assert result.ok
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_matches_the_json_schema(path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from topoform.cli.check import blueprint_schema
+
+    validator = jsonschema.Draft202012Validator(blueprint_schema())
+    errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+    assert errors == []
+
+
+def test_the_hot_dr_example_uses_every_section():
+    from topoform.dsl.models import Blueprint
+
+    data = yaml.safe_load((Path(__file__).parent.parent / "blueprints" / "two-region-hot-dr.yaml").read_text())
+    optional = set(Blueprint.model_fields) - {"blueprint", "description", "targets"}
+    assert optional <= set(data)

@@ -1,0 +1,73 @@
+"""Semantic rules of SPEC §1 (positions and messages are pinned by the golden tests)."""
+
+import pytest
+
+from topoform.dsl.validate import validate_text
+
+SERVICE = "services:\n  web: {image: x, port: 80}\n"
+
+
+def errors(body: str, target: str | None = None, base_dir: str = ".") -> list[str]:
+    result = validate_text("blueprint: r\n" + body, "r.yaml", base_dir=base_dir, target=target)
+    return [d.message for d in result.diagnostics]
+
+
+def test_routes_belong_to_layer_7_and_targets_to_layer_4():
+    assert errors(SERVICE + "load_balancers:\n  lb: {layer: 4, routes: [{target: services.web}]}\n") == [
+        "`routes` is for layer 7 balancers; a layer 4 balancer takes `targets`"]
+    assert errors(SERVICE + "load_balancers:\n  lb: {layer: 4, targets: [{target: services.web}]}\n") == []
+
+
+@pytest.mark.parametrize("weights, message", [
+    ("[0, 0]", "all weights are zero: nothing would receive traffic"),
+    ("[-1, 3]", "weight must not be negative, but -1 was given"),
+    ("[1, 300]", "weight must be at most 256, but 300 was given"),
+])
+def test_balancer_weights(weights, message):
+    a, b = weights.strip("[]").split(", ")
+    body = SERVICE + f"load_balancers:\n  lb:\n    routes:\n      - {{target: services.web, weight: {a}}}\n" \
+                     f"      - {{target: services.web, weight: {b}}}\n"
+    assert errors(body) == [message]
+
+
+def test_failover_needs_one_primary_and_one_secondary():
+    body = SERVICE + ("load_balancers:\n  lb: {routes: [{target: services.web}]}\n"
+                      "dns:\n  zone: a.example\n  records:\n    - name: x\n      routing: failover\n"
+                      "      endpoints: [{target: load_balancers.lb, role: primary}]\n")
+    assert errors(body) == ["a failover record needs exactly one primary and one secondary endpoint, "
+                            "but has 1 primary and 0 secondary"]
+
+
+def test_push_cdn_content_is_relative_to_the_blueprint(tmp_path):
+    (tmp_path / "site").mkdir()
+    body = "cdns:\n  c: {mode: push, content: ./site}\n"
+    assert errors(body, base_dir=str(tmp_path)) == []
+    assert errors(body, base_dir=str(tmp_path / "elsewhere")) == ["content directory './site' does not exist"]
+
+
+@pytest.mark.parametrize("engine, target, ok", [
+    ("mariadb", "docker", True), ("postgres", "docker", False), ("mysql", "docker", False),
+    ("postgres", "aws", True), ("mysql", "aws", False), ("mariadb", "aws", False),
+])
+def test_multi_primary_depends_on_engine_and_target(engine, target, ok):
+    body = f"databases:\n  d: {{engine: {engine}, replication: {{mode: multi-primary, replicas: 1}}}}\n"
+    assert (errors(body, target=target) == []) is ok
+
+
+def test_a_sharding_key_without_shards():
+    assert errors("databases:\n  d: {sharding: {key: id}}\n") == [
+        "sharding key 'id' is set, but the database is not sharded"]
+
+
+def test_aws_only_rules_do_not_apply_on_docker():
+    body = "databases:\n  d: {storage: 5GiB}\n"
+    assert errors(body, target="docker") == []
+    assert errors(body, target="aws") == ["RDS needs at least 20GiB of storage"]
+
+
+def test_site_dr_needs_a_recovery_section():
+    body = SERVICE + ("load_balancers:\n  lb: {routes: [{target: services.web}]}\n"
+                      "dns:\n  zone: a.example\n  records:\n    - name: x\n      routing: latency\n"
+                      "      endpoints: [{target: load_balancers.lb, region: us-east-1, site: dr}]\n")
+    assert errors(body) == ["`site: dr` needs a `disaster_recovery` section"]
+    assert errors(body + "disaster_recovery: {strategy: hot, region: us-west-2}\n") == []
