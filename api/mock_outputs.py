@@ -55,11 +55,14 @@ COMPUTED: dict[str, dict[str, Callable[[str, dict], Any]]] = {
         "primary_endpoint_address": lambda n, i: f"master.{n}.{_short(n)}.cache.amazonaws.com",
         "reader_endpoint_address": lambda n, i: f"replica.{n}.{_short(n)}.cache.amazonaws.com",
         "configuration_endpoint_address": lambda n, i: f"config.{n}.{_short(n)}.cache.amazonaws.com",
+        "replication_group_id": lambda n, i: i.get("replicationGroupId") or f"{n}-{_short(n)}",
+        "member_clusters": lambda n, i: [f"{n}-{k:03d}" for k in range(1, int(i.get("numCacheClusters") or 1) + 1)],
     },
     "aws:elasticache/cluster:Cluster": {
         "arn": _arn("elasticache", "cluster:{name}"),
         "configuration_endpoint": lambda n, i: f"{n}.{_short(n)}.cfg.cache.amazonaws.com:11211",
         "cluster_address": lambda n, i: f"{n}.{_short(n)}.cfg.cache.amazonaws.com",
+        "cluster_id": lambda n, i: i.get("clusterId") or f"{n}-{_short(n)}",
     },
     "aws:sqs/queue:Queue": {
         "arn": lambda n, i: f"arn:aws:sqs:{_region(i)}:{ACCOUNT}:{i.get('name') or n}",
@@ -76,10 +79,25 @@ COMPUTED: dict[str, dict[str, Callable[[str, dict], Any]]] = {
     },
     "aws:acm/certificate:Certificate": {
         "arn": _arn("acm", "certificate/{short}"),
+        # One option per name (domain, then SANs); `*.zone` shares the zone's record, as in ACM.
         "domain_validation_options": lambda n, i: [
-            {"domainName": i.get("domainName", "example.com"), "resourceRecordName": f"_{_short(n)}.{i.get('domainName', 'example.com')}.",
-             "resourceRecordType": "CNAME", "resourceRecordValue": f"_{_short(n)}.acm-validations.aws."}],
+            {"domainName": name, "resourceRecordName": f"_{_short(n + name.lstrip('*.'))}.{name.lstrip('*.')}.",
+             "resourceRecordType": "CNAME", "resourceRecordValue": f"_{_short(n + name.lstrip('*.'))}.acm-validations.aws."}
+            for name in [i.get("domainName", "example.com"), *(i.get("subjectAlternativeNames") or [])]],
     },
+    "aws:acm/certificateValidation:CertificateValidation": {
+        "certificate_arn": lambda n, i: i.get("certificateArn"),
+    },
+    "aws:route53/record:Record": {"fqdn": lambda n, i: str(i.get("name") or n).rstrip(".")},
+    "aws:route53/healthCheck:HealthCheck": {"arn": lambda n, i: f"arn:aws:route53:::healthcheck/{_short(n)}"},
+    "aws:lb/listener:Listener": {"arn": _arn("elasticloadbalancing", "listener/app/{name}/{short}")},
+    "aws:ec2/securityGroup:SecurityGroup": {"arn": _arn("ec2", "security-group/sg-{short}")},
+    "aws:ec2/vpc:Vpc": {"arn": _arn("ec2", "vpc/vpc-{short}"), "default_security_group_id": lambda n, i: f"sg-{_short(n)}"},
+    "aws:ec2/subnet:Subnet": {"arn": _arn("ec2", "subnet/subnet-{short}")},
+    "aws:ec2/natGateway:NatGateway": {"public_ip": lambda n, i: f"203.0.113.{int(_short(n), 16) % 250 + 1}"},
+    "aws:ec2/eip:Eip": {"public_ip": lambda n, i: f"203.0.113.{int(_short(n), 16) % 250 + 1}",
+                        "allocation_id": lambda n, i: f"eipalloc-{_short(n)}"},
+    "aws:s3/bucketObjectv2:BucketObjectv2": {"etag": lambda n, i: i.get("sourceHash") or _short(n)},
     "aws:s3/bucket:Bucket": {
         "bucket": lambda n, i: i.get("bucket") or f"{n}-{_short(n)}",
         "arn": lambda n, i: f"arn:aws:s3:::{i.get('bucket') or n + '-' + _short(n)}",
@@ -144,13 +162,14 @@ def _camel(name: str) -> str:
 def computed_outputs(type_token: str, name: str, inputs: dict) -> dict[str, Any]:
     """Inputs echoed back, plus the outputs a real provider would compute (camelCase keys)."""
     state = dict(inputs)
-    if type_token.startswith("aws:") and "arn" not in state:
-        service = type_token.split(":")[1].split("/")[0]
-        state["arn"] = f"arn:aws:{service}:{_region(inputs)}:{ACCOUNT}:{name}"
     for key, make in COMPUTED.get(type_token, {}).items():
         camel = _camel(key)
         if state.get(camel) is None:
             state[camel] = make(name, inputs)
+    # The generic ARN only where the table has no specific one (CloudFront's is global, S3's has no region).
+    if type_token.startswith("aws:") and "arn" not in state:
+        service = type_token.split(":")[1].split("/")[0]
+        state["arn"] = f"arn:aws:{service}:{_region(inputs)}:{ACCOUNT}:{name}"
     if "name" not in state and type_token.startswith("aws:"):
         state["name"] = f"{name}-{_short(name)}"
     return state

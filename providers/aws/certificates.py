@@ -1,0 +1,107 @@
+"""TLS certificates: the user's ACM certificate, or ones issued and DNS-validated by Topoform.
+
+ACM certificates are regional: an HTTPS balancer needs one in its own region
+(primary and, with a hot DR site, the DR region) and CloudFront needs one in
+us-east-1. With `aws.certificate_arn` that certificate is used where its
+region allows; otherwise, given `dns.zone`, one certificate per region covers
+the zone, `*.zone` and any deeper record names, validated through the Route53
+zone. Users of a certificate read the validation's `certificate_arn`, so
+nothing serves TLS before the certificate is issued.
+"""
+
+from __future__ import annotations
+
+from topoform.providers.base import DNS
+from topoform.providers.plan import ref
+
+CLOUDFRONT_REGION = "us-east-1"
+ZONE = "dns-zone"
+
+
+def arn_region(arn: str) -> str:
+    """`arn:aws:acm:REGION:ACCOUNT:certificate/ID` → REGION."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 4 else ""
+
+
+class CertificateMixin:
+    """`certificate(site)` and `cloudfront_certificate()` → an ARN (literal or reference)."""
+
+    def zone_name(self) -> str:
+        return self.bp.dns.zone.rstrip(".")
+
+    def record_fqdn(self, name: str) -> str:
+        zone = self.zone_name()
+        return zone if name == "@" else f"{name}.{zone}"
+
+    def zone(self) -> str:
+        """The Route53 hosted zone resource, created once (owned by the `dns` component)."""
+        if ZONE not in self.plan:
+            with self.owning(DNS, ("dns",)):
+                self.add("aws:route53/zone:Zone", ZONE, {
+                    "name": self.zone_name(), "comment": f"Topoform {self.bp.blueprint} ({self.stack})",
+                    "force_destroy": False, "tags": self.tags(),
+                })
+        return ZONE
+
+    def certificate(self, site: str) -> str:
+        return self.certificate_in(self.site_region(site), f"TLS at the {site} site")
+
+    def cloudfront_certificate(self) -> str:
+        return self.certificate_in(CLOUDFRONT_REGION, "CloudFront")
+
+    def certificate_in(self, region: str, why: str) -> str:
+        given = self.bp.aws.certificate_arn
+        if given:
+            if arn_region(given) == region:
+                return given
+            if self.bp.dns is None:
+                raise self.unsupported(
+                    f"{why} needs an ACM certificate in {region}, but `aws.certificate_arn` is in "
+                    f"{arn_region(given) or 'another region'}",
+                    "ACM certificates are regional: add a `dns.zone` so Topoform issues one there, "
+                    "or deploy in the certificate's region", "aws", "certificate_arn")
+        elif self.bp.dns is None:
+            raise self.unsupported(f"{why} on aws needs a certificate",
+                                   "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM",
+                                   "aws")
+        return self._issued(region)
+
+    def certificate_names(self) -> list[str]:
+        """Names one issued certificate covers: the zone, `*.zone`, and record names below that."""
+        zone = self.zone_name()
+        names = {f"*.{zone}"}
+        for record in self.bp.dns.records:
+            if record.name.count(".") >= 1 and record.name not in ("@", "*"):
+                names.add(self.record_fqdn(record.name))
+        return sorted(names)
+
+    def _issued(self, region: str) -> str:
+        validation = f"acm-{region}-validation"
+        if validation in self.plan:
+            return ref(validation, "certificate_arn")
+        zone = self.zone()
+        sans = self.certificate_names()
+        with self.owning(DNS, ("dns",)):
+            cert = self.add("aws:acm/certificate:Certificate", f"acm-{region}", {
+                "domain_name": self.zone_name(), "subject_alternative_names": sans,
+                "validation_method": "DNS", "key_algorithm": "RSA_2048",
+                "options": {"certificate_transparency_logging_preference": "ENABLED"},
+                "region": region, "tags": self.tags(),
+            })
+            fqdns = []
+            # One validation option per name; the zone and `*.zone` share a record, hence allow_overwrite.
+            for i in range(1 + len(sans)):
+                option = f"domain_validation_options[{i}]"
+                record = self.add("aws:route53/record:Record", f"acm-{region}-validation-{i}", {
+                    "zone_id": ref(zone, "zone_id"),
+                    "name": ref(cert, f"{option}.resource_record_name"),
+                    "type": ref(cert, f"{option}.resource_record_type"),
+                    "records": [ref(cert, f"{option}.resource_record_value")],
+                    "ttl": 60, "allow_overwrite": True,
+                })
+                fqdns.append(ref(record, "fqdn"))
+            self.add("aws:acm/certificateValidation:CertificateValidation", validation, {
+                "certificate_arn": ref(cert, "arn"), "validation_record_fqdns": fqdns, "region": region,
+            })
+        return ref(validation, "certificate_arn")
