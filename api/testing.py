@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pulumi
 from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import resource as _resource_runtime
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from topoform.dsl import Blueprint, load_blueprint
@@ -81,6 +84,10 @@ class SynthResource:
     dependencies: list[str]
     custom: bool
     urn: str
+    # Pulumi `protect`: the engine refuses to delete it (stateful components).
+    protect: bool = False
+    # `additional_secret_outputs` as the engine received them (engine spelling, camelCase).
+    secret_outputs: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<{self.type} {self.name}>"
@@ -95,18 +102,78 @@ class _Mocks(pulumi.runtime.Mocks):
         return invoke(args.token, args.args), None
 
 
+def _run_now(coroutine: Any) -> tuple[bool, Any]:
+    """Run a coroutine that awaits nothing pending to its end, here; (False, None) if it would wait."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    coroutine.close()
+    return False, None
+
+
 class _RecordingMonitor(_mocks.MockMonitor):
-    """Records every registration request, not only the state the mock returned."""
+    """Records every registration request, not only the state the mock returned.
+
+    `MockMonitor.RegisterResource` (pulumi 3.272) serialises the mock's state
+    through `_sync_await`, a nested run of the event loop per resource, and
+    deserialises the inputs we then deserialise again for the result. This
+    does the same work once, and serialises synchronously: the state is plain
+    data, so the coroutine finishes without waiting on anything (if it would
+    wait, the SDK's own path runs instead). The response is the same message.
+    """
 
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
-        self.requests: list[tuple] = []
+        self.requests: list[tuple] = []  # (request, urn, deserialised inputs)
 
     def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.requests.append((request, response.urn))
-        return response
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        _mocks._ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object)
+        args = pulumi.runtime.MockResourceArgs(
+            typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
+            resource_id=request.importId, custom=request.custom or False,
+            transforms=_mocks._resolve_callbacks(request.transforms),
+        )
+        id_, state = self.mocks.new_resource(args)
+        done, serialized = _run_now(rpc.serialize_properties(state, {}))
+        if not done:
+            serialized = _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = _mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        self.requests.append((request, urn, inputs))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=serialized)
+
+
+def _no_stack_trace() -> Any:
+    return source_pb2.StackTrace()
+
+
+@contextmanager
+def _fast_registration() -> Iterator[None]:
+    """What a run under mocks does not need, switched off for its duration only.
+
+    - CPython's cyclic GC: the SDK allocates several futures and tasks per
+      resource; with the collector on, each collection rescans the growing heap
+      and registration turns super-linear (PULUMI.md: flat cost with it off).
+      Its next pass, after the run, collects the run's garbage at once.
+    - `_get_stack_trace`: the SDK walks the Python stack (`traceback.extract_stack`)
+      for every resource to tell the engine which source line created it; the
+      mock monitor ignores it. The SDK has no setting to skip it, so it is
+      replaced for the run and put back after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    original = _resource_runtime._get_stack_trace
+    _resource_runtime._get_stack_trace = _no_stack_trace
+    try:
+        yield
+    finally:
+        _resource_runtime._get_stack_trace = original
+        if was_enabled:
+            gc.enable()
 
 
 def _name_of(urn: str) -> str:
@@ -201,35 +268,51 @@ def synth_plan(plan: Plan) -> SynthStack:
 
     def program() -> None:
         outputs = run_plan(plan, export=False)
-        result.update(_sync_await(pulumi.Output.from_input(outputs).future()) or {})
+        result.update(_sync_await(_resolved(outputs)))
 
-    # CPython's cyclic GC makes many registrations super-linear; nothing here
-    # needs it until the run ends (PULUMI.md: flat cost per resource with it off).
-    was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        _sync_await(_mocks.run_pulumi_func(program))
+        with _fast_registration():
+            _sync_await(_mocks.run_pulumi_func(program))
+            resources, components, by_name = _recorded(monitor)
     finally:
-        if was_enabled:
-            gc.enable()
         settings.reset_options()
         asyncio.set_event_loop(None)
         loop.close()
+    return SynthStack(plan, resources, components, result, by_name)
+
+
+async def _resolved(outputs: dict[str, Any]) -> dict[str, Any]:
+    """The stack outputs' values: one await per Output (`Output.from_input` of the
+    whole dict would build an Output per key and per level first)."""
+    names = list(outputs)
+    values = await asyncio.gather(*(_value_of(outputs[name]) for name in names))
+    return dict(zip(names, values))
+
+
+async def _value_of(value: Any) -> Any:
+    if isinstance(value, pulumi.Output):
+        return await value.future()
+    if isinstance(value, (dict, list)):
+        return await pulumi.Output.from_input(value).future()
+    return value
+
+
+def _recorded(monitor: _RecordingMonitor) -> tuple[list[SynthResource], list[SynthResource], dict[str, SynthResource]]:
     resources, components, by_name = [], [], {}
-    for request, urn in monitor.requests:
-        inputs = Inputs(_normalise(rpc.deserialize_properties(request.object), keys=False))
+    for request, urn, raw_inputs in monitor.requests:
         state = monitor.resources.get(urn)
         item = SynthResource(
-            type=request.type, name=request.name, inputs=inputs,
+            type=request.type, name=request.name, inputs=Inputs(_normalise(raw_inputs, keys=False)),
             outputs=_normalise(dict(state.state), keys=False) if state else {},
             parent=_name_of(request.parent) if request.parent else None,
             dependencies=sorted(_name_of(d) for d in request.dependencies),
-            custom=bool(request.custom), urn=urn,
+            custom=bool(request.custom), urn=urn, protect=bool(request.protect),
+            secret_outputs=list(request.additionalSecretOutputs),
         )
         (resources if item.custom else components).append(item)
         if item.custom:
             by_name[item.name] = item
-    return SynthStack(plan, resources, components, result, by_name)
+    return resources, components, by_name
 
 
 def synth(blueprint: str | Blueprint, target: str | None = None, stack: str = "test",

@@ -36,7 +36,7 @@ def print_table(compiled) -> None:
                   show_lines=False, header_style="bold")
     table.add_column("component", style="cyan", no_wrap=True)
     table.add_column("resource", no_wrap=True)
-    table.add_column("type")
+    table.add_column("type", no_wrap=True)
     table.add_column("depends on", style="dim")
     by_component: dict[str, list] = {}
     for resource in compiled.resources:
@@ -48,7 +48,10 @@ def print_table(compiled) -> None:
             table.add_row(component if i == 0 else "", resource.name + flag, resource.type,
                           ", ".join(deps[:3]) + (f" +{len(deps) - 3}" if len(deps) > 3 else ""))
         table.add_section()
-    console = Console()
+    import sys
+
+    # Piped output has no width to fit: print full type tokens rather than truncating them.
+    console = Console(width=None if sys.stdout.isatty() else 220)
     console.print(table)
     console.print(f"[bold]{len(compiled.resources)} to add[/bold], 0 to change, 0 to destroy "
                   f"({len(by_component)} components). Deploy with: topoform up")

@@ -1,0 +1,111 @@
+"""Checks before the engine starts: is the target reachable at all?
+
+A deploy that dies minutes in with a provider's stack trace about a socket
+or a credential chain is the experience to avoid. These checks are local
+and instant (no network): a Docker socket or DOCKER_HOST for the docker
+target; credentials the AWS SDK would find (environment, profile files,
+web identity, container credentials) for the aws target. On an EC2 host
+whose credentials come from the instance role, set
+TOPOFORM_SKIP_PREFLIGHT=1 (we cannot see that without the network).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+from typing import Mapping
+
+from .errors import AwsCredentialsMissing, DockerMissing
+
+DOCKER_SOCKETS = ("/var/run/docker.sock", "~/.docker/run/docker.sock", "~/.colima/default/docker.sock",
+                  "$XDG_RUNTIME_DIR/docker.sock", "$XDG_RUNTIME_DIR/podman/podman.sock")
+
+
+def _expand(path: str, environ: Mapping[str, str]) -> Path | None:
+    if "$XDG_RUNTIME_DIR" in path:
+        runtime = environ.get("XDG_RUNTIME_DIR")
+        if not runtime:
+            return None
+        path = path.replace("$XDG_RUNTIME_DIR", runtime)
+    if path.startswith("~"):
+        path = str(Path(environ.get("HOME") or Path.home()) / path[2:])
+    return Path(path)
+
+
+def docker_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
+    """DOCKER_HOST, or the first Docker socket present, or None."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_HOST"):
+        return environ["DOCKER_HOST"]
+    for candidate in DOCKER_SOCKETS:
+        path = _expand(candidate, environ)
+        if path is not None and path.exists():
+            return f"unix://{path}"
+    return None
+
+
+def check_docker(environ: Mapping[str, str] | None = None) -> str:
+    endpoint = docker_endpoint(environ)
+    if endpoint is None:
+        raise DockerMissing(
+            "no Docker engine found (DOCKER_HOST is unset and there is no /var/run/docker.sock)",
+            "start Docker Desktop or the docker service (`sudo systemctl start docker`), or set DOCKER_HOST; "
+            "to deploy to AWS instead, pass --target aws",
+        )
+    return endpoint
+
+
+def _profiles(path: Path) -> set[str]:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, configparser.Error):
+        return set()
+    # ~/.aws/config names sections "profile NAME" (and "default").
+    return {section.removeprefix("profile ").strip() for section in parser.sections()}
+
+
+def aws_credential_source(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where the AWS SDK would find credentials, judged from local files and env only; None if nowhere."""
+    environ = os.environ if environ is None else environ
+    if environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):
+        return "environment (AWS_ACCESS_KEY_ID)"
+    if environ.get("AWS_WEB_IDENTITY_TOKEN_FILE") and environ.get("AWS_ROLE_ARN"):
+        return "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)"
+    if environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        return "container credentials (ECS/CodeBuild)"
+    home = Path(environ.get("HOME") or Path.home())
+    profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
+    files = [Path(environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"),
+             Path(environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config")]
+    for path in files:
+        if profile in _profiles(path):
+            return f"profile {profile!r} in {path}"
+    return None
+
+
+def check_aws(environ: Mapping[str, str] | None = None) -> str:
+    source = aws_credential_source(environ)
+    if source is None:
+        environ = os.environ if environ is None else environ
+        profile = environ.get("AWS_PROFILE")
+        raise AwsCredentialsMissing(
+            "no AWS credentials found" + (f" (profile {profile!r} is in neither ~/.aws/credentials nor ~/.aws/config)"
+                                          if profile else ""),
+            "run `aws configure` (or `aws sso login --profile NAME` and export AWS_PROFILE), or export "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on EC2 with an instance role set TOPOFORM_SKIP_PREFLIGHT=1",
+        )
+    return source
+
+
+def check_target(target: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """What the target will use (a socket, a credential source); raises when nothing is there."""
+    environ = os.environ if environ is None else environ
+    if environ.get("TOPOFORM_SKIP_PREFLIGHT"):
+        return None
+    if target == "docker":
+        return check_docker(environ)
+    if target == "aws":
+        return check_aws(environ)
+    return None
