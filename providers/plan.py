@@ -52,6 +52,7 @@ class Resource:
     protect: bool = False
     # Outputs to encrypt in state besides those the provider marks secret.
     secret_outputs: list[str] = field(default_factory=list)
+    _references: frozenset[str] | None = field(default=None, repr=False, compare=False)
     # Resources are named explicitly where Pulumi autonaming is absent (docker)
     # or must be stable; `name` in properties is the physical name.
 
@@ -72,10 +73,17 @@ class Resource:
         return data
 
     def references(self) -> set[str]:
-        """Names of the resources whose outputs the properties read."""
-        found: set[str] = set()
-        _collect_refs(self.properties, found)
-        return found
+        """Names of the resources whose outputs the properties read.
+
+        Walked once and kept: `plan --json`, ordering and graphs all ask, and
+        the walk over every property string is the costliest part of a large
+        Plan. Providers finish a resource's properties before anything asks.
+        """
+        if self._references is None:
+            found: set[str] = set()
+            _collect_refs(self.properties, found)
+            self._references = frozenset(found)
+        return set(self._references)
 
 
 def _collect_refs(value: Any, found: set[str]) -> None:

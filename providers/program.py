@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import re
 from typing import Any
 
@@ -58,16 +59,40 @@ def _walk_attr(value: Any, steps: list[tuple[str, int | None]]) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _attr_steps(attr: str) -> tuple[tuple[str, int | None], ...]:
+    """`x[0].y` → (("x", None), ("", 0), ("y", None)); parsed once per distinct path."""
+    return tuple((m.group(1), int(m.group(2)) if m.group(2) else None) for m in _ATTR_STEP_RE.finditer(attr))
+
+
+def _holds_output(value: Any) -> bool:
+    if isinstance(value, (pulumi.Output, pulumi.Resource)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_output(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_output(v) for v in value)
+    return False
+
+
 class _Resolver:
-    """Turns Plan property values into Pulumi inputs, given the resources made so far."""
+    """Turns Plan property values into Pulumi inputs, given the resources made so far.
+
+    Speed matters here (every Output is an asyncio task in the SDK): a text
+    with references is resolved once and the Output shared by every property,
+    component output and stack output that repeats it; a `$json` without
+    references is dumped here, not through an Output (`Output.json_dumps` of
+    plain data gives the same string).
+    """
 
     def __init__(self, created: dict[str, pulumi.Resource]):
         self.created = created
+        self._strings: dict[str, Any] = {}
 
     def output(self, name: str, attr: str) -> Any:
         resource = self.created[name]
-        steps = [(m.group(1), int(m.group(2)) if m.group(2) else None) for m in _ATTR_STEP_RE.finditer(attr)]
-        first, rest = steps[0][0], steps[1:]
+        steps = _attr_steps(attr)
+        first, rest = steps[0][0], list(steps[1:])
         value = resource.id if first == "id" else getattr(resource, first)
         if rest:
             return pulumi.Output.from_input(value).apply(lambda v, rest=rest: _walk_attr(v, rest))
@@ -76,6 +101,13 @@ class _Resolver:
     def string(self, text: str) -> Any:
         if "${" not in text:
             return text
+        try:
+            return self._strings[text]
+        except KeyError:
+            value = self._strings[text] = self._resolve_string(text)
+            return value
+
+    def _resolve_string(self, text: str) -> Any:
         parts: list[Any] = []
         last = 0
         for match in REFERENCE_RE.finditer(text):
@@ -99,7 +131,8 @@ class _Resolver:
             if len(value) == 1:
                 key = next(iter(value))
                 if key == "$json":
-                    return pulumi.Output.json_dumps(self.value(value[key]))
+                    inner = self.value(value[key])
+                    return pulumi.Output.json_dumps(inner) if _holds_output(inner) else json.dumps(inner)
                 if key == "$asset":
                     return pulumi.FileAsset(value[key])
                 if key == "$archive":

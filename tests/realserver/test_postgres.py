@@ -52,11 +52,15 @@ class Cluster:
         """initdb + init script (once), then the real server on TCP (if not running)."""
         if self.primary_data is None:
             self.primary_data = prepare_primary(self)
-        if port_open(self.primary_port):
-            return
-        launcher.start("primary", [str(PG_BIN / "postgres"), "-D", str(self.primary_data), "-p",
-                                   str(self.primary_port), "-c", "listen_addresses=127.0.0.1", "-k", str(self.sockets)],
-                       user="postgres", wait_port=self.primary_port, timeout=30)
+        if not port_open(self.primary_port):
+            launcher.start("primary", [str(PG_BIN / "postgres"), "-D", str(self.primary_data), "-p",
+                                       str(self.primary_port), "-c", "listen_addresses=127.0.0.1", "-k",
+                                       str(self.sockets)],
+                           user="postgres", wait_port=self.primary_port, timeout=30)
+        # The port opens before recovery ends ("the database system is starting up"):
+        # wait until the server answers a query, or a loaded machine makes tests flaky.
+        wait_for(lambda: self.psql(self.primary_port, "SELECT 1") == "1", 30,
+                 "the primary to accept connections", interval=0.2)
 
     def psql(self, port: int, sql: str, db: str = "postgres") -> str:
         out = subprocess.run([str(PG_BIN / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.sockets),
