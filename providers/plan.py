@@ -15,13 +15,21 @@ resources that generate them.
 
 from __future__ import annotations
 
-import functools
-import json
+import orjson
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from topoform.dsl.diagnostics import Diagnostic, Position
+
+def dumps(value: Any) -> str:
+    """Compact, deterministic JSON (insertion order kept).
+
+    orjson rather than `json`: a 10,000-component Plan is tens of megabytes
+    of properties, and encoding it was the largest cost of `plan --json`.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
 
 REFERENCE_RE = re.compile(r"\$\$\{|\$\{([a-z0-9][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)\}")
 
@@ -53,6 +61,7 @@ class Resource:
     # Outputs to encrypt in state besides those the provider marks secret.
     secret_outputs: list[str] = field(default_factory=list)
     _references: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    _properties_json: str | None = field(default=None, repr=False, compare=False)
     # Resources are named explicitly where Pulumi autonaming is absent (docker)
     # or must be stable; `name` in properties is the physical name.
 
@@ -72,32 +81,35 @@ class Resource:
             data["source"] = f"{self.source.file}:{self.source.line}:{self.source.column}"
         return data
 
+    def properties_json(self) -> str:
+        """The properties as JSON text, encoded once (C encoder) and kept."""
+        if self._properties_json is None:
+            self._properties_json = dumps(self.properties)
+        return self._properties_json
+
     def references(self) -> set[str]:
         """Names of the resources whose outputs the properties read.
 
-        Walked once and kept: `plan --json`, ordering and graphs all ask, and
-        the walk over every property string is the costliest part of a large
-        Plan. Providers finish a resource's properties before anything asks.
+        Found by one regex scan of the properties' JSON text rather than a
+        Python walk of every value: JSON never escapes `$` or `{`, so a
+        reference reads the same there, and the text is needed for
+        `plan --json` anyway. Providers finish a resource's properties before
+        anything asks, so both are computed once.
         """
         if self._references is None:
-            found: set[str] = set()
-            _collect_refs(self.properties, found)
-            self._references = frozenset(found)
+            text = self.properties_json()
+            self._references = frozenset(
+                m.group(1) for m in REFERENCE_RE.finditer(text) if m.group(1)
+            ) if "${" in text else frozenset()
         return set(self._references)
 
-
-def _collect_refs(value: Any, found: set[str]) -> None:
-    if isinstance(value, str):
-        if "${" in value:
-            for match in REFERENCE_RE.finditer(value):
-                if match.group(1):
-                    found.add(match.group(1))
-    elif isinstance(value, dict):
-        for item in value.values():
-            _collect_refs(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_refs(item, found)
+    def json_line(self, depends_on: list[str]) -> str:
+        """`as_json()` with `depends_on` given, encoded without re-encoding the properties."""
+        data = self.as_json()
+        data["depends_on"] = depends_on
+        head = dumps({k: data[k] for k in ("type", "name", "component")})[:-1]
+        rest = dumps({k: v for k, v in data.items() if k not in ("type", "name", "component", "properties")})[1:]
+        return f'{head},"properties":{self.properties_json()},{rest}'
 
 
 @dataclass(slots=True)
@@ -184,10 +196,9 @@ class Plan:
         encoder (`indent=` would fall back to the pure-Python one, ~10× slower
         on a 10,000-component plan).
         """
-        data = self.as_json()
-        dump = functools.partial(json.dumps, ensure_ascii=False)
-        head = ",\n".join(f"  {dump(key)}: {dump(data[key])}" for key in ("blueprint", "target", "stack"))
-        resources = ",\n".join("    " + dump(r) for r in data["resources"])
-        outputs = ",\n".join(f"    {dump(k)}: {dump(v)}" for k, v in data["outputs"].items())
+        dump = dumps
+        head = ",\n".join(f"  {dump(key)}: {dump(getattr(self, key))}" for key in ("blueprint", "target", "stack"))
+        resources = ",\n".join("    " + r.json_line(self.dependencies(r)) for r in self.resources)
+        outputs = ",\n".join(f"    {dump(k)}: {dump(v)}" for k, v in self.outputs.items())
         return (f"{{\n{head},\n  \"resources\": [\n{resources}\n  ],\n"
                 f"  \"outputs\": {{\n{outputs}\n  }}\n}}\n")
