@@ -383,7 +383,8 @@ def test_haproxy_balancer_two_copies_routes_tls_and_published_ports():
     assert "balance leastconn" in cfg
     assert "use_backend api if route_0" in cfg and "default_backend web" in cfg
     assert "server web-1 shop-dev-svc-web-1:80 check" in cfg
-    assert "cookie SID insert indirect nocache maxlife 1h" in cfg
+    # `cookie: SID` is the application's cookie: prefixed, never replaced (see configs.HaproxyStickiness).
+    assert "cookie SID prefix" in cfg and "insert" not in cfg
     assert "uri /health" in cfg and "http-request redirect scheme https" in cfg
     assert upload(plan, "lb-edge-0", "/usr/local/etc/haproxy/certs/cert.pem") == \
         "${lb-edge-tls-cert.cert_pem}${lb-edge-tls-key.private_key_pem}"

@@ -283,10 +283,19 @@ class HaproxyStickiness:
     cookie: cookie name (layer 7: ``cookie NAME insert indirect nocache``).
     duration: cookie ``maxlife`` (layer 7) or stick-table ``expire`` (layer 4,
         where stickiness is by client source IP since there are no cookies).
+    application_cookie: ``cookie`` is the application's own session cookie
+        (AWS ``app_cookie``): haproxy prefixes its value with the server's id
+        on the way out and strips the prefix on the way in
+        (``cookie NAME prefix``), so the application keeps seeing its own
+        cookie. ``insert`` would replace it with haproxy's and remove it from
+        requests, breaking the application's sessions. Stateless, so both
+        balancer copies agree; the cookie lives as long as the application
+        says (``duration`` is not applied).
     """
 
     cookie: str = "SID"
     duration: str | float = "1h"
+    application_cookie: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from topoform.dsl.models import Cdn, Component, Dns, LoadBalancer, ReverseProxy
 from topoform.dsl.models import DnsHealthCheck as DnsHealthCheckModel
+from topoform.dsl.models import HealthCheck as HealthCheckModel
 from topoform.providers.plan import literal, ref
 
 from . import configs, images
@@ -153,16 +154,19 @@ class EdgeMixin:
             cert, key = self.certificate(lb)
             # haproxy's `crt` takes certificate and key in one PEM file.
             pem = {"file": HAPROXY_PEM, "content": f"{cert}{key}"}
-        check = lb.health_check
-        health = None
-        if check is not None:
-            health = configs.HaproxyHealthCheck(
-                path=check.path if lb.layer == 7 else None, interval=check.interval,
-                healthy=check.healthy, unhealthy=check.unhealthy, timeout=check.timeout)
+        # Always check targets, like an AWS target group: without checks haproxy
+        # keeps sending to a dead replica (and `source_hash` pins clients to it).
+        check = lb.health_check or self._target_health(lb) or HealthCheckModel()
+        health = configs.HaproxyHealthCheck(
+            path=check.path if lb.layer == 7 else None, interval=check.interval,
+            healthy=check.healthy, unhealthy=check.unhealthy, timeout=check.timeout)
         sticky = None
         if lb.sticky_sessions is not None:
+            # A named cookie is the application's session cookie (AWS app_cookie): haproxy
+            # must not replace it; without a name haproxy inserts its own (AWS lb_cookie).
             sticky = configs.HaproxyStickiness(cookie=lb.sticky_sessions.cookie or "SERVERID",
-                                               duration=lb.sticky_sessions.duration)
+                                               duration=lb.sticky_sessions.duration,
+                                               application_cookie=lb.sticky_sessions.cookie is not None)
         listeners = tuple(configs.HaproxyListener(lst.port, lst.tls, lst.redirect_to_https) for lst in lb.listeners)
         for site in self.running_sites():
             backends, routes = self._haproxy_backends(lb, site)
@@ -184,6 +188,13 @@ class EdgeMixin:
             self.published[(lb.ref, site)] = published
         self._export_edge(lb)
         self.export("copies", copies)
+
+    def _target_health(self, lb: LoadBalancer) -> HealthCheckModel | None:
+        """The target service's own health check when the balancer has one service behind it (as on AWS)."""
+        targets = {item.target for item in (lb.routes or lb.targets or ())}
+        if len(targets) != 1:
+            return None
+        return getattr(self.bp.component(targets.pop()), "health", None)
 
     def _haproxy_backends(self, lb: LoadBalancer, site: str):
         """Backends of explicit servers: every replica container by name, with its weight."""
