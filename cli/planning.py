@@ -21,9 +21,9 @@ def plan(blueprint: str, target: str | None, stack: str, variables: tuple[str, .
         print_diagnostics(compiled.warnings)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
-            handle.write(compiled.to_json())
+            compiled.write_json(handle)
     if as_json:
-        click.echo(compiled.to_json(), nl=False)
+        compiled.write_json(click.get_text_stream("stdout"))
         return
     print_table(compiled)
 

@@ -15,10 +15,12 @@ resources that generate them.
 
 from __future__ import annotations
 
-import orjson
+import io
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
+
+import orjson
 
 from topoform.dsl.diagnostics import Diagnostic, Position
 
@@ -61,7 +63,6 @@ class Resource:
     # Outputs to encrypt in state besides those the provider marks secret.
     secret_outputs: list[str] = field(default_factory=list)
     _references: frozenset[str] | None = field(default=None, repr=False, compare=False)
-    _properties_json: str | None = field(default=None, repr=False, compare=False)
     # Resources are named explicitly where Pulumi autonaming is absent (docker)
     # or must be stable; `name` in properties is the physical name.
 
@@ -81,35 +82,27 @@ class Resource:
             data["source"] = f"{self.source.file}:{self.source.line}:{self.source.column}"
         return data
 
-    def properties_json(self) -> str:
-        """The properties as JSON text, encoded once (C encoder) and kept."""
-        if self._properties_json is None:
-            self._properties_json = dumps(self.properties)
-        return self._properties_json
-
     def references(self) -> set[str]:
         """Names of the resources whose outputs the properties read.
 
-        Found by one regex scan of the properties' JSON text rather than a
-        Python walk of every value: JSON never escapes `$` or `{`, so a
-        reference reads the same there, and the text is needed for
-        `plan --json` anyway. Providers finish a resource's properties before
-        anything asks, so both are computed once.
+        Found by one regex scan of the properties' JSON text (orjson, fast)
+        rather than a Python walk of every value: JSON never escapes `$` or
+        `{`, so a reference reads the same there. Kept once found — providers
+        finish a resource's properties before anything asks; the text is not
+        kept, so a large Plan does not hold its properties twice.
         """
         if self._references is None:
-            text = self.properties_json()
+            text = dumps(self.properties)
             self._references = frozenset(
                 m.group(1) for m in REFERENCE_RE.finditer(text) if m.group(1)
             ) if "${" in text else frozenset()
         return set(self._references)
 
     def json_line(self, depends_on: list[str]) -> str:
-        """`as_json()` with `depends_on` given, encoded without re-encoding the properties."""
+        """`as_json()` with `depends_on` given, as one line of compact JSON."""
         data = self.as_json()
         data["depends_on"] = depends_on
-        head = dumps({k: data[k] for k in ("type", "name", "component")})[:-1]
-        rest = dumps({k: v for k, v in data.items() if k not in ("type", "name", "component", "properties")})[1:]
-        return f'{head},"properties":{self.properties_json()},{rest}'
+        return dumps(data)
 
 
 @dataclass(slots=True)
@@ -190,15 +183,23 @@ class Plan:
         }
 
     def to_json(self) -> str:
-        """Deterministic text: the same blueprint gives the same bytes.
+        """Deterministic text: the same blueprint gives the same bytes."""
+        buffer = io.StringIO()
+        self.write_json(buffer)
+        return buffer.getvalue()
 
-        One resource per line: diff-friendly, and every line goes through the C
-        encoder (`indent=` would fall back to the pure-Python one, ~10× slower
-        on a 10,000-component plan).
-        """
-        dump = dumps
-        head = ",\n".join(f"  {dump(key)}: {dump(getattr(self, key))}" for key in ("blueprint", "target", "stack"))
-        resources = ",\n".join("    " + r.json_line(self.dependencies(r)) for r in self.resources)
-        outputs = ",\n".join(f"    {dump(k)}: {dump(v)}" for k, v in self.outputs.items())
-        return (f"{{\n{head},\n  \"resources\": [\n{resources}\n  ],\n"
-                f"  \"outputs\": {{\n{outputs}\n  }}\n}}\n")
+    def write_json(self, stream: TextIO) -> None:
+        """`to_json()` written piece by piece: one resource per line (diff-friendly),
+        and a 10,000-component Plan is never held twice as text."""
+        stream.write("{\n")
+        for key in ("blueprint", "target", "stack"):
+            stream.write(f"  {dumps(key)}: {dumps(getattr(self, key))},\n")
+        stream.write('  "resources": [\n')
+        last = len(self.resources) - 1
+        for i, resource in enumerate(self.resources):
+            stream.write("    " + resource.json_line(self.dependencies(resource)) + (",\n" if i < last else "\n"))
+        stream.write('  ],\n  "outputs": {\n')
+        items = list(self.outputs.items())
+        for i, (name, value) in enumerate(items):
+            stream.write(f"    {dumps(name)}: {dumps(value)}" + (",\n" if i < len(items) - 1 else "\n"))
+        stream.write("  }\n}\n")
