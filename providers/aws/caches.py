@@ -56,7 +56,7 @@ class CacheMixin:
         """The cache (replication group or memcached cluster) with its groups, on `site`."""
         base = self.prefix(cache)
         name = self.site_copy(base, site)
-        region = self.store_region(site)
+        region = self.site_region(site)
         port = CACHE_PORT[cache.engine]
         version = cache.version or CACHE_DEFAULT_VERSION[cache.engine]
         group = self.admit_users(cache, port, site)

@@ -61,15 +61,6 @@ class DataMixin(DatabaseMixin, CacheMixin, QueueMixin):
         dr = self.bp.disaster_recovery
         return dr is not None and dr.strategy == "hot" and dr.region is not None
 
-    def store_region(self, site: str) -> str:
-        if site == "primary":
-            return self.bp.aws.region
-        dr = self.bp.disaster_recovery
-        if dr is None or not dr.region:
-            raise self.unsupported("a DR site on aws needs `disaster_recovery.region`", "e.g. `region: us-west-2`",
-                                   "disaster_recovery")
-        return dr.region
-
     # ---------------------------------------------------------------- attributes
 
     def data_attribute(self, component: Component, attr: str, site: str = "primary") -> str:
@@ -142,7 +133,7 @@ class DataMixin(DatabaseMixin, CacheMixin, QueueMixin):
 
     def _queue_values(self, queue: Queue, site: str) -> dict[str, str]:
         name = self.queue_names(queue, site)[0]
-        return {"url": ref(name, "url"), "host": f"sqs.{self.store_region(site)}.amazonaws.com",
+        return {"url": ref(name, "url"), "host": f"sqs.{self.site_region(site)}.amazonaws.com",
                 "port": str(SQS_PORT), "name": ref(name, "name")}
 
     def export_store(self, component: Component, attrs: tuple[str, ...]) -> None:

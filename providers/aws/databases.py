@@ -135,7 +135,7 @@ class DatabaseMixin:
         subnets = self.add(RDS_SUBNET_GROUP, self.site_copy(f"{base}-subnets", site), {
             "description": f"{db.ref}: private subnets ({site} site)",
             "subnet_ids": [ref(s, "id") for s in self.network(site).private_subnets],
-            "region": self.store_region(site),
+            "region": self.site_region(site),
             "tags": self.tags(),
         })
         name, value = TLS_PARAMETER[db.engine]
@@ -143,7 +143,7 @@ class DatabaseMixin:
             "description": f"{db.ref}: TLS required",
             "family": rds_family(db.engine, db.version or ""),
             "parameters": [{"name": name, "value": value}],
-            "region": self.store_region(site),
+            "region": self.site_region(site),
             "tags": self.tags(),
         })
         return subnets.name, params.name
@@ -159,7 +159,7 @@ class DatabaseMixin:
             "publicly_accessible": False,
             "auto_minor_version_upgrade": True,
             "deletion_protection": db.protect,
-            "region": self.store_region(site),
+            "region": self.site_region(site),
             "tags": self.tags(),
         }
         identifier = physical_id(name, 63, self.bp.blueprint, self.stack)

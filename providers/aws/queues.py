@@ -68,7 +68,7 @@ class QueueMixin:
     def queue_site(self, queue: Queue, site: str) -> None:
         """The queue, its dead-letter queue, TLS-only policies and alarms on `site`."""
         name, dlq = self.queue_names(queue, site)
-        region = self.store_region(site)
+        region = self.site_region(site)
         fifo: dict[str, Any] = {"fifo_queue": True, "content_based_deduplication": True} if queue.fifo else {}
         props: dict[str, Any] = {
             "name": self._sqs_name(queue, site),

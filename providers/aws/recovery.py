@@ -113,7 +113,7 @@ class RecoveryMixin:
         for i, arn in enumerate(BACKUP_POLICIES):
             self.add(IAM_ATTACHMENT, f"{BACKUP_ROLE}-{('backup', 'restore')[i]}",
                      {"role": ref(BACKUP_ROLE, "name"), "policy_arn": arn})
-        self.add(BACKUP_VAULT, VAULT, {"region": self.store_region("primary"), "tags": self.tags()},
+        self.add(BACKUP_VAULT, VAULT, {"region": self.site_region("primary"), "tags": self.tags()},
                  protect=protect)
         if dr.region:
             self.add(BACKUP_VAULT, DR_VAULT, {"region": dr.region, "tags": self.tags()}, protect=protect)
@@ -147,7 +147,7 @@ class RecoveryMixin:
             rule["copy_actions"] = [{"destination_vault_arn": ref(DR_VAULT, "arn"),
                                      "lifecycle": {"delete_after": days}}]
         plan = f"backup-plan-{self.prefix(db)}"
-        self.add(BACKUP_PLAN, plan, {"rules": [rule], "region": self.store_region("primary"), "tags": self.tags()})
+        self.add(BACKUP_PLAN, plan, {"rules": [rule], "region": self.site_region("primary"), "tags": self.tags()})
         # A selection assigns resources to every rule of its plan, hence a plan per database.
         members = [self.prefix(db)] if self.is_dsql(db) else self.db_primaries(db)
         self.add(BACKUP_SELECTION, f"{plan}-selection", {
@@ -155,7 +155,7 @@ class RecoveryMixin:
             "plan_id": ref(plan, "id"),
             "iam_role_arn": ref(BACKUP_ROLE, "arn"),
             "resources": [ref(m, "arn") for m in members],
-            "region": self.store_region("primary"),
+            "region": self.site_region("primary"),
         })
 
     # ---------------------------------------------------------------- cold
@@ -258,7 +258,7 @@ class RecoveryMixin:
         # S3 refuses a replication rule until both buckets are versioned.
         self.add(S3_REPLICATION, f"{source}-replication", {
             "bucket": ref(source, "id"),
-            "region": self.store_region("primary"),
+            "region": self.site_region("primary"),
             "role": ref(role, "arn"),
             "rules": [{
                 "id": "disaster-recovery",
@@ -281,5 +281,5 @@ class RecoveryMixin:
             return found.name
         name = f"{bucket}-versioning"
         self.add(S3_VERSIONING, name, {"bucket": wanted, "versioning_configuration": {"status": "Enabled"},
-                                       "region": self.store_region("primary")})
+                                       "region": self.site_region("primary")})
         return name
