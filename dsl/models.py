@@ -9,6 +9,7 @@ documented on each field (the CDK habit: `@default`).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from typing import Annotated, Any, ClassVar, Iterator, Literal
 
@@ -123,16 +124,19 @@ class Component(StrictModel):
     _section: str = PrivateAttr("")
     _name: str = PrivateAttr("")
 
-    @property
+    # Read tens of thousands of times by the compilers; a private attribute goes
+    # through pydantic's __getattr__ on every read, a cached_property once.
+    # The Blueprint sets `_section` and `_name` before anything reads these.
+    @functools.cached_property
     def section(self) -> str:
         """The blueprint section holding this component, e.g. `services`."""
         return self._section
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return self._name
 
-    @property
+    @functools.cached_property
     def ref(self) -> str:
         return f"{self._section}.{self._name}"
 

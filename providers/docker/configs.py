@@ -26,8 +26,10 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+import orjson
 
 __all__ = [
     # haproxy
@@ -1046,6 +1048,13 @@ def render_rabbitmq_conf(ctx: RabbitmqContext) -> str:
     return _render("rabbitmq.conf.j2", ctx=ctx, listener=listener, consumer_timeout_ms=timeout_ms)
 
 
+def pretty_json(doc: Any) -> str:
+    """Indented JSON for files people may read in a container; orjson, because
+    the stdlib's indent= falls back to its pure-Python encoder (the largest
+    cost of compiling many queues)."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
 def render_rabbitmq_definitions(ctx: RabbitmqContext) -> str:
     """definitions.json loaded at boot (``load_definitions``): users, vhost, queues, DLQs."""
     if not ctx.users:
@@ -1100,7 +1109,7 @@ def render_rabbitmq_definitions(ctx: RabbitmqContext) -> str:
         "queues": queues,
         "bindings": bindings,
     }
-    return json.dumps(doc, indent=2) + "\n"
+    return pretty_json(doc)
 
 
 # ==========================================================================

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import re
 
+from .configs import pretty_json
+
 _IDENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 #: Replaced at container start by the wrapper; never a valid base64 hash.
@@ -92,7 +94,7 @@ def rabbitmq_definitions_template(definitions_json: str, user: str) -> str:
             found = True
     if not found:
         raise ValueError(f"the definitions have no user {user!r}")
-    return json.dumps(doc, indent=2) + "\n"
+    return pretty_json(doc)
 
 
 def rabbitmq_entrypoint(definitions_path: str, password_env: str = "RABBITMQ_PASSWORD") -> str:
