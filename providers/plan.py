@@ -36,6 +36,12 @@ def dumps(value: Any) -> str:
 REFERENCE_RE = re.compile(r"\$\$\{|\$\{([a-z0-9][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)\}")
 
 
+# The resource names REFERENCE_RE would find, without its escape alternative
+# (a `$` before `${` is the escape `$${`): findall on one group is ~3× faster.
+_REFERENCED_NAME_RE = re.compile(
+    r"(?<!\$)\$\{([a-z0-9][a-z0-9-]*)\.[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*\}")
+
+
 def ref(resource: "str | Resource", attr: str) -> str:
     """The reference string for output `attr` of `resource`."""
     name = resource.name if isinstance(resource, Resource) else resource
@@ -93,9 +99,7 @@ class Resource:
         """
         if self._references is None:
             text = dumps(self.properties)
-            self._references = frozenset(
-                m.group(1) for m in REFERENCE_RE.finditer(text) if m.group(1)
-            ) if "${" in text else frozenset()
+            self._references = frozenset(_REFERENCED_NAME_RE.findall(text)) if "${" in text else frozenset()
         return set(self._references)
 
     def json_line(self, depends_on: list[str]) -> str:
