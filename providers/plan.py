@@ -15,6 +15,7 @@ resources that generate them.
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 from dataclasses import dataclass, field
@@ -98,15 +99,24 @@ class Resource:
         kept, so a large Plan does not hold its properties twice.
         """
         if self._references is None:
-            text = dumps(self.properties)
-            self._references = frozenset(_REFERENCED_NAME_RE.findall(text)) if "${" in text else frozenset()
+            self._scan(dumps(self.properties))
         return set(self._references)
 
-    def json_line(self, depends_on: list[str]) -> str:
-        """`as_json()` with `depends_on` given, as one line of compact JSON."""
+    def _scan(self, properties_text: str) -> None:
+        self._references = frozenset(_REFERENCED_NAME_RE.findall(properties_text)) \
+            if "${" in properties_text else frozenset()
+
+    def json_line(self, plan: "Plan") -> str:
+        """`as_json()` with the Plan's dependencies, as one line of compact JSON;
+        the properties are encoded once, for the line and the reference scan."""
+        text = dumps(self.properties)
+        if self._references is None:
+            self._scan(text)
         data = self.as_json()
-        data["depends_on"] = depends_on
-        return dumps(data)
+        data["depends_on"] = plan.dependencies(self)
+        del data["properties"]
+        head = dumps({k: data.pop(k) for k in ("type", "name", "component")})[:-1]
+        return f'{head},"properties":{text},{dumps(data)[1:]}'
 
 
 @dataclass(slots=True)
@@ -195,13 +205,25 @@ class Plan:
     def write_json(self, stream: TextIO) -> None:
         """`to_json()` written piece by piece: one resource per line (diff-friendly),
         and a 10,000-component Plan is never held twice as text."""
+        # Writing allocates little that lives, but enough to set off full
+        # collections of the Plan's millions of objects (0.6 s at 5,000 AWS
+        # components); nothing here makes a cycle.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._write_json(stream)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _write_json(self, stream: TextIO) -> None:
         stream.write("{\n")
         for key in ("blueprint", "target", "stack"):
             stream.write(f"  {dumps(key)}: {dumps(getattr(self, key))},\n")
         stream.write('  "resources": [\n')
         last = len(self.resources) - 1
         for i, resource in enumerate(self.resources):
-            stream.write("    " + resource.json_line(self.dependencies(resource)) + (",\n" if i < last else "\n"))
+            stream.write("    " + resource.json_line(self) + (",\n" if i < last else "\n"))
         stream.write('  ],\n  "outputs": {\n')
         items = list(self.outputs.items())
         for i, (name, value) in enumerate(items):
