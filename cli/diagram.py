@@ -49,6 +49,6 @@ def graph(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
             handle.write(data)
         click.echo(f"wrote {output}", err=True)
     else:
-        stream = click.get_binary_stream("stdout")
+        stream = sys.stdout.buffer
         stream.write(data)
         stream.flush()

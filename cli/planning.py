@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .common import blueprint_argument, compile_or_exit, load, print_diagnostics, target_options
@@ -23,7 +25,7 @@ def plan(blueprint: str, target: str | None, stack: str, variables: tuple[str, .
         with open(output, "w", encoding="utf-8") as handle:
             compiled.write_json(handle)
     if as_json:
-        compiled.write_json(click.get_text_stream("stdout"))
+        compiled.write_json(sys.stdout)
         return
     print_table(compiled)
 
@@ -48,8 +50,6 @@ def print_table(compiled) -> None:
             table.add_row(component if i == 0 else "", resource.name + flag, resource.type,
                           ", ".join(deps[:3]) + (f" +{len(deps) - 3}" if len(deps) > 3 else ""))
         table.add_section()
-    import sys
-
     # Piped output has no width to fit: print full type tokens rather than truncating them.
     console = Console(width=None if sys.stdout.isatty() else 220)
     console.print(table)
