@@ -148,8 +148,6 @@ def test_passwords_reach_containers_and_outputs_resolved(compiled):
 
 def test_hot_dr_example_fails_over_between_sites():
     path = os.path.join(ROOT, "blueprints", "two-region-hot-dr.yaml")
-    if not os.path.exists(path):
-        pytest.skip("two-region-hot-dr.yaml is not in blueprints/")
     plan = compile_plan(load_blueprint(path, target="docker"), "docker", "test")
     stack = synth_plan(plan)
     zone = next(u["content"] for u in stack.named("dns-server").inputs.snake()["uploads"]

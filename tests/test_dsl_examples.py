@@ -25,7 +25,7 @@ def test_example_validates_without_diagnostics(path, target):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_matches_the_json_schema(path):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # in the test extra: a missing install must fail, not skip
     from topoform.cli.check import blueprint_schema
 
     validator = jsonschema.Draft202012Validator(blueprint_schema())
