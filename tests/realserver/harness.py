@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import shutil
 import signal
 import socket
@@ -40,11 +41,42 @@ def require(binary: str, package: str) -> str:
     return path
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_EPHEMERAL = _ephemeral_range()
+_handed_out: set[int] = set()
+_picker = random.Random(os.getpid())
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nobody listens on right now, below the kernel's ephemeral range.
+
+    Port 0 would hand out an *ephemeral* port, the range outgoing connections
+    use too: a broker booting beside others (Erlang distribution, epmd)
+    could take it for a client socket before our server binds it, and the
+    server then fails with eaddrinuse. Ports below the range are only ever
+    taken by an explicit bind; none is handed out twice in a session.
+    """
+    low = 20000 if _EPHEMERAL[0] > 21000 else 10000
+    high = min(_EPHEMERAL[0], 32768)
+    for _ in range(500):
+        port = _picker.randrange(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port found in {low}-{high}")
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
