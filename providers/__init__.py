@@ -6,7 +6,6 @@ validating a blueprint for docker never loads the AWS compiler.
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,13 +24,4 @@ def compile_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
         from .aws.compiler import AwsCompiler as compiler
     else:
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
-    # A Plan is many small objects and no reference cycles; CPython's cyclic
-    # collector would rescan the growing heap again and again (compile time
-    # per component doubled from 1,000 to 10,000 components; bench/run.py).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return compiler(bp, stack).compile()
-    finally:
-        if was_enabled:
-            gc.enable()
+    return compiler(bp, stack).compile()

@@ -11,6 +11,7 @@ import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from topoform.dsl.collector import gc_paused
 from topoform.dsl.diagnostics import Diagnostic, Position
 from topoform.dsl.models import KINDS, Blueprint, Component
 from topoform.dsl.references import INTERPOLATION_RE
@@ -135,22 +136,23 @@ class Compiler:
     # ---------------------------------------------------------------- the walk
 
     def compile(self) -> Plan:
-        with self.owning(PLATFORM, ()):
-            self.compile_platform()
-        for kind in KINDS:
-            for component in getattr(self.bp, kind).values():
-                with self.owning(component.ref):
-                    getattr(self, f"compile_{kind}")(component)
-        if self.bp.dns is not None:
-            with self.owning(DNS, ("dns",)):
-                self.compile_dns(self.bp.dns)
-        if self.bp.disaster_recovery is not None:
-            with self.owning(RECOVERY, ("disaster_recovery",)):
-                self.compile_disaster_recovery(self.bp.disaster_recovery)
-        if self.bp.slos is not None:
-            with self.owning(SLOS, ("slos",)):
-                self.compile_slos(self.bp.slos)
-        self.finish()
+        with gc_paused():  # many small objects, no cycles: see dsl/collector.py
+            with self.owning(PLATFORM, ()):
+                self.compile_platform()
+            for kind in KINDS:
+                for component in getattr(self.bp, kind).values():
+                    with self.owning(component.ref):
+                        getattr(self, f"compile_{kind}")(component)
+            if self.bp.dns is not None:
+                with self.owning(DNS, ("dns",)):
+                    self.compile_dns(self.bp.dns)
+            if self.bp.disaster_recovery is not None:
+                with self.owning(RECOVERY, ("disaster_recovery",)):
+                    self.compile_disaster_recovery(self.bp.disaster_recovery)
+            if self.bp.slos is not None:
+                with self.owning(SLOS, ("slos",)):
+                    self.compile_slos(self.bp.slos)
+            self.finish()
         return self.plan
 
     def compile_platform(self) -> None:
