@@ -28,7 +28,7 @@ import os
 import re
 from typing import Any
 
-from topoform.providers.plan import REFERENCE_RE, Plan, Resource
+from topoform.providers.plan import REFERENCE_RE, Plan, Resource, referenced_names
 
 _IDENTIFIER_JUNK = re.compile(r"[^0-9a-zA-Z_]")
 _ATTR_STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -101,7 +101,7 @@ class _Writer:
             if len(value) == 1:
                 key, inner = next(iter(value.items()))
                 if key == "$json":
-                    if _has_reference(inner):
+                    if referenced_names(inner):
                         return f"pulumi.Output.json_dumps({self.value(inner)})"
                     self.uses_json = True
                     return f"json.dumps({self.value(inner)})"
@@ -113,16 +113,6 @@ class _Writer:
                     return f"pulumi.Output.secret({self.value(inner)})"
             return "{" + ", ".join(f"{k!r}: {self.value(v)}" for k, v in value.items()) + "}"
         return repr(value)
-
-
-def _has_reference(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(m.group(1) for m in REFERENCE_RE.finditer(value))
-    if isinstance(value, list):
-        return any(_has_reference(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_reference(v) for v in value.values())
-    return False
 
 
 def program_source(plan: Plan) -> tuple[str, dict[str, str]]:

@@ -15,7 +15,6 @@ resources that generate them.
 
 from __future__ import annotations
 
-import gc
 import io
 import re
 from dataclasses import dataclass, field
@@ -23,7 +22,9 @@ from typing import Any, Iterator, TextIO
 
 import orjson
 
+from topoform.dsl.collector import gc_paused
 from topoform.dsl.diagnostics import Diagnostic, Position
+
 
 def dumps(value: Any) -> str:
     """Compact, deterministic JSON (insertion order kept).
@@ -41,6 +42,16 @@ REFERENCE_RE = re.compile(r"\$\$\{|\$\{([a-z0-9][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-
 # (a `$` before `${` is the escape `$${`): findall on one group is ~3× faster.
 _REFERENCED_NAME_RE = re.compile(
     r"(?<!\$)\$\{([a-z0-9][a-z0-9-]*)\.[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*\}")
+
+
+def referenced_names(value: Any) -> set[str]:
+    """Names of the resources whose outputs `value` (any property value) reads.
+
+    One regex scan of its JSON text rather than a Python walk of every value:
+    JSON never escapes `$` or `{`, so a reference reads the same there.
+    """
+    text = dumps(value)
+    return set(_REFERENCED_NAME_RE.findall(text)) if "${" in text else set()
 
 
 def ref(resource: "str | Resource", attr: str) -> str:
@@ -69,9 +80,8 @@ class Resource:
     protect: bool = False
     # Outputs to encrypt in state besides those the provider marks secret.
     secret_outputs: list[str] = field(default_factory=list)
+    # Found once (see `references`), not compared or shown.
     _references: frozenset[str] | None = field(default=None, repr=False, compare=False)
-    # Resources are named explicitly where Pulumi autonaming is absent (docker)
-    # or must be stable; `name` in properties is the physical name.
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -92,31 +102,12 @@ class Resource:
     def references(self) -> set[str]:
         """Names of the resources whose outputs the properties read.
 
-        Found by one regex scan of the properties' JSON text (orjson, fast)
-        rather than a Python walk of every value: JSON never escapes `$` or
-        `{`, so a reference reads the same there. Kept once found — providers
-        finish a resource's properties before anything asks; the text is not
-        kept, so a large Plan does not hold its properties twice.
+        Kept once found: providers finish a resource's properties before
+        anything asks, and `plan --json`, ordering and graphs all ask.
         """
         if self._references is None:
-            self._scan(dumps(self.properties))
+            self._references = frozenset(referenced_names(self.properties))
         return set(self._references)
-
-    def _scan(self, properties_text: str) -> None:
-        self._references = frozenset(_REFERENCED_NAME_RE.findall(properties_text)) \
-            if "${" in properties_text else frozenset()
-
-    def json_line(self, plan: "Plan") -> str:
-        """`as_json()` with the Plan's dependencies, as one line of compact JSON;
-        the properties are encoded once, for the line and the reference scan."""
-        text = dumps(self.properties)
-        if self._references is None:
-            self._scan(text)
-        data = self.as_json()
-        data["depends_on"] = plan.dependencies(self)
-        del data["properties"]
-        head = dumps({k: data.pop(k) for k in ("type", "name", "component")})[:-1]
-        return f'{head},"properties":{text},{dumps(data)[1:]}'
 
 
 @dataclass(slots=True)
@@ -190,11 +181,12 @@ class Plan:
             "blueprint": self.blueprint,
             "target": self.target,
             "stack": self.stack,
-            "resources": [
-                {**r.as_json(), "depends_on": self.dependencies(r)} for r in self.resources
-            ],
+            "resources": [self._resource_json(r) for r in self.resources],
             "outputs": self.outputs,
         }
+
+    def _resource_json(self, resource: Resource) -> dict[str, Any]:
+        return {**resource.as_json(), "depends_on": self.dependencies(resource)}
 
     def to_json(self) -> str:
         """Deterministic text: the same blueprint gives the same bytes."""
@@ -205,27 +197,16 @@ class Plan:
     def write_json(self, stream: TextIO) -> None:
         """`to_json()` written piece by piece: one resource per line (diff-friendly),
         and a 10,000-component Plan is never held twice as text."""
-        # Writing allocates little that lives, but enough to set off full
-        # collections of the Plan's millions of objects (0.6 s at 5,000 AWS
-        # components); nothing here makes a cycle.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self._write_json(stream)
-        finally:
-            if was_enabled:
-                gc.enable()
-
-    def _write_json(self, stream: TextIO) -> None:
-        stream.write("{\n")
-        for key in ("blueprint", "target", "stack"):
-            stream.write(f"  {dumps(key)}: {dumps(getattr(self, key))},\n")
-        stream.write('  "resources": [\n')
-        last = len(self.resources) - 1
-        for i, resource in enumerate(self.resources):
-            stream.write("    " + resource.json_line(self) + (",\n" if i < last else "\n"))
-        stream.write('  ],\n  "outputs": {\n')
-        items = list(self.outputs.items())
-        for i, (name, value) in enumerate(items):
-            stream.write(f"    {dumps(name)}: {dumps(value)}" + (",\n" if i < len(items) - 1 else "\n"))
-        stream.write("  }\n}\n")
+        with gc_paused():  # enough allocation to set off full collections of the Plan
+            stream.write("{\n")
+            for key in ("blueprint", "target", "stack"):
+                stream.write(f"  {dumps(key)}: {dumps(getattr(self, key))},\n")
+            stream.write('  "resources": [\n')
+            last = len(self.resources) - 1
+            for i, resource in enumerate(self.resources):
+                stream.write(f"    {dumps(self._resource_json(resource))}" + (",\n" if i < last else "\n"))
+            stream.write('  ],\n  "outputs": {\n')
+            last = len(self.outputs) - 1
+            for i, (name, value) in enumerate(self.outputs.items()):
+                stream.write(f"    {dumps(name)}: {dumps(value)}" + (",\n" if i < last else "\n"))
+            stream.write("  }\n}\n")

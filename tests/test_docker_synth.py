@@ -17,22 +17,12 @@ import pytest
 
 from topoform.dsl import load_blueprint
 from topoform.providers import compile_plan
-from topoform.providers.plan import REFERENCE_RE, unescape
+from topoform.providers.plan import REFERENCE_RE, referenced_names, unescape
 from topoform.testing import synth_plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLUEPRINTS = sorted(glob.glob(os.path.join(ROOT, "blueprints", "*.yaml")))
 CONTAINER = "docker:index/container:Container"
-
-
-def _has_reference(value) -> bool:
-    if isinstance(value, str):
-        return any(m.group(1) for m in REFERENCE_RE.finditer(value))
-    if isinstance(value, list):
-        return any(_has_reference(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_reference(v) for v in value.values())
-    return False
 
 
 def _expected(value):
@@ -63,7 +53,7 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"  # pulumi's marker for a secret 
 def _same(plan_value, engine_value, where: str) -> None:
     if isinstance(engine_value, dict) and SECRET_SIG in engine_value:
         engine_value = engine_value["value"]
-    if not _has_reference(plan_value):
+    if not referenced_names(plan_value):
         assert engine_value == _expected(plan_value), where
     elif isinstance(plan_value, str):
         assert isinstance(engine_value, str) and "${" not in engine_value.replace("$${", ""), where
