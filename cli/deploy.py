@@ -286,6 +286,12 @@ def print_outputs(outputs: dict[str, Any], as_json: bool, show_secrets: bool = F
         click.echo(f"  {name:<{width}} = {text}")
 
 
+def run_preview(session: Session, as_json: bool, show_diff: bool) -> Any:
+    """The engine's preview of `session`'s stack: for `preview`, and before `up` asks."""
+    return run_operation(session, "preview", lambda on_event: session.stack.preview(on_event=on_event, diff=show_diff),
+                         as_json=as_json, show_diff=show_diff)
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -303,8 +309,7 @@ def preview(blueprint: str, target: str | None, stack: str, variables: tuple[str
     try:
         session = prepare(blueprint, target, stack, variables, backend_url, secrets_provider, as_json)
         start_engine(session, backend_url, secrets_provider, create=True, as_json=as_json)
-        run_operation(session, "preview", lambda on_event: session.stack.preview(on_event=on_event, diff=show_diff),
-                      as_json=as_json, show_diff=show_diff)
+        run_preview(session, as_json, show_diff)
     except EngineError as exc:
         fail(exc)
 
@@ -327,9 +332,7 @@ def up(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...
         require_confirmation_possible(yes, "deploy")
         start_engine(session, backend_url, secrets_provider, create=True, as_json=as_json)
         if not yes:
-            planned, _ = run_operation(session, "preview",
-                                       lambda on_event: session.stack.preview(on_event=on_event, diff=show_diff),
-                                       as_json=as_json, show_diff=show_diff)
+            planned, _ = run_preview(session, as_json, show_diff)
             counts = planned.counts()
             if not (counts["add"] or counts["change"] or counts["destroy"]):
                 return
