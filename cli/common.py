@@ -71,5 +71,5 @@ def compile_or_exit(result: Validated, target: str | None, stack: str, as_json: 
     try:
         return compile_plan(bp, target or result.target, stack)
     except UnsupportedError as exc:
-        print_diagnostics([exc.diagnostic], as_json)
+        print_diagnostics(exc.diagnostics, as_json)
         sys.exit(EXIT_INVALID)

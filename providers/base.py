@@ -1,18 +1,21 @@
-"""What every target's compiler shares: naming, sources, interpolation, tags.
+"""What every target shares: the build context, the kind table and the walk.
 
-A target subclasses `Compiler`, names its per-kind methods `compile_<section>`
-and `attribute()`; the base walks the blueprint in a fixed order so the Plan
-is deterministic.
+A target is a `Target`: a context factory (a `BuildContext` subclass with the
+target's collaborators) and one builder per component kind, each a module with
+`build(ctx, component)` and `attribute(ctx, component, attr)`. `compile_target`
+walks the blueprint in a fixed order, so the Plan is deterministic, and
+collects every refusal instead of stopping at the first.
 """
 
 from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from topoform.dsl.collector import gc_paused
-from topoform.dsl.diagnostics import Diagnostic, Position
+from topoform.dsl.diagnostics import Diagnostic, Position, sorted_diagnostics
 from topoform.dsl.models import KINDS, Blueprint, Component
 from topoform.dsl.references import INTERPOLATION_RE
 
@@ -42,20 +45,66 @@ PSEUDO_TYPES = {
 
 
 class UnsupportedError(Exception):
-    """A blueprint feature this target cannot build; carries a user-facing diagnostic."""
+    """Blueprint features a target cannot build; carries every user-facing diagnostic found."""
 
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
-        super().__init__(diagnostic.render())
+    def __init__(self, diagnostics: "Diagnostic | list[Diagnostic]"):
+        self.diagnostics = [diagnostics] if isinstance(diagnostics, Diagnostic) else list(diagnostics)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+    @property
+    def diagnostic(self) -> Diagnostic:
+        return self.diagnostics[0]
 
 
-class Compiler:
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A kind a target explicitly does not build: every component of it is a diagnostic."""
+
+    reason: str  # "{ref}" is replaced by the component's reference
+    hint: str | None = None
+
+
+class KindBuilder(Protocol):
+    """One component kind on one target: a module with these two functions."""
+
+    def build(self, ctx: Any, component: Any) -> None: ...
+
+    def attribute(self, ctx: Any, component: Any, attr: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a target is: its context, its table of kinds, and the non-component passes.
+
+    `kinds` maps every section of `dsl.kinds.KINDS` to a builder or a `Refused`
+    (a test fails when a target forgets one). The hooks take `(ctx, section)`.
+    """
+
+    name: str
+    context: Callable[[Blueprint, str], "BuildContext"]
+    kinds: Mapping[str, "KindBuilder | Refused"]
+    platform: Callable[[Any], None] | None = None
+    dns: Callable[[Any, Any], None] | None = None
+    disaster_recovery: Callable[[Any, Any], None] | None = None
+    slos: Callable[[Any, Any], None] | None = None
+    finish: Callable[[Any], None] | None = None
+
+
+class BuildContext:
+    """The state of one compile, passed explicitly to every builder.
+
+    Targets subclass it with their collaborators (networks, sites, …); builders
+    read and write only through it, so no state is shared behind their backs.
+    """
+
     target: str = ""
 
-    def __init__(self, bp: Blueprint, stack: str = "dev"):
+    def __init__(self, bp: Blueprint, stack: str = "dev", kinds: Mapping[str, Any] | None = None):
         self.bp = bp
         self.stack = stack
         self.plan = Plan(bp.blueprint, self.target, stack)
+        self.kinds: Mapping[str, Any] = kinds or {}
+        self.problems: list[Diagnostic] = []
         self._component: str = PLATFORM
 
     # ---------------------------------------------------------------- positions
@@ -71,8 +120,13 @@ class Compiler:
         self.plan.warnings.append(Diagnostic.at(pos, message, hint, severity="warning"))
 
     def unsupported(self, message: str, hint: str | None = None, *path: str | int) -> UnsupportedError:
+        """An error to raise: it ends the current component's build, and the walk goes on."""
         pos = self.position(*path) or Position(self.bp.file, 1, 1)
         return UnsupportedError(Diagnostic.at(pos, message, hint))
+
+    def refuse(self, message: str, hint: str | None = None, *path: str | int) -> None:
+        """Record a problem and carry on building (for checks that need not stop the build)."""
+        self.problems.extend(self.unsupported(message, hint, *path).diagnostics)
 
     # ---------------------------------------------------------------- components
 
@@ -117,7 +171,11 @@ class Compiler:
 
     def attribute(self, component: Component, attr: str) -> str:
         """The Plan string for `${kind.name.attr}` on this target (with `${res.attr}` refs)."""
-        raise NotImplementedError(f"{type(self).__name__} must say how to read component attributes")
+        builder = self.kinds.get(component.section)
+        if builder is None or isinstance(builder, Refused):
+            raise self.unsupported(f"{component.ref}.{attr}: {component.section} are not built on the "
+                                   f"{self.target} target", None, component.section, component.name)
+        return builder.attribute(self, component, attr)
 
     def interpolate(self, text: str) -> str:
         """User text with `${kind.name.attr}` replaced by this target's values."""
@@ -133,10 +191,49 @@ class Compiler:
 
         return INTERPOLATION_RE.sub(replace, text)
 
-    # ---------------------------------------------------------------- the walk
+    # ---------------------------------------------------------------- collected problems
+
+    def attempt(self, build: Callable[[], None]) -> None:
+        """Run one build step; a refusal is recorded and the walk carries on."""
+        try:
+            build()
+        except UnsupportedError as exc:
+            self.problems.extend(exc.diagnostics)
+
+
+def compile_target(target: Target, bp: Blueprint, stack: str = "dev") -> Plan:
+    """Walk the blueprint in a fixed order (a deterministic Plan); every refusal is collected
+    and raised together at the end, so one run names every problem."""
+    ctx = target.context(bp, stack)
+    with gc_paused():  # many small objects, no cycles: see dsl/collector.py
+        if target.platform is not None:
+            with ctx.owning(PLATFORM, ()):
+                ctx.attempt(lambda: target.platform(ctx))
+        for section in KINDS:
+            builder = target.kinds[section]
+            for component in getattr(bp, section).values():
+                if isinstance(builder, Refused):
+                    ctx.refuse(builder.reason.format(ref=component.ref), builder.hint, section, component.name)
+                    continue
+                with ctx.owning(component.ref):
+                    ctx.attempt(lambda: builder.build(ctx, component))
+        for key, section, hook in ((DNS, bp.dns, target.dns), (RECOVERY, bp.disaster_recovery,
+                                   target.disaster_recovery), (SLOS, bp.slos, target.slos)):
+            if section is not None and hook is not None:
+                with ctx.owning(key, (key,)):
+                    ctx.attempt(lambda: hook(ctx, section))
+        if target.finish is not None and not ctx.problems:
+            target.finish(ctx)
+    if ctx.problems:
+        raise UnsupportedError(sorted_diagnostics(ctx.problems))
+    return ctx.plan
+
+
+class Compiler(BuildContext):
+    """The mixin-era walk, kept only until both targets are ported to `Target` tables."""
 
     def compile(self) -> Plan:
-        with gc_paused():  # many small objects, no cycles: see dsl/collector.py
+        with gc_paused():
             with self.owning(PLATFORM, ()):
                 self.compile_platform()
             for kind in KINDS:

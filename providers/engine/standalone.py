@@ -59,7 +59,7 @@ def run_configured_blueprint() -> dict:
     try:
         plan = compile_plan(result.blueprint, target or result.target, pulumi.get_stack())
     except UnsupportedError as exc:
-        raise pulumi.RunError(exc.diagnostic.render()) from None
+        raise pulumi.RunError("\n".join(d.render() for d in exc.diagnostics)) from None
     return run_plan(plan)
 
 
