@@ -19,9 +19,18 @@ TARGETS = ("docker", "aws")
 def compile_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
     """The Plan of `bp` for `target`; raises UnsupportedError for what the target cannot build."""
     if target == "docker":
-        from .docker.compiler import DockerCompiler as compiler
+        from . import docker as module
     elif target == "aws":
-        from .aws.compiler import AwsCompiler as compiler
+        from . import aws as module
     else:
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    spec = getattr(module, "TARGET", None)
+    if spec is not None:  # a target ported to a kind table
+        from .base import compile_target
+
+        return compile_target(spec, bp, stack)
+    if target == "docker":  # the mixin compilers, until their port lands
+        from .docker.compiler import DockerCompiler as compiler
+    else:
+        from .aws.compiler import AwsCompiler as compiler
     return compiler(bp, stack).compile()
