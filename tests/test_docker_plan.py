@@ -546,6 +546,39 @@ def test_dr_endpoint_without_a_hot_site_is_refused():
         compile_plan(result.blueprint, "docker")
 
 
+def test_every_refusal_of_one_blueprint_comes_out_in_one_run():
+    # Three things the docker target cannot build, in three different passes:
+    # a balancer's host route, a Galera cluster without quorum, a DR-site DNS
+    # answer under cold DR (nothing runs there). One compile names all three.
+    result = validate_text(textwrap.dedent("""
+        blueprint: shop
+        services:
+          web: {image: nginx:1.27-alpine, port: 80}
+        load_balancers:
+          edge:
+            routes: [{path: /*, host: shop.example.com, target: services.web}]
+        databases:
+          ledger: {engine: mariadb, replication: {mode: multi-primary, replicas: 1}}
+        dns:
+          zone: shop.example.com
+          records:
+            - name: www
+              routing: failover
+              endpoints:
+                - {target: load_balancers.edge, role: primary}
+                - {target: load_balancers.edge, role: secondary, site: dr}
+        disaster_recovery: {strategy: cold}
+    """), "bp.yaml", target="docker")
+    assert result.blueprint is not None, [d.render() for d in result.diagnostics]
+    with pytest.raises(UnsupportedError) as caught:
+        compile_plan(result.blueprint, "docker")
+    found = [(d.line, d.message) for d in caught.value.diagnostics]
+    assert len(found) == 3, found
+    assert "host-based routes" in found[0][1] and found[0][0] == 7
+    assert "at least 3 nodes" in found[1][1] and found[1][0] == 9
+    assert "does not run on the dr site" in found[2][1] and found[2][0] == 17
+
+
 def test_cold_dr_keeps_backups_and_empty_volumes_on_the_dr_site_and_runs_nothing_there():
     plan = compile_text("""
         blueprint: shop
