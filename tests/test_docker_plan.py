@@ -564,9 +564,8 @@ def test_every_refusal_of_one_blueprint_comes_out_in_one_run():
           records:
             - name: www
               routing: failover
-              endpoints:
-                - {target: load_balancers.edge, role: primary}
-                - {target: load_balancers.edge, role: secondary, site: dr}
+              endpoints: [{target: load_balancers.edge, role: primary},
+                          {target: load_balancers.edge, role: secondary, site: dr}]
         disaster_recovery: {strategy: cold}
     """), "bp.yaml", target="docker")
     assert result.blueprint is not None, [d.render() for d in result.diagnostics]
@@ -576,7 +575,7 @@ def test_every_refusal_of_one_blueprint_comes_out_in_one_run():
     assert len(found) == 3, found
     assert "host-based routes" in found[0][1] and found[0][0] == 7
     assert "at least 3 nodes" in found[1][1] and found[1][0] == 9
-    assert "does not run on the dr site" in found[2][1] and found[2][0] == 17
+    assert "does not run on the dr site" in found[2][1] and found[2][0] == 16  # the second endpoint
 
 
 def test_cold_dr_keeps_backups_and_empty_volumes_on_the_dr_site_and_runs_nothing_there():

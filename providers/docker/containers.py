@@ -21,11 +21,11 @@ from .names import Names
 from .ports import Published
 from .sites import PRIMARY, Sites
 
-NETWORK = "docker:index/network:Network"
-IMAGE = "docker:index/remoteImage:RemoteImage"
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
+# Resource types: pulumi_docker's, and pulumi_random's for generated passwords.
+NETWORK, IMAGE = "docker:index/network:Network", "docker:index/remoteImage:RemoteImage"
+CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
 PASSWORD = "random:index/randomPassword:RandomPassword"
+
 #: The application's login on every data store (databases, queues).
 APP_USER = "app"
 
