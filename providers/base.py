@@ -16,23 +16,17 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from topoform.dsl.collector import gc_paused
 from topoform.dsl.diagnostics import Diagnostic, Position, sorted_diagnostics
+from topoform.dsl.kinds import REGISTRY
 from topoform.dsl.models import KINDS, Blueprint, Component
-from topoform.dsl.references import INTERPOLATION_RE
+from topoform.dsl.topology import INTERPOLATION_RE
 
 from .plan import ComponentInfo, Plan, Resource
 
-# Short, stable prefixes: resource names stay unique when two sections use
-# the same component name (a `web` service and a `web` cache).
-PREFIX = {
-    "services": "svc", "load_balancers": "lb", "reverse_proxies": "rp", "cdns": "cdn",
-    "databases": "db", "caches": "cache", "queues": "queue",
-}
-COMPONENT_TYPES = {
-    "services": "topoform:index:Service", "load_balancers": "topoform:index:LoadBalancer",
-    "reverse_proxies": "topoform:index:ReverseProxy", "cdns": "topoform:index:Cdn",
-    "databases": "topoform:index:Database", "caches": "topoform:index:Cache",
-    "queues": "topoform:index:Queue",
-}
+# Short, stable prefixes (dsl/kinds.py): resource names stay unique when two
+# sections use the same component name (a `web` service and a `web` cache).
+PREFIX = {kind.section: kind.prefix for kind in REGISTRY}
+COMPONENT_TYPES = {kind.section: kind.component_type for kind in REGISTRY}
+
 # Components that are not blueprint components: shared infrastructure.
 PLATFORM = "platform"
 DNS = "dns"

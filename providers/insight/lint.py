@@ -24,7 +24,7 @@ from topoform.dsl.diagnostics import Position
 from topoform.dsl.loader import Path, SourceMap, load_file
 from topoform.dsl.models import Blueprint
 
-from .topology import consumers, interpolated
+from .topology import STORE_SECTIONS, consumers, interpolated
 
 Problem = tuple[Path, str, str | None]
 Check = Callable[["LintContext"], Iterator[Problem]]
@@ -192,7 +192,7 @@ def single_points(ctx: LintContext) -> Iterator[Problem]:
       "breach, and open to brute force and denial of service. Stores belong in private subnets/networks, "
       "reached only by the services that need them.")
 def public_stores(ctx: LintContext) -> Iterator[Problem]:
-    for section in ("databases", "caches", "queues"):
+    for section in STORE_SECTIONS:
         for name, store in getattr(ctx.bp, section).items():
             if store.public:
                 yield (section, name, "public"), f"{section}.{name} is reachable from the internet (public: true)", \
@@ -203,7 +203,7 @@ def public_stores(ctx: LintContext) -> Iterator[Problem]:
       "Without encryption at rest, anyone who obtains a disk, snapshot or backup reads the data; compliance "
       "regimes (PCI DSS, HIPAA, GDPR guidance) expect it, and on AWS it costs nothing measurable.")
 def unencrypted(ctx: LintContext) -> Iterator[Problem]:
-    for section in ("databases", "caches", "queues"):
+    for section in STORE_SECTIONS:
         for name, store in getattr(ctx.bp, section).items():
             if not store.encrypted:
                 yield (section, name, "encrypted"), f"{section}.{name} is not encrypted at rest (encrypted: false)", \
@@ -348,7 +348,7 @@ def at_least_once(ctx: LintContext) -> Iterator[Problem]:
       "`url` (the primary) where a stale answer is wrong.")
 def replica_reads(ctx: LintContext) -> Iterator[Problem]:
     for name, service in ctx.bp.services.items():
-        for ref, attr, key in interpolated(service):
+        for ref, attr, key in interpolated(ctx.bp, service):
             if attr == "reader_url" and ref.startswith("databases."):
                 path = ("services", name, "env", key) if key != "command" else ("services", name, "command")
                 yield path, f"services.{name} reads {ref} through its replicas ({key}): reads can lag writes", \
