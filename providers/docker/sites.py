@@ -1,6 +1,7 @@
 """Sites: the Docker networks of one compile and the fixed addresses handed out on them.
 
-"primary" always; "dr" too when `disaster_recovery` is set. Each site is a
+"primary" always; "dr" too when `disaster_recovery` is set (the site names
+and which sites run what come from `dsl/topology.py`). Each site is a
 user-defined bridge network `{blueprint}-{stack}-{site}`; a hot DR site runs
 the stateless tier, caches and queues again on its own network.
 
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from topoform.dsl.models import Blueprint
+from topoform.dsl.topology import DR, PRIMARY, topology
 from topoform.providers.base import UnsupportedError
 
-PRIMARY, DR = "primary", "dr"
+__all__ = ["DR", "PRIMARY", "Site", "Sites", "site_suffix"]
 SUBNET_POOL = ipaddress.IPv4Network("10.128.0.0/9")
 SUBNET_PREFIX = 20
 
@@ -60,11 +62,11 @@ class Sites:
 
     def __init__(self, bp: Blueprint, stack: str, unsupported: Callable[..., UnsupportedError]):
         self._bp, self._stack, self._unsupported = bp, stack, unsupported
-        dr = bp.disaster_recovery
+        shape = topology(bp)
         #: Sites that get a network: the DR site whenever DR is configured.
-        self.names: list[str] = [PRIMARY] + ([DR] if dr is not None else [])
+        self.names: tuple[str, ...] = (PRIMARY, DR) if shape.has_dr_site else (PRIMARY,)
         #: Sites where stateless components and caches run: the DR site too when it is hot.
-        self.running: list[str] = [PRIMARY, DR] if dr is not None and dr.strategy == "hot" else [PRIMARY]
+        self.running: tuple[str, ...] = shape.running_sites
         self.by_name: dict[str, Site] = {}
         #: (component ref, site) → fixed addresses, in copy order.
         self.addresses: dict[tuple[str, str], list[str]] = {}
