@@ -463,6 +463,30 @@ reverse_proxies:
         compile_plan(result.blueprint, "docker")
 
 
+def test_a_refused_component_is_not_reported_again_by_the_dns_answering_it(tmp_path):
+    # The proxy's build stops at its missing directory, so it has no address;
+    # DNS says nothing more about it, but still reports its own refusal.
+    (tmp_path / "gone").mkdir()
+    result = validate_text(textwrap.dedent(EDGE + """
+reverse_proxies:
+  front: {upstream: load_balancers.edge, static: {path: /s/, directory: ./gone}}
+dns:
+  zone: shop.example.com
+  records:
+    - {name: www, endpoints: [{target: reverse_proxies.front}]}
+    - name: api
+      routing: failover
+      health_check: {protocol: tcp}
+      endpoints: [{target: load_balancers.edge, role: primary}, {value: 192.0.2.1, role: secondary}]
+"""), "bp.yaml", str(tmp_path), target="docker")
+    (tmp_path / "gone").rmdir()
+    with pytest.raises(UnsupportedError) as caught:
+        compile_plan(result.blueprint, "docker")
+    messages = [d.message for d in caught.value.diagnostics]
+    assert len(messages) == 2, messages
+    assert "does not exist" in messages[0] and "over HTTP(S) only" in messages[1]
+
+
 def test_pull_and_push_cdns(tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<p>${not a reference}</p>")

@@ -47,11 +47,15 @@ def dns(ctx: DockerContext, dns: Dns) -> None:
     addresses = {site: ctx.sites[site].allocate() for site in sites}
     records = []
     check_intervals = []
-    refused = len(ctx.problems)
+    complete = True  # every endpoint answered: else the zone is not rendered (the compile fails anyway)
     for r, record in enumerate(dns.records):
         endpoints = []
         for e, endpoint in enumerate(record.endpoints):
-            for address in _answers(ctx, record, r, e, endpoint):
+            answers = _answers(ctx, record, r, e, endpoint)
+            if answers is None:
+                complete = False
+                continue
+            for address in answers:
                 endpoints.append(configs.DnsEndpoint(
                     address=address, weight=endpoint.weight, role=endpoint.role, default=endpoint.default,
                     continent=endpoint.continent, country=endpoint.country, region=endpoint.region))
@@ -61,6 +65,7 @@ def dns(ctx: DockerContext, dns: Dns) -> None:
             if hc.protocol == "tcp":
                 ctx.refuse("PowerDNS checks failover endpoints over HTTP(S) only", "use `protocol: http`",
                            "dns", "records", r, "health_check", "protocol")
+                complete = False
                 continue
             primary = next(ep for ep in record.endpoints if ep.role == "primary")
             if hc.port is not None or primary.target is None:
@@ -72,8 +77,8 @@ def dns(ctx: DockerContext, dns: Dns) -> None:
             check = configs.DnsHealthCheck(path=path, port=port, scheme=scheme, interval=hc.interval,
                                            failure_threshold=hc.failure_threshold)
         records.append(configs.DnsRecord(record.name, record.routing, tuple(endpoints), check, record.ttl))
-    if len(ctx.problems) > refused:
-        return  # refused endpoints leave records the zone renderer cannot take
+    if not complete:
+        return
     rendered = configs.render_pdns_zone(configs.DnsZoneContext(
         zone=zone, records=tuple(records), ttl=dns.ttl, nameserver="ns1",
         nameserver_address=addresses[sites[0]]))
@@ -104,10 +109,11 @@ def dns(ctx: DockerContext, dns: Dns) -> None:
     ctx.export("addresses", {f"{ref_}@{site}": ips for (ref_, site), ips in sorted(ctx.sites.addresses.items())})
 
 
-def _answers(ctx: DockerContext, record: DnsRecord, r: int, e: int, endpoint: DnsEndpoint) -> list[str]:
+def _answers(ctx: DockerContext, record: DnsRecord, r: int, e: int, endpoint: DnsEndpoint) -> list[str] | None:
     """Addresses an endpoint stands for: literal, or the fixed addresses of the component's copies.
 
-    A refused endpoint is recorded and answers nothing.
+    None when it cannot be answered: refused here, or its component's build
+    was refused (already reported, so not reported again).
     """
     if endpoint.value is not None:
         return [endpoint.value]
@@ -117,11 +123,11 @@ def _answers(ctx: DockerContext, record: DnsRecord, r: int, e: int, endpoint: Dn
                    f"copies only for `strategy: hot`",
                    "use `strategy: hot`, or point the endpoint at the primary site",
                    "dns", "records", r, "endpoints", e, "site")
-        return []
+        return None
     found = ctx.sites.addresses.get((endpoint.target, site), [])
     if not found:
-        if endpoint.target not in ctx.failed:  # its own build was refused: already reported
+        if endpoint.target not in ctx.failed:
             ctx.refuse(f"{endpoint.target} has no address on the {site} site",
                        None, "dns", "records", r, "endpoints", e, "target")
-        return []
+        return None
     return found if record.routing == "simple" else found[:1]
