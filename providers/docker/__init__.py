@@ -24,7 +24,7 @@ from .networks import platform
 from .recovery import disaster_recovery
 from .slos import slos
 
-KINDS = {
+BUILDERS = {
     "services": services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
     "cdns": cdns, "databases": databases, "caches": caches, "queues": queues,
 }
@@ -32,8 +32,8 @@ KINDS = {
 TARGET = Target(
     name="docker",
     # The context dispatches `${kind.name.attr}` and endpoints through the same table.
-    context=partial(DockerContext, kinds=KINDS),
-    kinds=KINDS,
+    context=partial(DockerContext, kinds=BUILDERS),
+    kinds=BUILDERS,
     platform=platform,
     dns=dns,
     disaster_recovery=disaster_recovery,

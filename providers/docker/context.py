@@ -18,7 +18,7 @@ all. Nothing here imports pulumi: the Plan is plain data that
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import AbstractSet, Any, Callable, Mapping
 
 from topoform.dsl.models import Blueprint, Component
 from topoform.providers.base import BuildContext, UnsupportedError
@@ -63,7 +63,7 @@ class DockerContext(BuildContext):
         self.plan.components[self._component].outputs[key] = value
         self.plan.outputs[f"{self._component}.{key}"] = value
 
-    def export_published(self, component: Component, tls_ports: set[int] = frozenset()) -> None:
+    def export_published(self, component: Component, tls_ports: AbstractSet[int] = frozenset()) -> None:
         """`local_url`/`local_urls`: how to reach a component from the host (https preferred)."""
         urls = self.ports.local_urls(component.ref, self.sites.running, tls_ports)
         if urls:

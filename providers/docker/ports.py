@@ -9,7 +9,7 @@ order, so the same blueprint always gets the same ports.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import AbstractSet, Callable, Iterable
 
 from topoform.providers.base import UnsupportedError
 
@@ -48,7 +48,7 @@ class Ports:
         self._next[key] = candidate + 1
         return Published(internal, candidate, protocol)
 
-    def local_urls(self, component_ref: str, sites: Iterable[str], tls_ports: set[int]) -> list[str]:
+    def local_urls(self, component_ref: str, sites: Iterable[str], tls_ports: AbstractSet[int]) -> list[str]:
         """`http(s)://localhost:P` for every TCP port the component's copies publish on `sites`."""
         urls: list[str] = []
         for site in sites:
