@@ -76,6 +76,17 @@ databases:
 # ---------------------------------------------------------------- platform and services
 
 
+def test_the_docker_target_builds_every_kind_with_one_module_each():
+    from topoform.dsl.kinds import SECTIONS
+    from topoform.providers.docker import TARGET
+
+    assert list(TARGET.kinds) == list(SECTIONS)
+    for section, builder in TARGET.kinds.items():
+        for function in ("build", "attribute", "endpoint"):
+            assert callable(getattr(builder, function, None)), f"{section}: no {function}"
+    assert TARGET.platform and TARGET.dns and TARGET.disaster_recovery and TARGET.slos
+
+
 def test_services_run_one_container_per_replica_sharing_an_alias():
     plan = compile_text(WEB)
     assert names(plan, "docker:index/network:Network") == ["net-primary"]
