@@ -16,7 +16,9 @@ import textwrap
 import pytest
 
 from topoform.dsl import validate_text
+from topoform.dsl.kinds import SECTIONS
 from topoform.providers import compile_plan
+from topoform.providers.docker import TARGET
 from topoform.providers.base import UnsupportedError
 from topoform.providers.plan import REFERENCE_RE, unescape
 
@@ -77,9 +79,6 @@ databases:
 
 
 def test_the_docker_target_builds_every_kind_with_one_module_each():
-    from topoform.dsl.kinds import SECTIONS
-    from topoform.providers.docker import TARGET
-
     assert list(TARGET.kinds) == list(SECTIONS)
     for section, builder in TARGET.kinds.items():
         for function in ("build", "attribute", "endpoint"):
