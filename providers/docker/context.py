@@ -31,6 +31,8 @@ from .sites import Sites
 
 
 class DockerContext(BuildContext):
+    """A `BuildContext` with the Docker target's collaborators (see the module docstring)."""
+
     target = "docker"
 
     def __init__(self, bp: Blueprint, stack: str = "dev", kinds: Mapping[str, Any] | None = None):
@@ -44,6 +46,7 @@ class DockerContext(BuildContext):
         self.failed: set[str] = set()
 
     def attempt(self, build: Callable[[], None]) -> None:
+        """Run one build step; a refusal is recorded, and so is the component it stopped."""
         try:
             build()
         except UnsupportedError as exc:
