@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from topoform.dsl.models import Blueprint, Component
+from topoform.dsl.topology import topology
 from topoform.dsl.units import format_duration, format_size
 
 from .topology import TIERS, async_edges, downstream, is_worker, tier
@@ -135,9 +136,13 @@ def architecture(bp: Blueprint, target: str | None = None) -> Diagram:
     """The component diagram of a blueprint."""
     diagram = Diagram(f"{bp.blueprint}" + (f" · {target}" if target else ""))
     dr = bp.disaster_recovery
-    hot = dr is not None and dr.strategy == "hot"
+    hot = topology(bp).hot_dr
+    region = None
+    if target is not None:
+        from topoform.providers import analysed_plan
 
-    primary = diagram.cluster("site_primary", "primary site" + (f" · {bp.aws.region}" if target == "aws" else ""))
+        region = analysed_plan(bp, target).components["platform"].facts.region  # type: ignore[union-attr]
+    primary = diagram.cluster("site_primary", "primary site" + (f" · {region}" if region else ""))
     for component in bp.components():
         t = tier(component, bp)
         cluster = diagram.cluster(f"primary_{t}", TIER_TITLES[t], primary, TIER_COLOURS[t])
