@@ -1,4 +1,4 @@
-"""`topoform report`: availability arithmetic (SPEC §4 figures), request paths, fixes, DR
+"""`topoform report`: availability arithmetic, request paths, fixes, DR
 estimates per strategy, consistency lines, every lint rule (tests/lint/), and the JSON form."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def blueprint(text: str, target: str = "docker", tmp_path=None):
     return result.blueprint
 
 
-# ------------------------------------------------------------------ arithmetic (SPEC §4)
+# ------------------------------------------------------------------ arithmetic
 
 
 def test_two_999_parts_in_sequence_give_998001():
