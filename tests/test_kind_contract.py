@@ -3,7 +3,8 @@
 Adding a kind starts with its registry entry; this test then names each place
 still missing it: a target's kind table (built or explicitly `Refused`), the
 availability facts each target records, the mock outputs the testing API
-needs for what the kind builds, and the JSON schema editors read.
+needs for what the kind builds, the diagram's shapes, and the JSON schema
+editors read.
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ def test_what_every_kind_builds_has_mock_outputs(target, section):
                 continue
             missing.add(f"{source.type} {attr} (read as ${{{match.group(1)}.{match.group(2)}}})")
     assert not missing, "add to api/mock_outputs.py COMPUTED:\n" + "\n".join(sorted(missing))
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_every_kind_can_be_drawn(section):
+    from topoform.providers.insight import diagram
+
+    shape = next(kind for kind in REGISTRY if kind.section == section).shape
+    assert shape in diagram._MERMAID_SHAPES and shape in diagram._DOT_SHAPES, f"graph cannot draw a {shape}"
 
 
 @pytest.mark.parametrize("section", SECTIONS)
