@@ -22,6 +22,7 @@ class Kind:
     prefix: str  # resource names: `svc-web`, so a `web` service and a `web` cache differ
     component_type: str  # the Pulumi component type token of its Plan component
     tier: str  # where a request meets it: edge | application | data | async
+    shape: str  # its node in `topoform graph` (providers/insight/diagram.py draws each shape)
     store: bool = False  # holds data: private, and granted to the services that reference it
     # `${kind.name.attr}` attributes every component of the kind exposes…
     attributes: tuple[str, ...] = ("name", "url", "host", "port")
@@ -31,14 +32,14 @@ class Kind:
 
 # In blueprint order: the compilers walk sections in this order, so it fixes the Plan's order.
 REGISTRY: tuple[Kind, ...] = (
-    Kind("services", "service", "svc", "topoform:index:Service", "application"),
-    Kind("load_balancers", "load balancer", "lb", "topoform:index:LoadBalancer", "edge"),
-    Kind("reverse_proxies", "reverse proxy", "rp", "topoform:index:ReverseProxy", "edge"),
-    Kind("cdns", "CDN", "cdn", "topoform:index:Cdn", "edge"),
-    Kind("databases", "database", "db", "topoform:index:Database", "data", store=True,
+    Kind("services", "service", "svc", "topoform:index:Service", "application", "service"),
+    Kind("load_balancers", "load balancer", "lb", "topoform:index:LoadBalancer", "edge", "balancer"),
+    Kind("reverse_proxies", "reverse proxy", "rp", "topoform:index:ReverseProxy", "edge", "proxy"),
+    Kind("cdns", "CDN", "cdn", "topoform:index:Cdn", "edge", "cdn"),
+    Kind("databases", "database", "db", "topoform:index:Database", "data", "database", store=True,
          optional_attributes=("reader_url", "shard_urls")),
-    Kind("caches", "cache", "cache", "topoform:index:Cache", "data", store=True),
-    Kind("queues", "queue", "queue", "topoform:index:Queue", "async", store=True),
+    Kind("caches", "cache", "cache", "topoform:index:Cache", "data", "cache", store=True),
+    Kind("queues", "queue", "queue", "topoform:index:Queue", "async", "queue", store=True),
 )
 
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in REGISTRY}

@@ -70,8 +70,9 @@ class KindBuilder(Protocol):
 class Target:
     """What a target is: its context, its table of kinds, and the non-component passes.
 
-    `kinds` maps every section of `dsl.kinds.KINDS` to a builder or a `Refused`
-    (a test fails when a target forgets one). The hooks take `(ctx, section)`.
+    `kinds` maps every section of `dsl.kinds.REGISTRY` to a builder or a `Refused`
+    (a test fails when a target forgets one). The hooks take `(ctx, section)`;
+    `platform`, `finish` and `facts` take `(ctx)`.
     """
 
     name: str
@@ -82,6 +83,9 @@ class Target:
     disaster_recovery: Callable[[Any, Any], None] | None = None
     slos: Callable[[Any, Any], None] | None = None
     finish: Callable[[Any], None] | None = None
+    # Records each component's `Facts` on the Plan (providers/<target>/facts.py `record`),
+    # after the walk: what the analyses read instead of re-deriving the target.
+    facts: Callable[[Any], None] | None = None
 
 
 class BuildContext:
@@ -218,6 +222,8 @@ def compile_target(target: Target, bp: Blueprint, stack: str = "dev") -> Plan:
                     ctx.attempt(lambda: hook(ctx, section))
         if target.finish is not None and not ctx.problems:
             target.finish(ctx)
+        if target.facts is not None and not ctx.problems:
+            target.facts(ctx)
     if ctx.problems:
         raise UnsupportedError(sorted_diagnostics(ctx.problems))
     return ctx.plan
