@@ -7,8 +7,9 @@ data that `providers/program.py` registers.
 `TARGET` is what `providers.compile_plan` walks: the context factory
 (`context.DockerContext` and its collaborators), one builder module per kind
 (`kinds/`), and the non-component passes: site networks (`networks`), DNS
-(`dns`), disaster recovery (`recovery`) and SLOs (`slos`). Nothing needs a
-last pass after those, so there is no `finish`.
+(`dns`), disaster recovery (`recovery`) and SLOs (`slos`), then each
+component's `Facts` for the analyses (`facts`). Nothing else needs a last
+pass, so there is no `finish`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import partial
 from topoform.providers.base import Target
 
 from .context import DockerContext
+from . import facts
 from .dns import dns
 from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
 from .networks import platform
@@ -38,4 +40,5 @@ TARGET = Target(
     dns=dns,
     disaster_recovery=disaster_recovery,
     slos=slos,
+    facts=facts.record,
 )
