@@ -1,11 +1,13 @@
-"""Who uses which data store: the services whose strings reference it.
+"""Who uses what: the components each service's strings reference, stores above all.
 
 On AWS a store is private: its security group admits only the services that
 read one of its attributes (`${databases.users.url}` in an env value or a
 command), and IAM grants (queues, DSQL) go to the same services. A cache's
 `in_front_of` is a design note, not a connection, so it grants nothing.
 Computed once per compile in one pass over the services (linear in the size
-of the blueprint).
+of the blueprint). `references(text)` is the one reading of a string's
+`${kind.name.attr}` the target has: services use it for the security-group
+rules to the services and balancers they name.
 """
 
 from __future__ import annotations
@@ -41,25 +43,32 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _references(text: str) -> Iterator[tuple[str, str]]:
-    """(store ref, attr) for each `${kind.name.attr}` naming a data store in `text`."""
+def references(text: str) -> Iterator[tuple[str, str, str]]:
+    """(section, name, attr) of each `${kind.name.attr}` in `text` (validation checked them all)."""
     if "${" not in text:
         return
     for match in INTERPOLATION_RE.finditer(text):
         if match.group(1) is None:
             continue  # `$${`: a literal
         parts = match.group(1).strip().split(".")
-        if len(parts) == 3 and parts[0] in STORE_SECTIONS:
-            yield f"{parts[0]}.{parts[1]}", parts[2]
+        if len(parts) == 3:
+            yield parts[0], parts[1], parts[2]
+
+
+def _store_references(text: str) -> Iterator[tuple[str, str]]:
+    """(store ref, attr) for each `${kind.name.attr}` naming a data store in `text`."""
+    for section, name, attr in references(text):
+        if section in STORE_SECTIONS:
+            yield f"{section}.{name}", attr
 
 
 def service_uses(service: Service) -> list[Use]:
     uses: list[Use] = []
     for key, value in service.env.items():
-        for store, attr in _references(value):
+        for store, attr in _store_references(value):
             uses.append(Use(service.ref, store, attr, key))
     for text in _strings(service.command or []):
-        for store, attr in _references(text):
+        for store, attr in _store_references(text):
             uses.append(Use(service.ref, store, attr, None))
     return uses
 
