@@ -37,7 +37,6 @@ def five_xx_queries(balancer: str, period: int) -> list[dict]:
     ]
 
 
-
 def build(ctx: AwsContext, slos: Slos) -> None:
     balancers = [lb for lb in ctx.bp.load_balancers.values() if lb.layer == 7]
     if not balancers:
@@ -67,6 +66,7 @@ def build(ctx: AwsContext, slos: Slos) -> None:
                 "alarm_actions": [ref(topic, "arn")], "ok_actions": [ref(topic, "arn")],
                 "actions_enabled": True, **where, "tags": ctx.tags(),
             })
+
 
 def balancer_alarm(ctx: AwsContext, lb: LoadBalancer, site: str, objective: str, threshold: float, period: int,
                    periods: int, kind: str, topic: str) -> str:

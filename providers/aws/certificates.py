@@ -90,8 +90,8 @@ class Certificates:
                     "or deploy in the certificate's region", "aws", "certificate_arn")
         elif self._ctx.bp.dns is None:
             raise self._ctx.unsupported(f"{why} on aws needs a certificate",
-                                   "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM",
-                                   "aws")
+                                        "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM",
+                                        "aws")
         return self._issued(region)
 
     def certificate_names(self) -> list[str]:

@@ -48,7 +48,6 @@ def literal_type(value: str) -> str:
         return "CNAME"
 
 
-
 def build(ctx: AwsContext, dns: Dns) -> None:
     zone = ctx.certificates.zone()
     used: set[str] = set()
@@ -65,8 +64,10 @@ def build(ctx: AwsContext, dns: Dns) -> None:
     ctx.plan.outputs["dns.name_servers"] = ref(zone, "name_servers")
     ctx.plan.outputs["dns.zone_id"] = ref(zone, "zone_id")
 
+
 def record_ttl(ctx: AwsContext, record: DnsRecord) -> int:
     return int(record.ttl if record.ttl is not None else ctx.bp.dns.ttl)
+
 
 def simple_record(ctx: AwsContext, record: DnsRecord, r: int, base: str, zone: str) -> None:
     props = {"zone_id": ref(zone, "zone_id"), "name": ctx.certificates.record_fqdn(record.name)}
@@ -74,8 +75,8 @@ def simple_record(ctx: AwsContext, record: DnsRecord, r: int, base: str, zone: s
     if targets:
         if len(record.endpoints) > 1:
             raise ctx.unsupported("a simple record aliases one component on aws",
-                                   "use `routing: weighted` to spread over several",
-                                   "dns", "records", r, "endpoints")
+                                  "use `routing: weighted` to spread over several",
+                                  "dns", "records", r, "endpoints")
         props.update(type=record.type or "A", aliases=[alias(ctx, targets[0], ("dns", "records", r, "endpoints", 0))])
     else:
         values = [e.value for e in record.endpoints]
@@ -84,6 +85,7 @@ def simple_record(ctx: AwsContext, record: DnsRecord, r: int, base: str, zone: s
             raise ctx.unsupported("a CNAME record holds one name", None, "dns", "records", r, "endpoints")
         props.update(type=kind, ttl=record_ttl(ctx, record), records=values)
     ctx.add(RECORD, base, props)
+
 
 def policy_record(ctx: AwsContext, record: DnsRecord, r: int, e: int, endpoint: Endpoint, base: str, zone: str) -> None:
     path = ("dns", "records", r, "endpoints", e)
@@ -101,13 +103,14 @@ def policy_record(ctx: AwsContext, record: DnsRecord, r: int, e: int, endpoint: 
     checked = record.health_check is not None and (record.routing != "failover" or endpoint.role == "primary")
     if record.routing == "failover" and endpoint.role == "primary" and record.health_check is None:
         ctx.warn(f"failover record '{record.name}' has no health check: Route53 falls back to the "
-                  "balancer's own target health", "add `health_check: {path: /}` to the record",
-                  "dns", "records", r)
+                 "balancer's own target health", "add `health_check: {path: /}` to the record",
+                 "dns", "records", r)
     if checked:
         props["health_check_id"] = ref(health_check(ctx, record, r, endpoint, name), "id")
     if record.routing == "latency" and endpoint.target:
         check_latency_region(ctx, endpoint, path)
     ctx.add(RECORD, name, props)
+
 
 def set_identifier(record: DnsRecord, e: int, endpoint: Endpoint) -> str:
     if record.routing == "failover":
@@ -120,8 +123,8 @@ def set_identifier(record: DnsRecord, e: int, endpoint: Endpoint) -> str:
     target = (endpoint.target or endpoint.value or "").replace(".", "-")
     return f"{target}-{endpoint.site}-{e}"[:128]
 
-# ---------------------------------------------------------------- targets
 
+# ---------------------------------------------------------------- targets
 def endpoint_site(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> str:
     if endpoint.site == DR:
         if not ctx.sites.hot:
@@ -131,6 +134,7 @@ def endpoint_site(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> str:
                 "runs no balancers", "use `disaster_recovery.strategy: hot`", *path, "site")
         return DR
     return PRIMARY
+
 
 def alias(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> dict:
     component = ctx.bp.component(endpoint.target)
@@ -144,14 +148,15 @@ def alias(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> dict:
     if component.section in ("cdns", "reverse_proxies"):
         if site == DR:
             raise ctx.unsupported(f"{ctx.ref_of(component)} is a global CloudFront distribution: it has no DR copy",
-                                   "remove `site: dr` from this endpoint", *path, "site")
+                                  "remove `site: dr` from this endpoint", *path, "site")
         distribution = edge.distribution_name(ctx, component)
         # CloudFront cannot report target health to Route53.
         return {"name": ref(distribution, "domain_name"), "zone_id": ref(distribution, "hosted_zone_id"),
                 "evaluate_target_health": False}
     raise ctx.unsupported(f"on aws a DNS record cannot point at {ctx.ref_of(component)}: Fargate tasks have no "
-                           "stable address", "put a load balancer in front of it and point at the balancer",
-                           *path, "target")
+                          "stable address", "put a load balancer in front of it and point at the balancer",
+                          *path, "target")
+
 
 def health_check(ctx: AwsContext, record: DnsRecord, r: int, endpoint: Endpoint, record_name: str) -> str:
     check = record.health_check
@@ -191,6 +196,7 @@ def health_check(ctx: AwsContext, record: DnsRecord, r: int, endpoint: Endpoint,
         props["enable_sni"] = True
     return ctx.add("aws:route53/healthCheck:HealthCheck", f"{record_name}-health", props).name
 
+
 def checked_balancer(ctx: AwsContext, endpoint: Endpoint):
     """The balancer a health check on `endpoint` probes, if it probes one."""
     if not endpoint.target:
@@ -200,9 +206,11 @@ def checked_balancer(ctx: AwsContext, endpoint: Endpoint):
         component = edge.origin_balancer(ctx, component, ())
     return component if component.section == "load_balancers" else None
 
+
 def redirects_plain_http(lb) -> bool:
     return lb.layer == 7 and any(listener.redirect_to_https for listener in lb.listeners) and \
         any(listener.tls for listener in lb.listeners)
+
 
 def check_latency_region(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> None:
     component = ctx.bp.component(endpoint.target)
@@ -211,4 +219,4 @@ def check_latency_region(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> No
     actual = ctx.sites.region(endpoint_site(ctx, endpoint, path))
     if endpoint.region != actual:
         ctx.warn(f"latency endpoint says region {endpoint.region}, but {endpoint.target} "
-                  f"({endpoint.site} site) runs in {actual}", f"write `region: {actual}`", *path, "region")
+                 f"({endpoint.site} site) runs in {actual}", f"write `region: {actual}`", *path, "region")

@@ -56,6 +56,7 @@ def distribution_attribute(ctx: AwsContext, component: Cdn | ReverseProxy, attr:
 def distribution_name(ctx: AwsContext, component: Cdn | ReverseProxy) -> str:
     return f"{ctx.prefix(component)}-distribution"
 
+
 def has_distribution(component) -> bool:
     if component.section == "cdns":
         return True
@@ -63,8 +64,8 @@ def has_distribution(component) -> bool:
         return bool(component.compression or component.cache or component.static)
     return False
 
-# ---------------------------------------------------------------- origins
 
+# ---------------------------------------------------------------- origins
 def origin_balancer(ctx: AwsContext, component, path: tuple) -> LoadBalancer:
     """The layer 7 balancer behind a CDN origin or proxy upstream (through proxies)."""
     seen = set()
@@ -77,8 +78,9 @@ def origin_balancer(ctx: AwsContext, component, path: tuple) -> LoadBalancer:
             "put a `layer: 7` load balancer in front of the service and point at it", *path)
     if component.internal:
         raise ctx.unsupported(f"{ctx.ref_of(component)} is internal, so CloudFront cannot reach it",
-                               "remove `internal: true` from the balancer", *path)
+                              "remove `internal: true` from the balancer", *path)
     return component
+
 
 def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
     """A CloudFront origin for an ALB: HTTPS to a name its certificate covers where there is one."""
@@ -88,8 +90,8 @@ def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
             domain = origin_record(ctx, lb)
         elif ctx.bp.aws.certificate_arn:
             ctx.warn(f"CloudFront reaches {ctx.ref_of(lb)} by its AWS name over HTTPS; the certificate "
-                      "`aws.certificate_arn` must cover that name", "add a `dns.zone` so Topoform gives the "
-                      "balancer an origin name the certificate covers", "load_balancers", lb.name)
+                     "`aws.certificate_arn` must cover that name", "add a `dns.zone` so Topoform gives the "
+                     "balancer an origin name the certificate covers", "load_balancers", lb.name)
         policy, port = "https-only", load_balancers.port_of(lb)
     else:
         policy, port = "http-only", load_balancers.port_of(lb)
@@ -98,6 +100,7 @@ def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
               "origin_protocol_policy": policy, "origin_ssl_protocols": ["TLSv1.2"],
               "origin_read_timeout": 30, "origin_keepalive_timeout": 5}
     return {"domain_name": domain, "origin_id": ctx.ref_of(lb), "custom_origin_config": config}
+
 
 def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
     """`{lb}-origin.{zone}` aliased to the balancer, so CloudFront can verify its certificate."""
@@ -113,14 +116,15 @@ def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
             })
     return fqdn
 
-# ---------------------------------------------------------------- distributions
 
+# ---------------------------------------------------------------- distributions
 def viewer_certificate(ctx: AwsContext, component) -> tuple[list[str], dict]:
     aliases = ctx.certificates.aliases.get(ctx.ref_of(component), [])
     if not aliases:
         return [], {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"}
     return aliases, {"acm_certificate_arn": ctx.certificates.cloudfront_certificate(), "ssl_support_method": "sni-only",
                      "minimum_protocol_version": "TLSv1.2_2021"}
+
 
 def cache_policy(ctx: AwsContext, component, default: float, minimum: float, maximum: float, compress: bool,
                  dynamic: bool) -> str:
@@ -138,6 +142,7 @@ def cache_policy(ctx: AwsContext, component, default: float, minimum: float, max
     })
     return name
 
+
 def distribution(ctx: AwsContext, component, origins: list[dict], default_behavior: dict,
                  ordered: list[dict] | None = None, root_object: str | None = None,
                  depends_on: list[str] | None = None) -> str:
@@ -153,7 +158,8 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
     if root_object:
         props["default_root_object"] = root_object
     return ctx.add("aws:cloudfront/distribution:Distribution", distribution_name(ctx, component), props,
-                    depends_on=depends_on).name
+                   depends_on=depends_on).name
+
 
 def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, dynamic: bool,
              path: str | None = None) -> dict:
@@ -170,6 +176,7 @@ def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, d
         behavior["path_pattern"] = path
     return behavior
 
+
 def private_bucket(ctx: AwsContext, component, directory: str, what: str, key_prefix: str = "") -> tuple[dict, str]:
     """An encrypted, versioned, non-public bucket with `directory` uploaded; (origin, bucket name)."""
     prefix = ctx.prefix(component)
@@ -183,7 +190,7 @@ def private_bucket(ctx: AwsContext, component, directory: str, what: str, key_pr
         "bucket": ref(bucket, "id"), "block_public_acls": True, "block_public_policy": True,
         "ignore_public_acls": True, "restrict_public_buckets": True, **where})
     ctx.add("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-             f"{prefix}-bucket-encryption", {
+            f"{prefix}-bucket-encryption", {
                  "bucket": ref(bucket, "id"),
                  "rules": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
                             "bucket_key_enabled": True}], **where})
@@ -209,6 +216,7 @@ def private_bucket(ctx: AwsContext, component, directory: str, what: str, key_pr
               "origin_access_control_id": ref(oac, "id")}
     return origin, bucket
 
+
 def bucket_policy(ctx: AwsContext, component, bucket: str, distributions: list[str]) -> None:
     ctx.add("aws:s3/bucketPolicy:BucketPolicy", f"{ctx.prefix(component)}-bucket-policy", {
         "bucket": ref(bucket, "id"),
@@ -224,10 +232,10 @@ def bucket_policy(ctx: AwsContext, component, bucket: str, distributions: list[s
         "region": ctx.sites.region(PRIMARY),
     }, depends_on=[f"{ctx.prefix(component)}-bucket-private"])
 
+
 def files_under(directory: str) -> list[str]:
     found = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith("."))
     return found
-

@@ -62,13 +62,12 @@ BACKUP_START_WINDOW = 60  # minutes a job may wait to start
 BACKUP_COMPLETION_WINDOW = 360  # minutes a job may run
 
 
-
 def build(ctx: AwsContext, dr: DisasterRecovery) -> None:
     rds = [db for db in ctx.bp.databases.values() if not databases.is_dsql(db)]
     dr_region = dr.region
     if dr.strategy != "backup" and dr_region is None:
         raise ctx.unsupported(f"a {dr.strategy} DR site on aws needs `region`", "e.g. `region: us-west-2`",
-                               "disaster_recovery")
+                              "disaster_recovery")
     needs_key = any(db.encrypted for db in rds) and dr.strategy in ("cold", "hot")
     if needs_key:
         # Encrypted RDS data copied to another region is re-encrypted with a key there.
@@ -91,13 +90,13 @@ def build(ctx: AwsContext, dr: DisasterRecovery) -> None:
     if dr_region:
         ctx.plan.outputs["disaster_recovery.region"] = dr_region
 
-# ---------------------------------------------------------------- AWS Backup
 
+# ---------------------------------------------------------------- AWS Backup
 def _backups(ctx: AwsContext, dr: DisasterRecovery) -> None:
     databases = list(ctx.bp.databases.values())
     if not databases:
         ctx.warn("disaster_recovery: there is no database to back up",
-                  "AWS Backup plans are made per database", "disaster_recovery", "strategy")
+                 "AWS Backup plans are made per database", "disaster_recovery", "strategy")
         return
     protect = any(db.protect for db in databases)
     ctx.add(ROLE, BACKUP_ROLE, {
@@ -107,27 +106,28 @@ def _backups(ctx: AwsContext, dr: DisasterRecovery) -> None:
     })
     for i, arn in enumerate(BACKUP_POLICIES):
         ctx.add(ATTACHMENT, f"{BACKUP_ROLE}-{('backup', 'restore')[i]}",
-                 {"role": ref(BACKUP_ROLE, "name"), "policy_arn": arn})
-    ctx.add(BACKUP_VAULT, VAULT, {"region": ctx.sites.region("primary"), "tags": ctx.tags()},
-             protect=protect)
+                {"role": ref(BACKUP_ROLE, "name"), "policy_arn": arn})
+    ctx.add(BACKUP_VAULT, VAULT, {"region": ctx.sites.region(PRIMARY), "tags": ctx.tags()},
+            protect=protect)
     if dr.region:
         ctx.add(BACKUP_VAULT, DR_VAULT, {"region": dr.region, "tags": ctx.tags()}, protect=protect)
     for db in databases:
         _backup_plan(ctx, db, dr)
+
 
 def _backup_plan(ctx: AwsContext, db: Database, dr: DisasterRecovery) -> None:
     path = ("databases", db.name, "backup")
     schedule, every = backup_schedule(db.backup.interval)
     if every > db.backup.interval and not db.backup.point_in_time:
         ctx.warn(f"{db.ref}: AWS Backup will run every {format_span(every)}, not every "
-                  f"{format_span(db.backup.interval)}",
-                  "AWS Backup runs at most hourly and on steps that divide a day; set "
-                  "`point_in_time: true` for a 5-minute recovery point", *path, "interval")
+                 f"{format_span(db.backup.interval)}",
+                 "AWS Backup runs at most hourly and on steps that divide a day; set "
+                 "`point_in_time: true` for a 5-minute recovery point", *path, "interval")
     days = max(1, -(-int(db.backup.retention) // 86400))
     continuous = db.backup.point_in_time and days <= CONTINUOUS_MAX_DAYS
     if db.backup.point_in_time and not continuous:
         ctx.warn(f"{db.ref}: point-in-time backups are kept at most 35 days; older recovery "
-                  f"points are the {format_span(every)} snapshots", None, *path, "retention")
+                 f"points are the {format_span(every)} snapshots", None, *path, "retention")
     rule: dict[str, Any] = {
         "rule_name": ctx.prefix(db),
         "target_vault_name": ref(VAULT, "name"),
@@ -142,7 +142,7 @@ def _backup_plan(ctx: AwsContext, db: Database, dr: DisasterRecovery) -> None:
         rule["copy_actions"] = [{"destination_vault_arn": ref(DR_VAULT, "arn"),
                                  "lifecycle": {"delete_after": days}}]
     plan = f"backup-plan-{ctx.prefix(db)}"
-    ctx.add(BACKUP_PLAN, plan, {"rules": [rule], "region": ctx.sites.region("primary"), "tags": ctx.tags()})
+    ctx.add(BACKUP_PLAN, plan, {"rules": [rule], "region": ctx.sites.region(PRIMARY), "tags": ctx.tags()})
     # A selection assigns resources to every rule of its plan, hence a plan per database.
     members = [ctx.prefix(db)] if databases.is_dsql(db) else databases.primaries(ctx, db)
     ctx.add(BACKUP_SELECTION, f"{plan}-selection", {
@@ -150,11 +150,11 @@ def _backup_plan(ctx: AwsContext, db: Database, dr: DisasterRecovery) -> None:
         "plan_id": ref(plan, "id"),
         "iam_role_arn": ref(BACKUP_ROLE, "arn"),
         "resources": [ref(m, "arn") for m in members],
-        "region": ctx.sites.region("primary"),
+        "region": ctx.sites.region(PRIMARY),
     })
 
-# ---------------------------------------------------------------- cold
 
+# ---------------------------------------------------------------- cold
 def _replicate_automated_backups(ctx: AwsContext, db: Database, region: str) -> None:
     """RDS copies snapshots and transaction logs to `region`: point-in-time restore there."""
     days, _ = retention_days(db.backup.retention)
@@ -166,29 +166,30 @@ def _replicate_automated_backups(ctx: AwsContext, db: Database, region: str) -> 
         }
         if db.encrypted:
             props["kms_key_id"] = ref(DR_KEY, "arn")
-        ctx.add(BACKUP_REPLICATION, site_name(f"{primary}-backups", "dr"), props)
+        ctx.add(BACKUP_REPLICATION, site_name(f"{primary}-backups", DR), props)
+
 
 # ---------------------------------------------------------------- hot
-
 def _hot_site(ctx: AwsContext, rds: list[Database]) -> None:
     for db in rds:
         with ctx.owning(db.ref):
             _cross_region_replicas(ctx, db)
     for cache in ctx.bp.caches.values():
         with ctx.owning(cache.ref):
-            caches.build_at(ctx, cache, "dr")
+            caches.build_at(ctx, cache, DR)
     for queue in ctx.bp.queues.values():
         with ctx.owning(queue.ref):
-            queues.build_at(ctx, queue, "dr")
+            queues.build_at(ctx, queue, DR)
+
 
 def _cross_region_replicas(ctx: AwsContext, db: Database) -> None:
     """A read replica of every instance (each shard's primary) in the DR region, promotable on failover."""
-    subnets, params = databases.network_groups(ctx, db, "dr")
-    group = stores.admit_users(ctx, db, ENGINE_PORT[db.engine], "dr")
+    subnets, params = databases.network_groups(ctx, db, DR)
+    group = stores.admit_users(ctx, db, ENGINE_PORT[db.engine], DR)
     for primary in databases.primaries(ctx, db):
-        name = site_name(primary, "dr")
+        name = site_name(primary, DR)
         props: dict[str, Any] = {
-            **databases.rds_common(ctx, db, name, group, params, "dr"),
+            **databases.rds_common(ctx, db, name, group, params, DR),
             "replicate_source_db": ref(primary, "arn"),  # another region: the ARN, not the identifier
             "db_subnet_group_name": ref(subnets, "name"),
             "storage_encrypted": db.encrypted,
@@ -200,8 +201,8 @@ def _cross_region_replicas(ctx: AwsContext, db: Database) -> None:
         ctx.add(RDS_INSTANCE, name, props, protect=db.protect)
     ctx.plan.outputs[f"{db.ref}.dr_url"] = databases.attribute(ctx.at(DR), db, "url")
 
-# ---------------------------------------------------------------- S3 replication
 
+# ---------------------------------------------------------------- S3 replication
 def _replicate_push_buckets(ctx: AwsContext, region: str) -> None:
     """Replicate every push-CDN bucket (built by compiler.py) to a private bucket in `region`."""
     push = {cdn.ref for cdn in ctx.bp.cdns.values() if cdn.mode == "push"}
@@ -218,8 +219,9 @@ def _replicate_push_buckets(ctx: AwsContext, region: str) -> None:
         with ctx.owning(component):
             _replicate_bucket(ctx, bucket, region, versioning)
 
+
 def _replicate_bucket(ctx: AwsContext, source: str, region: str, versioning: dict[str, Any]) -> None:
-    target = site_name(source, "dr")
+    target = site_name(source, DR)
     ctx.add(S3_BUCKET, target, {"region": region, "force_destroy": True, "tags": ctx.tags()})
     ctx.add(S3_PUBLIC_ACCESS, f"{target}-public-access", {
         "bucket": ref(target, "id"), "block_public_acls": True, "block_public_policy": True,
@@ -253,7 +255,7 @@ def _replicate_bucket(ctx: AwsContext, source: str, region: str, versioning: dic
     # S3 refuses a replication rule until both buckets are versioned.
     ctx.add(S3_REPLICATION, f"{source}-replication", {
         "bucket": ref(source, "id"),
-        "region": ctx.sites.region("primary"),
+        "region": ctx.sites.region(PRIMARY),
         "role": ref(role, "arn"),
         "rules": [{
             "id": "disaster-recovery",
@@ -263,6 +265,7 @@ def _replicate_bucket(ctx: AwsContext, source: str, region: str, versioning: dic
             "destination": {"bucket": ref(target, "arn"), "storage_class": "STANDARD"},
         }],
     }, depends_on=[source_versioning, target_versioning.name])
+
 
 def _versioning_of(ctx: AwsContext, bucket: str, versioning: dict[str, Any]) -> str:
     """The source bucket's versioning resource: compiler.py's if it made one, else ours."""
@@ -276,5 +279,5 @@ def _versioning_of(ctx: AwsContext, bucket: str, versioning: dict[str, Any]) -> 
         return found.name
     name = f"{bucket}-versioning"
     ctx.add(S3_VERSIONING, name, {"bucket": wanted, "versioning_configuration": {"status": "Enabled"},
-                                   "region": ctx.sites.region("primary")})
+                                  "region": ctx.sites.region(PRIMARY)})
     return name

@@ -20,7 +20,7 @@ from topoform.providers.plan import ref
 
 from .. import stores
 from ..context import AwsContext
-from ..sites import site_name
+from ..sites import PRIMARY, site_name
 from ..store_catalog import (
     CACHE_DEFAULT_VERSION,
     CACHE_PORT,
@@ -44,14 +44,15 @@ SNAPSHOT_DAYS = 7
 def build(ctx: AwsContext, cache: Cache) -> None:
     if cache.public:
         raise ctx.unsupported(f"{cache.ref}: a public cache is not built on aws",
-                               "remove `public: true`: services reach it inside the VPC",
-                               "caches", cache.name, "public")
+                              "remove `public: true`: services reach it inside the VPC",
+                              "caches", cache.name, "public")
     if cache_node_type(cache.memory) is None:
         raise ctx.unsupported(f"{cache.ref}: no ElastiCache node holds {cache.memory / GIB:g}GiB",
-                               "the largest node (cache.r7g.16xlarge) holds 419GiB; split the cache",
-                               "caches", cache.name, "memory")
-    build_at(ctx, cache, "primary")
+                              "the largest node (cache.r7g.16xlarge) holds 419GiB; split the cache",
+                              "caches", cache.name, "memory")
+    build_at(ctx, cache, PRIMARY)
     ctx.export(cache, ("url", "host", "port", "name"))
+
 
 def build_at(ctx: AwsContext, cache: Cache, site: str) -> None:
     """The cache (replication group or memcached cluster) with its groups, on `site`."""
@@ -136,4 +137,3 @@ def values(ctx: AwsContext, cache: Cache, site: str) -> dict[str, str]:
     # rediss: transit encryption is always on.
     return {"url": f"rediss://{host}:{port}/0", "host": host, "port": str(port),
             "name": ref(name, "replication_group_id")}
-

@@ -31,7 +31,7 @@ from topoform.providers.sharding import shard_map
 
 from .. import stores
 from ..context import AwsContext
-from ..sites import site_name
+from ..sites import DR, PRIMARY, site_name
 from ..store_catalog import (
     ENGINE_PORT,
     GIB,
@@ -65,6 +65,7 @@ PASSWORD_SOURCES = ("url", "reader_url", "host", "shard_urls")
 def is_dsql(db: Database) -> bool:
     return db.replication.mode == "multi-primary"
 
+
 def primaries(ctx: AwsContext, db: Database) -> list[str]:
     """Resource names of the writable instances: one, or one per shard (`db-orders-shard-0`)."""
     base = ctx.prefix(db)
@@ -72,14 +73,16 @@ def primaries(ctx: AwsContext, db: Database) -> list[str]:
         return [f"{base}-shard-{i}" for i in range(db.shard_count)]
     return [base]
 
+
 def replicas(primary: str, count: int) -> list[str]:
     return [f"{primary}-replica-{i}" for i in range(1, count + 1)]
+
 
 def dsql_peer(ctx: AwsContext, db: Database) -> str:
     return f"{ctx.prefix(db)}-peer"
 
-# ---------------------------------------------------------------- RDS
 
+# ---------------------------------------------------------------- RDS
 def build(ctx: AwsContext, db: Database) -> None:
     if db.public:
         raise ctx.unsupported(
@@ -93,17 +96,17 @@ def build(ctx: AwsContext, db: Database) -> None:
     gib = math.ceil(db.storage / GIB)
     if gib > RDS_MAX_STORAGE_GIB:
         raise ctx.unsupported(f"{db.ref}: RDS stores at most 64TiB, but {gib}GiB was asked",
-                               "shard the database (`sharding.shards`)", "databases", db.name, "storage")
+                              "shard the database (`sharding.shards`)", "databases", db.name, "storage")
     days, clamped = retention_days(db.backup.retention)
     if clamped:
         ctx.warn(f"{db.ref}: RDS keeps automated backups 1 to 35 days; using {days}",
-                  "a disaster_recovery section adds AWS Backup, which keeps copies longer",
-                  "databases", db.name, "backup", "retention")
-    subnets, params = network_groups(ctx, db, "primary")
-    group = stores.admit_users(ctx, db, ENGINE_PORT[db.engine], "primary")
+                 "a disaster_recovery section adds AWS Backup, which keeps copies longer",
+                 "databases", db.name, "backup", "retention")
+    subnets, params = network_groups(ctx, db, PRIMARY)
+    group = stores.admit_users(ctx, db, ENGINE_PORT[db.engine], PRIMARY)
     for primary in primaries(ctx, db):
         ctx.add(RDS_INSTANCE, primary, {
-            **rds_common(ctx, db, primary, group, params, "primary"),
+            **rds_common(ctx, db, primary, group, params, PRIMARY),
             "db_subnet_group_name": ref(subnets, "name"),
             "allocated_storage": gib,
             "storage_type": "gp3",
@@ -125,7 +128,7 @@ def build(ctx: AwsContext, db: Database) -> None:
         }, protect=db.protect)
         for replica in replicas(primary, db.replica_count):
             ctx.add(RDS_INSTANCE, replica, {
-                **rds_common(ctx, db, replica, group, params, "primary"),
+                **rds_common(ctx, db, replica, group, params, PRIMARY),
                 # Same region: the source's identifier; the replica inherits its
                 # subnet group, storage, encryption key and master user.
                 "replicate_source_db": ref(primary, "identifier"),
@@ -137,6 +140,7 @@ def build(ctx: AwsContext, db: Database) -> None:
         attrs += ("shard_urls",)
         _export_shards(ctx, db)
     _export(ctx, db, attrs)
+
 
 def network_groups(ctx: AwsContext, db: Database, site: str) -> tuple[str, str]:
     """The subnet group and parameter group of `db` on `site` (both are regional)."""
@@ -157,6 +161,7 @@ def network_groups(ctx: AwsContext, db: Database, site: str) -> tuple[str, str]:
     })
     return subnets.name, params.name
 
+
 def rds_common(ctx: AwsContext, db: Database, name: str, group: str, params: str, site: str) -> dict[str, Any]:
     """What every instance of `db` shares, primary or replica, on either site."""
     props: dict[str, Any] = {
@@ -176,6 +181,7 @@ def rds_common(ctx: AwsContext, db: Database, name: str, group: str, params: str
         props["identifier"] = identifier
     return props
 
+
 def _export_shards(ctx: AwsContext, db: Database) -> None:
     """The key → shard map (identical on docker) and shard → URL, as stack outputs."""
     assert db.sharding is not None
@@ -185,8 +191,8 @@ def _export_shards(ctx: AwsContext, db: Database) -> None:
     ctx.plan.outputs[f"{db.ref}.shards"] = {s: rds_url(db, s) for s in shards}
     ctx.plan.components[db.ref].outputs["shard_map"] = ring
 
-# ---------------------------------------------------------------- multi-primary (Aurora DSQL)
 
+# ---------------------------------------------------------------- multi-primary (Aurora DSQL)
 def dsql_regions(ctx: AwsContext, db: Database) -> tuple[str, str, str]:
     """(primary, peer, witness) regions of a multi-Region DSQL cluster pair."""
     primary = ctx.bp.aws.region
@@ -208,6 +214,7 @@ def dsql_regions(ctx: AwsContext, db: Database) -> tuple[str, str, str]:
     witness = next(r for r in others if r != peer)
     return primary, peer, witness
 
+
 def _build_dsql(ctx: AwsContext, db: Database) -> None:
     """Two peered DSQL clusters, both writable, with a witness region for quorum."""
     if db.replication.replicas != 1:
@@ -217,7 +224,7 @@ def _build_dsql(ctx: AwsContext, db: Database) -> None:
             "databases", db.name, "replication", "replicas")
     if db.sharding is not None and db.sharding.shards:
         raise ctx.unsupported(f"{db.ref}: a multi-primary database cannot be sharded", None,
-                               "databases", db.name, "sharding")
+                              "databases", db.name, "sharding")
     primary_region, peer_region, witness = dsql_regions(ctx, db)
     base, peer = ctx.prefix(db), dsql_peer(ctx, db)
     # DSQL always encrypts at rest (an AWS-owned key unless one is given).
@@ -253,11 +260,15 @@ def _export(ctx: AwsContext, db: Database, attrs: tuple[str, ...]) -> None:
         ctx.plan.outputs[f"{db.ref}.replica_urls"] = [
             rds_url(db, r) for p in primaries(ctx, db) for r in replicas(p, db.replica_count)]
 
+
 def rds_url(db: Database, instance: str) -> str:
     tls = "?sslmode=require" if db.engine == "postgres" else ""
     return (f"{URL_SCHEME[db.engine]}://{MASTER_USERNAME}@{ref(instance, 'address')}:{ENGINE_PORT[db.engine]}"
             f"/{db.database_name}{tls}")
 
+
+def dsql_host(cluster: str, region: str) -> str:
+    return f"{ref(cluster, 'identifier')}.dsql.{region}.on.aws"
 
 
 def values(ctx: AwsContext, db: Database, site: str) -> dict[str, str]:
@@ -265,7 +276,7 @@ def values(ctx: AwsContext, db: Database, site: str) -> dict[str, str]:
         _, peer_region = dsql_regions(ctx, db)[:2]
         local = (ctx.prefix(db), ctx.bp.aws.region)
         remote = (dsql_peer(ctx, db), peer_region)
-        if site == "dr":
+        if site == DR:
             local, remote = remote, local
         url = "postgres://{user}@{host}:{port}/{db}?sslmode=require"
         return {
@@ -280,7 +291,7 @@ def values(ctx: AwsContext, db: Database, site: str) -> dict[str, str]:
     instances = [site_name(p, site) for p in primaries(ctx, db)]
     first = instances[0]
     # On the DR site the local cross-region replica answers (read-only until promoted).
-    readers = replicas(first, db.replica_count) if site == "primary" else []
+    readers = replicas(first, db.replica_count) if site == PRIMARY else []
     return {
         "url": rds_url(db, first),
         "host": ref(first, "address"),
@@ -329,4 +340,3 @@ def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
 def secret_arns(entries: list[dict[str, str]]) -> list[str]:
     """Secret ARNs of `secrets()` entries, which the ECS execution role must read."""
     return sorted({entry["valueFrom"].removesuffix(":password::") for entry in entries})
-

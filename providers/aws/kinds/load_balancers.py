@@ -56,11 +56,14 @@ def attribute(ctx: AwsContext, lb: LoadBalancer, attr: str) -> str:
 def target_group_name(ctx: AwsContext, lb: LoadBalancer, key: str, site: str) -> str:
     return site_name(f"{ctx.prefix(lb)}-tg-{key}", site)
 
+
 def listener_name(ctx: AwsContext, lb: LoadBalancer, port: int, site: str) -> str:
     return site_name(f"{ctx.prefix(lb)}-listener-{port}", site)
 
+
 def balancer_name(ctx: AwsContext, lb: LoadBalancer, site: str) -> str:
     return site_name(ctx.prefix(lb), site)
+
 
 def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, list[str]]]:
     """(target group, container port, listeners that use it) for each balancer in front of `svc`."""
@@ -75,8 +78,8 @@ def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, 
         found.append((target_group_name(ctx, lb, item.group_key, site), item.port, listeners))
     return found
 
-# ---------------------------------------------------------------- the balancer
 
+# ---------------------------------------------------------------- the balancer
 def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
     net = ctx.networks.network(site)
     where = {"region": net.region}
@@ -86,7 +89,7 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
         if public:
             protocol = "udp" if (listener.protocol == "udp") else "tcp"
             ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=protocol,
-                            why=f"clients of {ctx.ref_of(lb)} on {listener.port}")
+                                    why=f"clients of {ctx.ref_of(lb)} on {listener.port}")
     for svc_ref, port in targets_of(ctx, lb):
         svc = ctx.bp.component(svc_ref)
         ctx.networks.allow(lb, svc, port, site)
@@ -107,6 +110,7 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
     else:
         _network_listeners(ctx, lb, balancer.name, site)
 
+
 def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int]]:
     """(service ref, port) of every service behind `lb`, once each, in blueprint order."""
     found: dict[tuple[str, int], None] = {}
@@ -123,19 +127,21 @@ def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int]]:
                 found[(target.target, port)] = None
     return list(found)
 
+
 def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: str) -> dict:
     check: HealthCheck = lb.health_check or (svc.health if svc else None) or HealthCheck()
     interval = int(min(max(check.interval, 5), 300))
     timeout = int(min(max(check.timeout, 2), interval - 1, 120))
     if check.interval != interval or check.timeout != timeout:
         ctx.warn(f"{ctx.ref_of(lb)}: AWS health checks take an interval of 5s–300s and a shorter timeout; "
-                  f"using {interval}s and {timeout}s", None, "load_balancers", lb.name)
+                 f"using {interval}s and {timeout}s", None, "load_balancers", lb.name)
     health = {"enabled": True, "interval": interval, "timeout": timeout,
               "healthy_threshold": check.healthy, "unhealthy_threshold": max(check.unhealthy, 2),
               "port": str(check.port) if check.port else "traffic-port", "protocol": protocol}
     if protocol in ("HTTP", "HTTPS"):
         health.update(path=check.path, matcher="200-399")
     return health
+
 
 def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: int, protocol: str,
                   svc: Service | None) -> str:
@@ -164,12 +170,13 @@ def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: 
     ctx.add("aws:lb/targetGroup:TargetGroup", name, props)
     return name
 
+
 def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: str) -> None:
     where = {"region": ctx.sites.region(site)}
     if lb.algorithm == "source_hash" and site == PRIMARY:
         ctx.warn(f"{ctx.ref_of(lb)}: an ALB cannot hash the client address; clients are pinned with a balancer "
-                  "cookie instead", "use `layer: 4` (NLB source-IP stickiness) for address affinity",
-                  "load_balancers", lb.name, "algorithm")
+                 "cookie instead", "use `layer: 4` (NLB source-IP stickiness) for address affinity",
+                 "load_balancers", lb.name, "algorithm")
     groups: dict[str, str] = {}
     for route in lb.routes or ():
         svc = ctx.bp.component(route.target)
@@ -181,7 +188,7 @@ def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, sit
         weight = 1 if route.weight is None else route.weight
         if weight > MAX_FORWARD_WEIGHT:
             raise ctx.unsupported(f"an ALB weighs targets from 0 to {MAX_FORWARD_WEIGHT}, but {weight} was given",
-                                   "scale the weights down", "load_balancers", lb.name, "routes", i, "weight")
+                                  "scale the weights down", "load_balancers", lb.name, "routes", i, "weight")
         tg = groups[route.target.partition(".")[2]]
         rules.setdefault((route.path, route.host), []).append((tg, weight))
     stickiness = int(lb.sticky_sessions.duration) if lb.sticky_sessions else None
@@ -218,16 +225,17 @@ def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, sit
                 **where, "tags": ctx.tags(),
             })
 
+
 def _network_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: str) -> None:
     where = {"region": ctx.sites.region(site)}
     targets = lb.targets or []
     weights = {t.weight for t in targets if t.weight is not None}
     if len(weights) > 1 and site == PRIMARY:
         ctx.warn(f"{ctx.ref_of(lb)}: an NLB spreads flows evenly over its targets; target weights are ignored", None,
-                  "load_balancers", lb.name, "targets")
+                 "load_balancers", lb.name, "targets")
     if lb.algorithm not in ("round_robin", "source_hash") and site == PRIMARY:
         ctx.warn(f"{ctx.ref_of(lb)}: an NLB picks targets by flow hash; `algorithm: {lb.algorithm}` has no AWS equivalent",
-                  None, "load_balancers", lb.name, "algorithm")
+                 None, "load_balancers", lb.name, "algorithm")
     first = ctx.bp.component(targets[0].target) if targets else None
     for listener in lb.listeners:
         protocol = {"udp": "UDP", "tls": "TLS"}.get(listener.protocol or "", "TLS" if listener.tls else "TCP")
@@ -243,6 +251,7 @@ def _network_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: s
 
 def has_tls(lb: LoadBalancer) -> bool:
     return any(listener.tls or listener.protocol in ("https", "tls") for listener in lb.listeners)
+
 
 def port_of(lb: LoadBalancer) -> int:
     for listener in lb.listeners:

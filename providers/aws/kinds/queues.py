@@ -42,26 +42,29 @@ SQS_PORT = 443
 
 
 def build(ctx: AwsContext, queue: Queue) -> None:
-    build_at(ctx, queue, "primary")
+    build_at(ctx, queue, PRIMARY)
     _grants(ctx, queue)
     ctx.export(queue, ("url", "host", "port", "name"))
     if queue.max_depth is not None:
         ctx.plan.outputs[f"{queue.ref}.max_depth"] = queue.max_depth
+
 
 def queue_names(ctx: AwsContext, queue: Queue, site: str) -> tuple[str, str | None]:
     """Resource names of the queue and its dead-letter queue (None without `max_receives`)."""
     base = site_name(ctx.prefix(queue), site)
     return base, (f"{base}-dlq" if queue.max_receives is not None else None)
 
+
 def _sqs_name(ctx: AwsContext, queue: Queue, site: str, dead_letter: bool = False) -> str:
     """`{blueprint}-{stack}[-dr]-{queue}[-dlq][.fifo]`; SQS allows 80 characters, `.fifo` included."""
     suffix = ".fifo" if queue.fifo else ""
-    parts = [ctx.bp.blueprint, ctx.stack] + (["dr"] if site != "primary" else []) + [queue.name]
+    parts = [ctx.bp.blueprint, ctx.stack] + (["dr"] if site != PRIMARY else []) + [queue.name]
     text = snapshot_name(*parts, *(["dlq"] if dead_letter else []))
     limit = SQS_NAME_LIMIT - len(suffix)
     if len(text) > limit:
         text = physical_id(text, limit + 8, ctx.bp.blueprint, ctx.stack) or text
     return text + suffix
+
 
 def build_at(ctx: AwsContext, queue: Queue, site: str) -> None:
     """The queue, its dead-letter queue, TLS-only policies and alarms on `site`."""
@@ -103,12 +106,13 @@ def build_at(ctx: AwsContext, queue: Queue, site: str) -> None:
         })
     if queue.max_depth is not None:
         _alarm(ctx, f"{name}-depth", name, queue.max_depth,
-                          f"{queue.ref} holds {queue.max_depth} or more messages: producers must back off",
-                          region)
+               f"{queue.ref} holds {queue.max_depth} or more messages: producers must back off",
+               region)
     if dlq is not None:
         _alarm(ctx, f"{dlq}-messages", dlq, 1,
-                          f"{queue.ref}: a message failed {queue.max_receives} times and was dead-lettered",
-                          region)
+               f"{queue.ref}: a message failed {queue.max_receives} times and was dead-lettered",
+               region)
+
 
 def _alarm(ctx: AwsContext, alarm: str, queue_resource: str, threshold: int, description: str, region: str) -> None:
     ctx.add(METRIC_ALARM, alarm, {
@@ -126,6 +130,7 @@ def _alarm(ctx: AwsContext, alarm: str, queue_resource: str, threshold: int, des
         "region": region,
         "tags": ctx.tags(),
     })
+
 
 def _grants(ctx: AwsContext, queue: Queue) -> None:
     """Consumers may receive and delete; other services that reference the queue may send."""
@@ -146,7 +151,7 @@ def _grants(ctx: AwsContext, queue: Queue) -> None:
                                "Action": ["cloudwatch:DescribeAlarms"],
                                "Resource": [ref(f"{q}-depth", "arn") for q in queues]})
         ctx.iam.grant_task_role(f"{queues[0]}-send-{ctx.prefix(ctx.bp.component(service))}", service, statements,
-                               queue.ref)
+                                queue.ref)
 
 
 def attribute(ctx: AwsContext, queue: Queue, attr: str) -> str:
@@ -161,4 +166,3 @@ def values(ctx: AwsContext, queue: Queue, site: str) -> dict[str, str]:
     name = queue_names(ctx, queue, site)[0]
     return {"url": ref(name, "url"), "host": f"sqs.{ctx.sites.region(site)}.amazonaws.com",
             "port": str(SQS_PORT), "name": ref(name, "name")}
-

@@ -27,11 +27,11 @@ def build(ctx: AwsContext, proxy: ReverseProxy) -> None:
     lb = edge.origin_balancer(ctx, ctx.bp.component(proxy.upstream), ("reverse_proxies", proxy.name, "upstream"))
     if lb.layer != 7:
         raise ctx.unsupported(f"on aws a reverse proxy works at layer 7, but {ctx.ref_of(lb)} is layer 4",
-                               "set `layer: 7` on the balancer", "reverse_proxies", proxy.name, "upstream")
+                              "set `layer: 7` on the balancer", "reverse_proxies", proxy.name, "upstream")
     if proxy.tls and not edge.has_distribution(proxy) and not load_balancers.has_tls(lb):
         raise ctx.unsupported(f"`tls: true` on aws terminates TLS at {ctx.ref_of(lb)}, which has no TLS listener",
-                               "add `{port: 443, tls: true}` to the balancer's listeners",
-                               "reverse_proxies", proxy.name, "tls")
+                              "add `{port: 443, tls: true}` to the balancer's listeners",
+                              "reverse_proxies", proxy.name, "tls")
     if proxy.rate_limit or proxy.deny or proxy.allow:
         for site in ctx.sites.all:
             web_acl(ctx, proxy, lb, site)
@@ -49,12 +49,13 @@ def attribute(ctx: AwsContext, proxy: ReverseProxy, attr: str) -> str:
     lb = edge.origin_balancer(ctx, proxy, ("reverse_proxies", proxy.name))
     return load_balancers.attribute(ctx, lb, attr)
 
+
 def web_acl(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, site: str) -> None:
     owner = ctx.web_acl_owners.setdefault((ctx.ref_of(lb), site), ctx.ref_of(proxy))
     if owner != ctx.ref_of(proxy):
         raise ctx.unsupported(f"{ctx.ref_of(lb)} already has the web ACL of {owner}; a balancer takes one",
-                               "merge the rate limits and deny lists into one reverse proxy",
-                               "reverse_proxies", proxy.name)
+                              "merge the rate limits and deny lists into one reverse proxy",
+                              "reverse_proxies", proxy.name)
     where = {"region": ctx.sites.region(site), "scope": "REGIONAL"}
     prefix = site_name(ctx.prefix(proxy), site)
     label = edge.metric_name(f"{ctx.bp.blueprint}-{ctx.stack}-{prefix}")
@@ -96,6 +97,7 @@ def web_acl(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, site: str) -
         "region": ctx.sites.region(site),
     })
 
+
 def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer) -> None:
     origin = edge.custom_origin(ctx, lb)
     origins = [origin]
@@ -110,8 +112,8 @@ def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer) -
         directory = os.path.join(ctx.bp.base_dir, proxy.static.directory)
         if not os.path.isdir(directory):
             raise ctx.unsupported(f"static directory '{proxy.static.directory}' does not exist",
-                                   f"create it (relative to the blueprint file: {directory})",
-                                   "reverse_proxies", proxy.name, "static", "directory")
+                                  f"create it (relative to the blueprint file: {directory})",
+                                  "reverse_proxies", proxy.name, "static", "directory")
         path = proxy.static.path if proxy.static.path.endswith("/") else proxy.static.path + "/"
         static_origin, bucket = edge.private_bucket(ctx, proxy, directory, "static files", key_prefix=path.lstrip("/"))
         origins.append(static_origin)
@@ -121,6 +123,7 @@ def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer) -
     name = edge.distribution(ctx, proxy, origins, default, ordered)
     if bucket:
         edge.bucket_policy(ctx, proxy, bucket, [name])
+
 
 def cache_policy_static(ctx: AwsContext, proxy: ReverseProxy, compress: bool) -> str:
     ttl = proxy.cache.ttl if proxy.cache else 86400

@@ -89,13 +89,13 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
     size = fargate_size(svc.cpu, memory_mib)
     if size is None:
         raise ctx.unsupported(f"Fargate tasks hold at most 16384 cpu units and 120GiB; {svc.cpu} and "
-                               f"{memory_mib}MiB were asked", "lower `cpu` or `memory`", "services", svc.name)
+                              f"{memory_mib}MiB were asked", "lower `cpu` or `memory`", "services", svc.name)
     task_cpu, task_memory = size
     if (task_cpu, task_memory) != (svc.cpu, memory_mib) and site == PRIMARY:
         # The container keeps exactly its limits; only the task (the billing unit) rounds up.
         ctx.warn(f"{ctx.ref_of(svc)}: Fargate has no task of cpu {svc.cpu} and {memory_mib}MiB; the task gets "
-                  f"cpu {task_cpu} and {task_memory}MiB, the container keeps its limits",
-                  None, "services", svc.name)
+                 f"cpu {task_cpu} and {task_memory}MiB, the container keeps its limits",
+                 None, "services", svc.name)
     net = ctx.networks.network(site)
     ecs_cluster = cluster(ctx, site)
     prefix = ctx.prefix(svc)
@@ -193,8 +193,6 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
 
 
 # ---------------------------------------------------------------- finish: rules needing every component
-
-
 def grant_access(ctx: AwsContext) -> None:
     """Security-group ingress from each service to the services and balancers its env names.
 
