@@ -7,10 +7,11 @@ components — `platform` (the networks, first, so the Plan reads top-down),
 every component built). Every builder receives an `AwsContext`
 (context.py), whose collaborators hold the compile's shared state.
 
-Module layout, leaves first (no module imports one below it):
-sites.py, names.py, store_catalog.py, store_access.py, attachments.py,
-endpoints.py → network.py, iam.py, certificates.py → context.py →
-stores.py, kinds/load_balancers.py → edge.py → the other kinds → dns.py,
+Module layout, leaves first; each imports only modules listed before it:
+sites.py, names.py, store_catalog.py, store_access.py, endpoints.py,
+attachments.py → network.py, iam.py, certificates.py → context.py →
+stores.py, kinds/load_balancers.py → edge.py → kinds/databases.py,
+caches.py, queues.py, cdns.py, reverse_proxies.py, services.py → dns.py,
 alarms.py, recovery.py → this module.
 """
 

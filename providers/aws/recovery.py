@@ -1,4 +1,4 @@
-"""AWS disaster recovery: AWS Backup, cold and hot DR sites (see compiler.py for the contract).
+"""AWS disaster recovery: AWS Backup, cold and hot DR sites (the target's `disaster_recovery` pass).
 
 What each `disaster_recovery.strategy` builds, cheapest first:
 
@@ -9,16 +9,19 @@ What each `disaster_recovery.strategy` builds, cheapest first:
   also copied to a vault there.
 - cold: in the DR region, a KMS key and the RDS automated-backups replication
   of every instance (point-in-time restore there), S3 replication of push-CDN
-  buckets; no compute (compiler.py builds only the DR network).
+  buckets; no network and no compute there.
 - hot: everything of cold's but the backup replication, plus a cross-region
   read replica of every RDS instance, a copy of every cache and queue, all
-  in the DR region; compiler.py duplicates the stateless tier and points
-  DNS failover at it. Aurora DSQL databases are already active in both regions.
+  in the DR region (`build_at(ctx, …, DR)` of kinds/caches.py and queues.py).
+  The stateless tier is already there: services, balancers and web ACLs
+  are built at every site of `ctx.sites.all`, and dns.py points failover at
+  the DR copies. Aurora DSQL databases are already active in both regions.
 
 Resources that are DR-region copies of a component (`dr-db-users`,
-`dr-cache-sessions`, named like compiler.py's DR site) belong to that
+`dr-cache-sessions`, named by sites.py's `site_name`) belong to that
 component; the shared machinery (vaults, plans, role, key) belongs to
-`disaster_recovery`.
+`disaster_recovery`. This pass runs after every component is built, so it
+reads the Plan for what to replicate (the push-CDN buckets of kinds/cdns.py).
 """
 
 from __future__ import annotations
@@ -204,7 +207,7 @@ def _cross_region_replicas(ctx: AwsContext, db: Database) -> None:
 
 # ---------------------------------------------------------------- S3 replication
 def _replicate_push_buckets(ctx: AwsContext, region: str) -> None:
-    """Replicate every push-CDN bucket (built by compiler.py) to a private bucket in `region`."""
+    """Replicate every push-CDN bucket (built by kinds/cdns.py) to a private bucket in `region`."""
     push = {cdn.ref for cdn in ctx.bp.cdns.values() if cdn.mode == "push"}
     if not push:
         return
@@ -268,13 +271,13 @@ def _replicate_bucket(ctx: AwsContext, source: str, region: str, versioning: dic
 
 
 def _versioning_of(ctx: AwsContext, bucket: str, versioning: dict[str, Any]) -> str:
-    """The source bucket's versioning resource: compiler.py's if it made one, else ours."""
+    """The source bucket's versioning resource: edge.py's if it made one, else ours."""
     wanted = ref(bucket, "id")
     found = versioning.get(wanted) or versioning.get(ref(bucket, "bucket"))
     if found is not None:
         if (found.properties.get("versioning_configuration") or {}).get("status") != "Enabled":
             raise ctx.unsupported(
-                f"{bucket} is not versioned, and S3 replicates only versioned buckets (a compiler bug)",
+                f"{bucket} is not versioned, and S3 replicates only versioned buckets (a provider bug)",
                 None, "disaster_recovery")
         return found.name
     name = f"{bucket}-versioning"

@@ -3,8 +3,9 @@
 An ALB redirects plain HTTP to HTTPS, terminates TLS with an ACM certificate
 and an explicit TLS policy (TLS 1.3 and 1.2 only), drops invalid headers, and
 routes path/host rules to one target group per service, weighted where the
-blueprint weighs. Its security group admits the internet on the listener
-ports only and sends only to the services behind it. Names are functions of
+blueprint weighs. Its security group admits the internet (unless the
+balancer is `internal`) on the listener ports only and sends only to the
+services behind it. Names are functions of
 the blueprint, so a service (built first) can register with a target
 group the balancer creates later (`attachments_of`, from attachments.py's
 index). A balancer is built at every site; `${load_balancers.x.url}` read

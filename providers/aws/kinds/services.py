@@ -6,9 +6,10 @@ stores attach their grants to it — receive from a consumed queue, send to
 another). Environment values whose names say SECRET/PASSWORD/TOKEN/KEY go to
 Secrets Manager, and store passwords come from the RDS-managed secret; both
 reach the container through `secrets`, never as plain `environment`, so they
-show in neither the task definition nor the Plan. Tasks run in private subnets with
-no public address; a deployment that fails to stabilise rolls back
-(circuit breaker).
+show in neither the task definition nor the Plan. Tasks run in private
+subnets with no public address (a `public` service: public subnets and an
+address, its port open to the internet); a deployment that fails to
+stabilise rolls back (circuit breaker).
 
 `build` makes the service at every site (`ctx.sites.all`); the DR copy reads
 the DR site's balancers and stores (its strings are interpolated through
