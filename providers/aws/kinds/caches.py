@@ -120,10 +120,7 @@ def build_at(ctx: AwsContext, cache: Cache, site: str) -> None:
 
 def attribute(ctx: AwsContext, cache: Cache, attr: str) -> str:
     """`${caches.x.url}` and friends at the asking site (the DR copy with a hot DR site)."""
-    found = values(ctx, cache, stores.answering_site(ctx)).get(attr)
-    if found is None:
-        raise ValueError(f"{cache.ref} has no attribute {attr!r} on aws")
-    return found
+    return stores.attribute(ctx, cache, attr, values)
 
 
 def values(ctx: AwsContext, cache: Cache, site: str) -> dict[str, str]:

@@ -247,10 +247,7 @@ def _build_dsql(ctx: AwsContext, db: Database) -> None:
 
 def attribute(ctx: AwsContext, db: Database, attr: str) -> str:
     """`${databases.x.url}` and friends at the asking site (the DR copy with a hot DR site)."""
-    found = values(ctx, db, stores.answering_site(ctx)).get(attr)
-    if found is None:
-        raise ValueError(f"{db.ref} has no attribute {attr!r} on aws")
-    return found
+    return stores.attribute(ctx, db, attr, values)
 
 
 def _export(ctx: AwsContext, db: Database, attrs: tuple[str, ...]) -> None:

@@ -156,10 +156,7 @@ def _grants(ctx: AwsContext, queue: Queue) -> None:
 
 def attribute(ctx: AwsContext, queue: Queue, attr: str) -> str:
     """`${queues.x.url}` and friends at the asking site (the DR copy with a hot DR site)."""
-    found = values(ctx, queue, stores.answering_site(ctx)).get(attr)
-    if found is None:
-        raise ValueError(f"{queue.ref} has no attribute {attr!r} on aws")
-    return found
+    return stores.attribute(ctx, queue, attr, values)
 
 
 def values(ctx: AwsContext, queue: Queue, site: str) -> dict[str, str]:
