@@ -125,6 +125,8 @@ def set_identifier(record: DnsRecord, e: int, endpoint: Endpoint) -> str:
 
 
 # ---------------------------------------------------------------- targets
+
+
 def endpoint_site(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> str:
     if endpoint.site == DR:
         if not ctx.sites.hot:

@@ -34,10 +34,6 @@ READ_METHODS = ["GET", "HEAD"]
 CACHED_METHODS = ["GET", "HEAD"]
 
 
-def metric_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", text)[:128]
-
-
 def object_slug(key: str, taken: set[str]) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")[:48] or "root"
     if slug in taken:
@@ -66,6 +62,8 @@ def has_distribution(component) -> bool:
 
 
 # ---------------------------------------------------------------- origins
+
+
 def origin_balancer(ctx: AwsContext, component, path: tuple) -> LoadBalancer:
     """The layer 7 balancer behind a CDN origin or proxy upstream (through proxies)."""
     seen = set()
@@ -118,6 +116,8 @@ def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
 
 
 # ---------------------------------------------------------------- distributions
+
+
 def viewer_certificate(ctx: AwsContext, component) -> tuple[list[str], dict]:
     aliases = ctx.certificates.aliases.get(ctx.ref_of(component), [])
     if not aliases:

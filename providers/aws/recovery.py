@@ -95,6 +95,8 @@ def build(ctx: AwsContext, dr: DisasterRecovery) -> None:
 
 
 # ---------------------------------------------------------------- AWS Backup
+
+
 def _backups(ctx: AwsContext, dr: DisasterRecovery) -> None:
     databases = list(ctx.bp.databases.values())
     if not databases:
@@ -158,6 +160,8 @@ def _backup_plan(ctx: AwsContext, db: Database, dr: DisasterRecovery) -> None:
 
 
 # ---------------------------------------------------------------- cold
+
+
 def _replicate_automated_backups(ctx: AwsContext, db: Database, region: str) -> None:
     """RDS copies snapshots and transaction logs to `region`: point-in-time restore there."""
     days, _ = retention_days(db.backup.retention)
@@ -173,6 +177,8 @@ def _replicate_automated_backups(ctx: AwsContext, db: Database, region: str) -> 
 
 
 # ---------------------------------------------------------------- hot
+
+
 def _hot_site(ctx: AwsContext, rds: list[Database]) -> None:
     for db in rds:
         with ctx.owning(db.ref):
@@ -206,6 +212,8 @@ def _cross_region_replicas(ctx: AwsContext, db: Database) -> None:
 
 
 # ---------------------------------------------------------------- S3 replication
+
+
 def _replicate_push_buckets(ctx: AwsContext, region: str) -> None:
     """Replicate every push-CDN bucket (built by kinds/cdns.py) to a private bucket in `region`."""
     push = {cdn.ref for cdn in ctx.bp.cdns.values() if cdn.mode == "push"}

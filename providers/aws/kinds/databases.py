@@ -83,6 +83,8 @@ def dsql_peer(ctx: AwsContext, db: Database) -> str:
 
 
 # ---------------------------------------------------------------- RDS
+
+
 def build(ctx: AwsContext, db: Database) -> None:
     if db.public:
         raise ctx.unsupported(
@@ -193,6 +195,8 @@ def _export_shards(ctx: AwsContext, db: Database) -> None:
 
 
 # ---------------------------------------------------------------- multi-primary (Aurora DSQL)
+
+
 def dsql_regions(ctx: AwsContext, db: Database) -> tuple[str, str, str]:
     """(primary, peer, witness) regions of a multi-Region DSQL cluster pair."""
     primary = ctx.bp.aws.region

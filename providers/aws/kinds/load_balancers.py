@@ -81,6 +81,8 @@ def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, 
 
 
 # ---------------------------------------------------------------- the balancer
+
+
 def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
     net = ctx.networks.network(site)
     where = {"region": net.region}

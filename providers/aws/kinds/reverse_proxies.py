@@ -10,6 +10,7 @@ cache and static files in a CloudFront distribution in front of it (edge.py).
 from __future__ import annotations
 
 import os
+import re
 
 from topoform.dsl.models import LoadBalancer, ReverseProxy
 from topoform.providers.plan import ref
@@ -21,6 +22,11 @@ from . import load_balancers
 
 WAF_WINDOW = 60  # seconds: the shortest evaluation window, closest to a per-second limit
 WAF_MIN_LIMIT = 10
+
+
+def metric_name(text: str) -> str:
+    """A CloudWatch metric name for WAF (letters, digits, `_` and `-`; at most 128)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text)[:128]
 
 
 def build(ctx: AwsContext, proxy: ReverseProxy) -> None:
@@ -58,7 +64,7 @@ def web_acl(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, site: str) -
                               "reverse_proxies", proxy.name)
     where = {"region": ctx.sites.region(site), "scope": "REGIONAL"}
     prefix = site_name(ctx.prefix(proxy), site)
-    label = edge.metric_name(f"{ctx.bp.blueprint}-{ctx.stack}-{prefix}")
+    label = metric_name(f"{ctx.bp.blueprint}-{ctx.stack}-{prefix}")
     visibility = lambda suffix: {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True,  # noqa: E731
                                  "metric_name": f"{label}-{suffix}"}
     rules: list[dict] = []

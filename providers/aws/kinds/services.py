@@ -194,6 +194,8 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
 
 
 # ---------------------------------------------------------------- finish: rules needing every component
+
+
 def grant_access(ctx: AwsContext) -> None:
     """Security-group ingress from each service to the services and balancers its env names.
 
