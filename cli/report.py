@@ -1,4 +1,4 @@
-"""`topoform report`: availability, disaster recovery, consistency and lint of a blueprint (SPEC §4)."""
+"""`topoform report`: availability, disaster recovery, consistency and lint of a blueprint."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Provider plugins, pinned to the installed SDKs and installed before the first operation.
 
-An inline program reports no required plugins to the engine (PULUMI.md), so
-the engine would fetch whatever version it likes — or fail offline. We
+An inline program (Automation API) reports no required plugins to the
+engine, so the engine would fetch whatever version it likes — or fail
+offline. We
 install exactly the versions the Python SDKs were generated for (each SDK's
 `pulumi-plugin.json`), so the program and the provider agree on every
 argument name.

@@ -3,7 +3,7 @@
 Everything that can go wrong around a deployment — no Pulumi CLI, no
 passphrase, no Docker engine, no AWS credentials, a locked stack, a failed
 resource — becomes an `EngineError` with a one-line message, a hint naming
-the fix, and the exit status SPEC §2 gives it (1: deployment or runtime
+the fix, and the exit status cli/main.py documents (1: deployment or runtime
 failure, 2: invalid input). The CLI prints it; no traceback reaches a user.
 """
 

@@ -1,4 +1,4 @@
-"""`topoform eject`: the blueprint's Plan as a standalone, readable Pulumi project.
+"""Eject: a Plan as a standalone, readable Pulumi project (the library half of `topoform eject`).
 
 For users who outgrow the DSL: `Pulumi.yaml`, `requirements.txt` and a
 `__main__.py` of plain SDK calls — one block per blueprint component, a
@@ -19,21 +19,18 @@ import keyword
 import os
 import re
 import shutil
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import click
-
-from .common import blueprint_argument, compile_or_exit, load, print_diagnostics, target_options
+from .plan import referenced_names
+from .values import attr_steps, files, special, string_parts
 
 # A token's package → how the ejected program imports its SDK.
 SDK_IMPORTS = {
     "aws": ("pulumi_aws", "aws"), "docker": ("pulumi_docker", "docker"),
     "random": ("pulumi_random", "random"), "tls": ("pulumi_tls", "tls"),
 }
-_ATTR_STEP_RE = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 LINE = 100  # a value fits on one line below this width
 
 
@@ -86,7 +83,7 @@ class Writer:
 
     def reference(self, name: str, attr: str) -> str:
         var = self.variables[name]
-        steps = [(m.group(1), m.group(2)) for m in _ATTR_STEP_RE.finditer(attr)]
+        steps = attr_steps(attr)
         first, rest = steps[0][0], steps[1:]
         code = f"{var}.{first}"
         for field_name, index in rest:
@@ -95,37 +92,18 @@ class Writer:
         return code
 
     def string(self, text: str, indent: int) -> str:
-        from topoform.providers.plan import REFERENCE_RE
-
         if "${" not in text:
             return self.text(text, indent)
-        parts: list[tuple[str, str]] = []  # ("text", literal) or ("ref", code)
-        last = 0
-        for match in REFERENCE_RE.finditer(text):
-            if match.start() > last:
-                parts.append(("text", text[last:match.start()]))
-            if match.group(1) is None:
-                parts.append(("text", "${"))
-            else:
-                parts.append(("ref", self.reference(match.group(1), match.group(2))))
-            last = match.end()
-        if last < len(text):
-            parts.append(("text", text[last:]))
-        merged: list[tuple[str, str]] = []
-        for kind, value in parts:  # `$${` became text: join it with its neighbours
-            if kind == "text" and merged and merged[-1][0] == "text":
-                merged[-1] = ("text", merged[-1][1] + value)
-            else:
-                merged.append((kind, value))
-        if len(merged) == 1:
-            kind, value = merged[0]
-            return value if kind == "ref" else self.text(value, indent)
+        parts = string_parts(text)
+        if len(parts) == 1:
+            only = parts[0]
+            return self.text(only, indent) if isinstance(only, str) else self.reference(only.name, only.attr)
         items: list[str] = []
-        for kind, value in merged:
-            if kind == "ref":
-                items.append(value)
-            else:  # one argument per source line keeps a templated config file readable
-                items += [string_literal(line) for line in value.splitlines(keepends=True)]
+        for part in parts:
+            if isinstance(part, str):  # one argument per source line keeps a templated config file readable
+                items += [string_literal(line) for line in part.splitlines(keepends=True)]
+            else:
+                items.append(self.reference(part.name, part.attr))
         return self.call("pulumi.Output.concat", items, indent)
 
     def text(self, text: str, indent: int) -> str:
@@ -156,16 +134,16 @@ class Writer:
             pad = " " * (indent + 4)
             return "[\n" + "".join(f"{pad}{item},\n" for item in items) + " " * indent + "]"
         if isinstance(value, dict):
-            if len(value) == 1:
-                key, inner = next(iter(value.items()))
+            form = special(value)
+            if form is not None:
+                key, inner = form
                 if key == "$json":
                     return self.call("pulumi.Output.json_dumps", [self.value(inner, indent + 4)], indent)
                 if key == "$secret":
                     return self.call("pulumi.Output.secret", [self.value(inner, indent + 4)], indent)
                 if key == "$asset":
                     return f"pulumi.FileAsset({string_literal(self.assets.get(inner, inner))})"
-                if key == "$archive":
-                    return f"pulumi.FileArchive({string_literal(self.assets.get(inner, inner))})"
+                return f"pulumi.FileArchive({string_literal(self.assets.get(inner, inner))})"
             items = [f"{string_literal(str(k))}: {self.value(v, indent + 4)}" for k, v in value.items()]
             flat = "{" + ", ".join(items) + "}"
             if len(flat) + indent <= LINE and "\n" not in flat:
@@ -286,19 +264,6 @@ def render_resource(resource: Any, var: str, parent: str | None, writer: Writer,
     return head + f"{var} = {path}(\n" + "".join(f"    {a},\n" for a in args) + ")"
 
 
-def referenced_resources(value: Any) -> set[str]:
-    """Names of the resources a Plan value reads through `${NAME.attr}`."""
-    from topoform.providers.plan import REFERENCE_RE
-
-    if isinstance(value, str):
-        return {m.group(1) for m in REFERENCE_RE.finditer(value) if m.group(1)}
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    found: set[str] = set()
-    for item in items:
-        found |= referenced_resources(item)
-    return found
-
-
 def build_blocks(plan: Any, writer: Writer, names: Names) -> tuple[list[Block], dict[str, str]]:
     comp_vars: dict[str, str] = {}
     short = [ref.split(".")[-1] for ref in plan.components]
@@ -329,7 +294,7 @@ def build_blocks(plan: Any, writer: Writer, names: Names) -> tuple[list[Block], 
                                          info.source if info else None))
             declared_resources.add(r.name)
         if info is not None and last_block[ref] == i:
-            needed = referenced_resources(info.outputs)
+            needed = referenced_names(info.outputs)
             call = f"{comp_vars[ref]}.register_outputs({writer.value(info.outputs, 0)})"
             if needed <= declared_resources:
                 lines.append(call)
@@ -349,22 +314,8 @@ def build_blocks(plan: Any, writer: Writer, names: Names) -> tuple[list[Block], 
 
 
 def collect_assets(plan: Any) -> list[str]:
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            if len(value) == 1 and next(iter(value)) in ("$asset", "$archive"):
-                found.append(str(next(iter(value.values()))))
-                return
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    for r in plan.resources:
-        walk(r.properties)
-    return list(dict.fromkeys(found))
+    """Every file the Plan uploads (`$asset`, `$archive`), once, in Plan order."""
+    return list(dict.fromkeys(path for r in plan.resources for path in files(r.properties)))
 
 
 def asset_destinations(paths: list[str]) -> dict[str, str]:
@@ -401,7 +352,7 @@ def _environment() -> Any:
 
     return jinja2.Environment(
         loader=jinja2.FunctionLoader(
-            lambda name: resources.files("topoform.cli").joinpath(f"templates/{name}").read_text(encoding="utf-8")),
+            lambda name: resources.files("topoform.providers").joinpath(f"templates/{name}").read_text(encoding="utf-8")),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
     )
 
@@ -455,27 +406,3 @@ def write_project(plan: Any, out_dir: str, *, blueprint_file: str, region: str |
             shutil.copy2(source, target)
         written.append(target)
     return written
-
-
-@click.command()
-@blueprint_argument
-@target_options
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the Pulumi project into.")
-@click.option("--force", is_flag=True, help="Write into a directory that already has a Pulumi project.")
-def eject(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...], out_dir: str,
-          force: bool) -> None:
-    """Write a standalone Pulumi project (Pulumi.yaml, __main__.py, requirements.txt) for BLUEPRINT."""
-    result = load(blueprint, target, variables)
-    compiled = compile_or_exit(result, target, stack)
-    if compiled.warnings:
-        print_diagnostics(compiled.warnings)
-    if os.path.exists(os.path.join(out_dir, "Pulumi.yaml")) and not force:
-        click.echo(f"error: {out_dir} already holds a Pulumi project; pass --force to overwrite it", err=True)
-        sys.exit(2)
-    bp = result.blueprint
-    write_project(compiled, out_dir, blueprint_file=blueprint, region=bp.aws.region, description=bp.description)
-    click.echo(click.style("ejected", fg="green", bold=True)
-               + f": {len(compiled.resources)} resources in {len(compiled.components)} components → {out_dir}/")
-    click.echo(f"next:\n  cd {out_dir}\n  python -m venv venv && venv/bin/pip install -r requirements.txt\n"
-               f"  pulumi stack init {stack} && pulumi up")
