@@ -15,9 +15,9 @@ import textwrap
 import pytest
 
 from topoform.dsl import validate_text
+from topoform.dsl.topology import topology
 from topoform.providers import aws, compile_plan
 from topoform.providers.aws.kinds import databases
-from topoform.providers.aws.store_access import store_access
 from topoform.providers.aws.store_catalog import (
     backup_schedule,
     cache_family,
@@ -473,9 +473,9 @@ def test_queue_without_max_receives_has_no_dead_letter_queue():
 
 
 def test_consumers_may_receive_and_producers_may_send(shop):
-    access = store_access(load(SHOP))
+    access = topology(load(SHOP))
     assert access.users("queues.orders") == ["services.web", "services.worker"]
-    assert access.consumers_of("queues.orders") == ["services.worker"]
+    assert list(access.consumers_of("queues.orders")) == ["services.worker"]
     grants = {r.name: r.properties for r in shop.of_type("aws:iam/rolePolicy:RolePolicy") if "queue" in r.name}
     assert sorted(grants) == ["queue-orders-consume-svc-worker", "queue-orders-send-svc-web"]
     worker = grants["queue-orders-consume-svc-worker"]

@@ -3,12 +3,12 @@
 `TARGET` is the target's table (providers/base.py walks it): one builder
 module per component kind under kinds/, and the passes that are not
 components — `platform` (the networks, first, so the Plan reads top-down),
-`dns.build`, `recovery.build`, `alarms.build`, and `finish` (rules that need
-every component built). Every builder receives an `AwsContext`
+`dns.build`, `recovery.build`, `alarms.build`, `finish` (rules that need
+every component built) and `facts.record` (what the analyses read). Every builder receives an `AwsContext`
 (context.py), whose collaborators hold the compile's shared state.
 
 Module layout, leaves first; each imports only modules listed before it:
-sites.py, names.py, store_catalog.py, store_access.py, endpoints.py,
+sites.py, names.py, store_catalog.py, endpoints.py,
 attachments.py → network.py, iam.py, certificates.py → context.py →
 stores.py, kinds/load_balancers.py → edge.py → kinds/databases.py,
 caches.py, queues.py, cdns.py, reverse_proxies.py, services.py → dns.py,
@@ -20,7 +20,7 @@ from __future__ import annotations
 from topoform.dsl.models import Blueprint
 from topoform.providers.base import Target
 
-from . import alarms, dns, recovery
+from . import alarms, dns, facts, recovery
 from .context import AwsContext
 from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
 from .sites import DR, PRIMARY
@@ -51,5 +51,5 @@ def finish(ctx: AwsContext) -> None:
 
 TARGET = Target(
     name="aws", context=context, kinds=KINDS, platform=platform, dns=dns.build,
-    disaster_recovery=recovery.build, slos=alarms.build, finish=finish,
+    disaster_recovery=recovery.build, slos=alarms.build, finish=finish, facts=facts.record,
 )

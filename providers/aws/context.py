@@ -10,7 +10,8 @@ through these, each the sole keeper of its state:
 - `iam` (iam.py): the ECS roles of each service and grants on its task role;
 - `certificates` (certificates.py): the Route53 zone, ACM certificates per
   region, and the record names aliasing each distribution;
-- `access` (store_access.py): which services reference which store, and
+- `access` (dsl/topology.py, built once during validation): what each
+  service reads (store grants, security-group rules, store passwords) and
   each queue's consumers;
 - `attachments` (attachments.py): which services sit behind which balancer;
 - `web_acl_owners`: the reverse proxy whose WAF web ACL each balancer at each
@@ -29,6 +30,7 @@ from __future__ import annotations
 import copy
 
 from topoform.dsl.models import Blueprint, Component
+from topoform.dsl.topology import Topology, topology
 from topoform.providers.base import BuildContext
 
 from .attachments import Attachments
@@ -37,7 +39,6 @@ from .iam import Iam
 from .names import Names
 from .network import Networks
 from .sites import PRIMARY, Sites
-from .store_access import store_access
 
 
 class AwsContext(BuildContext):
@@ -51,7 +52,7 @@ class AwsContext(BuildContext):
         self.networks = Networks(self, self.sites, self.names)
         self.iam = Iam(self, self.names)
         self.certificates = Certificates(self, self.sites)
-        self.access = store_access(bp)
+        self.access: Topology = topology(bp)
         self.attachments = Attachments(bp, self.names)
         self.web_acl_owners: dict[tuple[str, str], str] = {}
         self._views: dict[str, AwsContext] = {PRIMARY: self}

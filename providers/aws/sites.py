@@ -1,6 +1,7 @@
 """The sites of an AWS deployment: the primary region and, with a DR section, the DR region.
 
-A leaf module (it imports nothing else of the AWS target), so every module
+A leaf module (it imports nothing else of the AWS target; the site names
+come from dsl/topology.py), so every module
 that places resources can name a site without an import cycle. The stateless
 tier (services, balancers, web ACLs, SLO alarms) runs at every site of
 `Sites.all`; a hot DR site also holds live copies of the stores
@@ -11,9 +12,10 @@ a resource another module creates, before or after it is created.
 
 from __future__ import annotations
 
+from topoform.dsl.topology import DR, PRIMARY
 from topoform.providers.base import BuildContext
 
-PRIMARY, DR = "primary", "dr"
+__all__ = ["DR", "PRIMARY", "Sites", "site_name"]  # the site names are the blueprint's (dsl/topology.py)
 
 
 def site_name(name: str, site: str) -> str:

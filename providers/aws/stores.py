@@ -1,9 +1,10 @@
 """What the data-store kinds (kinds/databases.py, caches.py, queues.py) share.
 
 A store is private: its security group admits only the services that
-reference it (`admit_users`, from store_access.py's index). A service's DR
+reference it (`admit_users`, from the blueprint's topology). A service's DR
 copy reads the DR copies of the stores when the DR site is hot and has
-them (`answering_site`); otherwise every site reads the primary's. Each
+them (`answering_site`); otherwise every site reads the primary's. A
+cache's `in_front_of` is a design note, not a connection: it admits nobody. Each
 store kind answers `${...}` from a table of its values at a site
 (`attribute`), so an answer is the same whenever it is asked.
 """

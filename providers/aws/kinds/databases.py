@@ -315,19 +315,19 @@ def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
     one `…_PASSWORD_<i>` per shard. A replica shares its primary's password.
     """
     entries: dict[str, str] = {}
-    for use in ctx.access.uses_of(ctx.ref_of(service)):
-        db = ctx.bp.component(use.store)
-        if use.env is None or not isinstance(db, Database) or is_dsql(db):
+    for read in ctx.access.store_reads(ctx.ref_of(service)):
+        db = ctx.bp.component(read.target)
+        if read.env is None or not isinstance(db, Database) or is_dsql(db):
             continue
-        if use.attr not in PASSWORD_SOURCES:
+        if read.attr not in PASSWORD_SOURCES:
             continue
-        base = use.env
+        base = read.env
         for suffix in ("_URLS", "_URL", "_HOST"):
             if base.endswith(suffix) and len(base) > len(suffix):
                 base = base[: -len(suffix)]
                 break
         writers = primaries(ctx, db)
-        if use.attr == "shard_urls" and len(writers) > 1:
+        if read.attr == "shard_urls" and len(writers) > 1:
             names = [(f"{base}_PASSWORD_{i}", p) for i, p in enumerate(writers)]
         else:
             names = [(f"{base}_PASSWORD", writers[0])]

@@ -30,7 +30,6 @@ from topoform.providers.plan import ref
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
-from ..store_access import references
 from . import databases, load_balancers
 
 # Fargate's valid task sizes: CPU units → (min, max, step) of memory in MiB.
@@ -204,8 +203,7 @@ def grant_access(ctx: AwsContext) -> None:
     """
     for svc in ctx.bp.services.values():
         svc_ref = ctx.ref_of(svc)
-        named = dict.fromkeys(f"{section}.{name}" for value in svc.env.values()
-                              for section, name, _ in references(value))
+        named = dict.fromkeys(read.target for read in ctx.access.reads_of(svc_ref) if read.env is not None)
         for site in ctx.sites.all:
             for target_ref in named:
                 target = ctx.bp.component(target_ref)
