@@ -117,7 +117,7 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
     for key, value in svc.env.items():
         text = here.interpolate(value)
         if SECRET_NAME_RE.search(key):
-            # Named secret by the blueprint. Store URLs carry no password on aws: the
+            # The key names a secret. Store URLs carry no password on aws: the
             # RDS-managed password reaches the container through `store_secrets`.
             secret = ctx.add("aws:secretsmanager/secret:Secret", n(f"{prefix}-env-{key.lower().replace('_', '-')}"), {
                 "description": f"{key} of {ctx.ref_of(svc)}", "recovery_window_in_days": 7, **where, "tags": ctx.tags(),
