@@ -192,3 +192,26 @@ def test_imports_flow_cli_to_providers_to_dsl(layer):
     wrong = [f"{module} imports {target}" for module, targets in graph().items() if _layer(module) == layer
              for target in sorted(targets) if _layer(target) not in ALLOWED[layer]]
     assert not wrong, "\n".join(wrong)
+
+
+def _target_comparisons(path: str) -> list[int]:
+    """Lines comparing a name or attribute called `target` with a target's name ("aws", "docker")."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = any(isinstance(s, ast.Name) and s.id == "target" or isinstance(s, ast.Attribute)
+                        and s.attr == "target" for s in sides)
+            literal = any(isinstance(s, ast.Constant) and s.value in ("aws", "docker") for s in sides)
+            if named and literal:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_analyses_never_ask_which_target_it_is():
+    """report, lint and graph read the facts each target records (providers/<target>/facts.py)."""
+    found = {name: _target_comparisons(path) for name, path in modules().items()
+             if name.startswith("topoform.providers.insight")}
+    assert found and not {name: lines for name, lines in found.items() if lines}
+    assert _target_comparisons(modules()["topoform.providers"])  # the check sees `target == "docker"`
