@@ -237,7 +237,7 @@ class Topology:
 
     @property
     def has_dr_site(self) -> bool:
-        """A second site exists (any DR strategy but backup-only on aws; docker names a site for each)."""
+        """A `disaster_recovery` section is declared (docker then builds a second site network)."""
         return self.dr_strategy is not None
 
     @property
@@ -249,17 +249,6 @@ class Topology:
     def running_sites(self) -> tuple[str, ...]:
         """Sites where services, balancers and caches run: the DR site too when it is hot."""
         return (PRIMARY, DR) if self.hot_dr else (PRIMARY,)
-
-    def edges(self) -> dict[str, set[str]]:
-        """The dependency graph: component → components it needs first (back-links left out)."""
-        graph: dict[str, set[str]] = {}
-        for item in self.fields:
-            if item.depends and (src := owner(item.path)):
-                graph.setdefault(src, set()).add(item.ref)
-        for found in self.interpolations:
-            if src := owner(found.path):
-                graph.setdefault(src, set()).add(found.ref)
-        return graph
 
 
 def build(bp: Blueprint, interpolations: Iterable[Interpolation] | None = None,

@@ -127,3 +127,28 @@ def test_every_kind_is_in_the_json_schema(section):
     model = next(kind for kind in REGISTRY if kind.section == section).component_type.rpartition(":")[2]
     assert any(name.lower() == model.lower() for name in schema.get("$defs", {})), \
         f"the schema defines no {model} model for {section}"
+
+
+def test_compile_target_runs_the_facts_hook_after_the_walk():
+    """A ported target's `Target.facts` sees every component built, and its facts land on the Plan."""
+    from types import SimpleNamespace
+
+    from topoform.providers.base import BuildContext, Target, compile_target
+    from topoform.providers.docker import facts as docker_facts
+
+    built: list[str] = []
+    builder = SimpleNamespace(build=lambda ctx, component: built.append(component.ref),
+                              attribute=lambda ctx, component, attr: "")
+
+    def record(ctx):
+        assert len(built) == sum(1 for _ in ctx.bp.components())
+        docker_facts.record(ctx)
+
+    class Context(BuildContext):
+        target = "toy"
+
+    kinds = {section: builder for section in SECTIONS}
+    toy = Target("toy", lambda bp, stack: Context(bp, stack, kinds), kinds, facts=record)
+    compiled = compile_target(toy, every_kind())
+    assert all(compiled.components[ref].facts is not None for ref in built)
+    assert compiled.defaults == docker_facts.DEFAULTS
