@@ -29,33 +29,9 @@ def _target_module(target: str):
 
 def compile_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
     """The Plan of `bp` for `target`; raises UnsupportedError for what the target cannot build."""
-    module = _target_module(target)
-    spec = getattr(module, "TARGET", None)
-    if spec is not None:  # a target ported to a kind table
-        from .base import compile_target
+    from .base import compile_target
 
-        return compile_target(spec, bp, stack)
-    ctx = _mixin_compiler(target)(bp, stack)
-    plan = ctx.compile()
-    _facts_module(target).record(ctx)
-    return plan
-
-
-def _mixin_compiler(target: str):
-    """The mixin-era compilers, until their port to a `Target` table lands."""
-    if target == "docker":
-        from .docker.compiler import DockerCompiler as compiler
-    else:
-        from .aws.compiler import AwsCompiler as compiler
-    return compiler
-
-
-def _facts_module(target: str):
-    if target == "docker":
-        from .docker import facts
-    else:
-        from .aws import facts
-    return facts
+    return compile_target(_target_module(target).TARGET, bp, stack)
 
 
 def analysed_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
@@ -75,10 +51,9 @@ def analysed_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
     try:
         plan = compile_plan(bp, target, stack)
     except UnsupportedError:
-        module = _target_module(target)
-        spec = getattr(module, "TARGET", None)
-        ctx = spec.context(bp, stack) if spec is not None else _mixin_compiler(target)(bp, stack)
-        (spec.facts if spec is not None and spec.facts is not None else _facts_module(target).record)(ctx)
+        spec = _target_module(target).TARGET
+        ctx = spec.context(bp, stack)
+        spec.facts(ctx)
         plan = ctx.plan
     _ANALYSED[key] = (weakref.ref(bp, lambda _ref: _ANALYSED.pop(key, None)), plan)
     return plan

@@ -227,33 +227,3 @@ def compile_target(target: Target, bp: Blueprint, stack: str = "dev") -> Plan:
     if ctx.problems:
         raise UnsupportedError(sorted_diagnostics(ctx.problems))
     return ctx.plan
-
-
-class Compiler(BuildContext):
-    """The mixin-era walk, kept only until both targets are ported to `Target` tables."""
-
-    def compile(self) -> Plan:
-        with gc_paused():
-            with self.owning(PLATFORM, ()):
-                self.compile_platform()
-            for kind in KINDS:
-                for component in getattr(self.bp, kind).values():
-                    with self.owning(component.ref):
-                        getattr(self, f"compile_{kind}")(component)
-            if self.bp.dns is not None:
-                with self.owning(DNS, ("dns",)):
-                    self.compile_dns(self.bp.dns)
-            if self.bp.disaster_recovery is not None:
-                with self.owning(RECOVERY, ("disaster_recovery",)):
-                    self.compile_disaster_recovery(self.bp.disaster_recovery)
-            if self.bp.slos is not None:
-                with self.owning(SLOS, ("slos",)):
-                    self.compile_slos(self.bp.slos)
-            self.finish()
-        return self.plan
-
-    def compile_platform(self) -> None:
-        """Shared infrastructure (networks, clusters)."""
-
-    def finish(self) -> None:
-        """Last pass: outputs, anything that needs every component compiled."""
