@@ -35,6 +35,7 @@ FLOOR_WIDTH = 40
 
 INDENT = 2  # a resource line under its component's heading
 GAP = 2  # between columns
+LABEL_WIDTH = 14  # the summary's row labels
 NAME_MIN = 12  # the name column never gets narrower than this
 DEPS_MIN = 24  # a narrower dependency column moves dependencies to their own lines
 PROTECTED = " [protected]"
@@ -110,16 +111,19 @@ def _component_lines(plan: "Plan", ref: str, info: "ComponentInfo | None", resou
             end = at + len(token)
         if not deps:
             lines.append(line)
-        elif deps_inline and end <= deps_at - GAP:
-            wrapped = _wrap(deps, deps_at + 2, width)
-            lines.append(line + " " * (deps_at - end) + style.deps(f"{style.arrow} {wrapped[0]}"))
-            lines.extend(" " * (deps_at + 2) + style.deps(text) for text in wrapped[1:])
+            continue
+        at = INDENT + 4
+        below = _wrap(deps, at + 2, width)
+        # Beside the type when every dependency fits that column and it takes no
+        # more lines than below the resource; below it otherwise.
+        beside = _wrap(deps, deps_at + 2, width) if deps_inline and end <= deps_at - GAP else []
+        if beside and len(beside) <= len(below) + 1 and max(map(len, beside)) <= width - deps_at - 2:
+            lines.append(line + " " * (deps_at - end) + style.deps(f"{style.arrow} {beside[0]}"))
+            lines.extend(" " * (deps_at + 2) + style.deps(text) for text in beside[1:])
         else:
             lines.append(line)
-            at = INDENT + 4
-            wrapped = _wrap(deps, at + 2, width)
-            lines.append(" " * at + style.deps(f"{style.arrow} {wrapped[0]}"))
-            lines.extend(" " * (at + 2) + style.deps(text) for text in wrapped[1:])
+            lines.append(" " * at + style.deps(f"{style.arrow} {below[0]}"))
+            lines.extend(" " * (at + 2) + style.deps(text) for text in below[1:])
     return lines
 
 
@@ -175,17 +179,26 @@ def _summary_lines(plan: "Plan", groups: dict[str, list["Resource"]], empty: lis
              f", 0 to change, 0 to destroy ({shown} component{'s' * (shown != 1)})"]
     kinds = Counter(plan.components[ref].type.rsplit(":", 1)[-1] if ref in plan.components else ref
                     for ref, resources in groups.items() if resources)
-    label_width = 14
-    rows = [("components", _wrap(_counted(kinds), INDENT + label_width, width)),
-            # One type a line: a comma list of long tokens is hard to scan.
-            ("resources", _counted(Counter(r.type for r in plan.resources), aligned=True))]
+    col = INDENT + LABEL_WIDTH
+
+    def row(label: str, texts: list[str]) -> None:
+        lines.append(" " * INDENT + style.meta(label.ljust(LABEL_WIDTH)) + texts[0])
+        lines.extend(" " * col + text for text in texts[1:])
+
+    row("components", _wrap([f"{n} {kind}" for n, kind in _counted(kinds)], col, width))
+    # One type a line: a comma list of long tokens is hard to scan. A type too
+    # long for its line goes below its count, whole.
+    head = " " * INDENT + style.meta("resources".ljust(LABEL_WIDTH))
+    for i, (n, token) in enumerate(_counted(Counter(r.type for r in plan.resources), aligned=True)):
+        lead = head if i == 0 else " " * col
+        if col + len(n) + GAP + len(token) <= width:
+            lines.append(f"{lead}{n}  {token}")
+        else:
+            lines += [lead + n, " " * (INDENT + 4) + token]
     if empty:
-        rows.append(("no resources", _wrap(empty, INDENT + label_width, width)))
+        row("no resources", _wrap(empty, col, width))
     if plan.outputs:
-        rows.append(("outputs", [f"{len(plan.outputs)} (see --json)"]))
-    for label, texts in rows:
-        lines.append(" " * INDENT + style.meta(label.ljust(label_width)) + texts[0])
-        lines.extend(" " * (INDENT + label_width) + text for text in texts[1:])
+        row("outputs", [f"{len(plan.outputs)} (see --json)"])
     if plan.warnings:
         count = len(plan.warnings)
         lines.append(style.warn(f"{count} warning{'s' * (count != 1)}:"))
@@ -198,11 +211,11 @@ def _summary_lines(plan: "Plan", groups: dict[str, list["Resource"]], empty: lis
     return lines
 
 
-def _counted(counter: Counter, aligned: bool = False) -> list[str]:
-    """"N key" by falling count; `aligned` right-aligns the counts (for one a line)."""
+def _counted(counter: Counter, aligned: bool = False) -> list[tuple[str, str]]:
+    """(count, key) by falling count; `aligned` right-aligns the counts (for one a line)."""
     items = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     digits = len(str(items[0][1])) if aligned and items else 0
-    return [f"{n:>{digits}}  {key}" if aligned else f"{n} {key}" for key, n in items]
+    return [(f"{n:>{digits}}", key) for key, n in items]
 
 
 # ------------------------------------------------------------------ terminal details
