@@ -75,7 +75,7 @@ def write_plan_text(plan: "Plan", stream: TextIO, *, width: int | None = None, c
         groups.setdefault(resource.component, []).append(resource)
     home = _home_file(plan.components.values())
     title = f"{plan.blueprint} {style.dot} {plan.target} {style.dot} stack {plan.stack}"
-    stream.write(style.bold(title) + (f"  ({home})" if home else "") + "\n")
+    stream.write(style("bold", title) + (f"  ({home})" if home else "") + "\n")
     empty: list[str] = []
     for ref, resources in groups.items():
         if not resources:
@@ -102,12 +102,12 @@ def _component_lines(plan: "Plan", ref: str, info: "ComponentInfo | None", resou
         deps = plan.dependencies(resource)
         token = resource.type
         if len(name) <= name_col and type_at + len(token) <= width:
-            line = " " * INDENT + style.name(name) + " " * (type_at - INDENT - len(name)) + style.type(token)
+            line = " " * INDENT + name + " " * (type_at - INDENT - len(name)) + style("type", token)
             end = type_at + len(token)
         else:  # the name, then the type on a continuation line
-            lines.append(" " * INDENT + style.name(name))
+            lines.append(" " * INDENT + name)
             at = type_at if type_at + len(token) <= width else INDENT + 4
-            line = " " * at + style.type(token)
+            line = " " * at + style("type", token)
             end = at + len(token)
         if not deps:
             lines.append(line)
@@ -118,12 +118,12 @@ def _component_lines(plan: "Plan", ref: str, info: "ComponentInfo | None", resou
         # more lines than below the resource; below it otherwise.
         beside = _wrap(deps, deps_at + 2, width) if deps_inline and end <= deps_at - GAP else []
         if beside and len(beside) <= len(below) + 1 and max(map(len, beside)) <= width - deps_at - 2:
-            lines.append(line + " " * (deps_at - end) + style.deps(f"{style.arrow} {beside[0]}"))
-            lines.extend(" " * (deps_at + 2) + style.deps(text) for text in beside[1:])
+            lines.append(line + " " * (deps_at - end) + style("deps", f"{style.arrow} {beside[0]}"))
+            lines.extend(" " * (deps_at + 2) + style("deps", text) for text in beside[1:])
         else:
             lines.append(line)
-            lines.append(" " * at + style.deps(f"{style.arrow} {below[0]}"))
-            lines.extend(" " * (at + 2) + style.deps(text) for text in below[1:])
+            lines.append(" " * at + style("deps", f"{style.arrow} {below[0]}"))
+            lines.extend(" " * (at + 2) + style("deps", text) for text in below[1:])
     return lines
 
 
@@ -137,10 +137,10 @@ def _heading(ref: str, info: "ComponentInfo | None", width: int, style: "_Style"
             meta.append(where)
     text = f" {style.dot} ".join(meta)
     if not text:
-        return [style.heading(ref)]
+        return [style("heading", ref)]
     if len(ref) + GAP + len(text) <= width:
-        return [style.heading(ref) + " " * GAP + style.meta(text)]
-    return [style.heading(ref), " " * INDENT + style.meta(text)]
+        return [style("heading", ref) + " " * GAP + style("meta", text)]
+    return [style("heading", ref), " " * INDENT + style("meta", text)]
 
 
 def _wrap(words: list[str], start: int, width: int) -> list[str]:
@@ -175,20 +175,20 @@ def _home_file(components: Iterable["ComponentInfo"]) -> str | None:
 def _summary_lines(plan: "Plan", groups: dict[str, list["Resource"]], empty: list[str], width: int,
                    style: "_Style") -> list[str]:
     shown = len(groups) - len(empty)
-    lines = [style.bold(f"{len(plan.resources)} to add") +
+    lines = [style("bold", f"{len(plan.resources)} to add") +
              f", 0 to change, 0 to destroy ({shown} component{'s' * (shown != 1)})"]
     kinds = Counter(plan.components[ref].type.rsplit(":", 1)[-1] if ref in plan.components else ref
                     for ref, resources in groups.items() if resources)
     col = INDENT + LABEL_WIDTH
 
     def row(label: str, texts: list[str]) -> None:
-        lines.append(" " * INDENT + style.meta(label.ljust(LABEL_WIDTH)) + texts[0])
+        lines.append(" " * INDENT + style("meta", label.ljust(LABEL_WIDTH)) + texts[0])
         lines.extend(" " * col + text for text in texts[1:])
 
     row("components", _wrap([f"{n} {kind}" for n, kind in _counted(kinds)], col, width))
     # One type a line: a comma list of long tokens is hard to scan. A type too
     # long for its line goes below its count, whole.
-    head = " " * INDENT + style.meta("resources".ljust(LABEL_WIDTH))
+    head = " " * INDENT + style("meta", "resources".ljust(LABEL_WIDTH))
     for i, (n, token) in enumerate(_counted(Counter(r.type for r in plan.resources), aligned=True)):
         lead = head if i == 0 else " " * col
         if col + len(n) + GAP + len(token) <= width:
@@ -201,7 +201,7 @@ def _summary_lines(plan: "Plan", groups: dict[str, list["Resource"]], empty: lis
         row("outputs", [f"{len(plan.outputs)} (see --json)"])
     if plan.warnings:
         count = len(plan.warnings)
-        lines.append(style.warn(f"{count} warning{'s' * (count != 1)}:"))
+        lines.append(style("warn", f"{count} warning{'s' * (count != 1)}:"))
         for diag in plan.warnings:
             head = f"{diag.file}:{diag.line}:{diag.column}: {diag.severity}: {diag.message}"
             lines.extend(" " * INDENT + text for text in _fill(head.split(), INDENT, width))
@@ -243,6 +243,10 @@ def _can_encode(stream: TextIO, text: str) -> bool:
     return True
 
 
+# The SGR codes of each part of the output (https://en.wikipedia.org/wiki/ANSI_escape_code#SGR).
+_SGR = {"bold": "1", "heading": "1;36", "meta": "2", "type": "34", "deps": "2", "warn": "1;33"}
+
+
 class _Style:
     """ANSI colour, or nothing; the arrow and dot fall back to ASCII for a stream that cannot encode them."""
 
@@ -250,26 +254,5 @@ class _Style:
         self.color = color
         self.arrow, self.dot = ("←", "·") if unicode else ("<-", "-")
 
-    def _sgr(self, code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
-
-    def bold(self, text: str) -> str:
-        return self._sgr("1", text)
-
-    def heading(self, text: str) -> str:
-        return self._sgr("1;36", text)
-
-    def meta(self, text: str) -> str:
-        return self._sgr("2", text)
-
-    def name(self, text: str) -> str:
-        return text
-
-    def type(self, text: str) -> str:
-        return self._sgr("34", text)
-
-    def deps(self, text: str) -> str:
-        return self._sgr("2", text)
-
-    def warn(self, text: str) -> str:
-        return self._sgr("1;33", text)
+    def __call__(self, part: str, text: str) -> str:
+        return f"\x1b[{_SGR[part]}m{text}\x1b[0m" if self.color else text
