@@ -22,6 +22,7 @@ from .loader import Loaded, Path, SourceMap, load_file, load_text
 from .models import KINDS, NAME_PATTERN, NAME_RE, TARGETS, Blueprint
 from .references import check_references, did_you_mean, find_cycles, resolve_variables, substitute_in_place
 from .rules import check
+from .suggestions import choice_hint
 
 
 @dataclass
@@ -458,7 +459,10 @@ def pydantic_diagnostics(exc: ValidationError, data: Any, source: SourceMap,
             expected_text = error["ctx"]["expected"]
             choices = [c.strip().strip("'") for c in expected_text.replace(" or ", ", ").split(", ")]
             message = f"{where(path)}: {_shown(given)} is not one of {', '.join(choices)}"
-            hint = did_you_mean(str(given), choices)
+            if isinstance(given, str) and given.strip() in choices and given.strip().isdigit():
+                hint = f"remove the quotes: {given.strip()}"
+            else:
+                hint = choice_hint(str(given), choices)
         elif kind in ("value_error", "assertion_error"):
             text = str(error.get("ctx", {}).get("error", error["msg"]))
             text, _, hint_text = text.partition("\n")
