@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from .schema import written_defaults
 from .units import Duration, Percent, Size
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}$"
@@ -46,7 +47,8 @@ class StrictModel(BaseModel):
     scalars, so `replicas: "3"` or `fifo: yes-please` are mistakes to report,
     not to coerce (pydantic's lax mode would turn `replicas: true` into 1)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False,
+                              json_schema_extra=written_defaults)
 
 
 def _version_text(value: Any) -> Any:
