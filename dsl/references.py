@@ -456,7 +456,9 @@ def check_references(
                 hint = did_you_mean(item.attr, attrs) or f"{item.ref} offers: {', '.join(attrs)}"
             diags.append(Diagnostic.at(source.value(item.path),
                                        f"{item.ref} has no attribute '{item.attr}'", hint))
-        if src := owner(item.path):
+        # A name is known before anything is built, so reading one (even a
+        # component's own, `${services.api.name}` in its env) orders nothing.
+        if item.attr != "name" and (src := owner(item.path)):
             edge(src, item.ref, item.path)
     return graph, diags
 

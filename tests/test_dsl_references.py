@@ -37,6 +37,15 @@ def test_interpolations_build_dependencies_and_cycles_point_at_a_reference():
     assert message == "reference cycle: services.a → services.b → services.a"
 
 
+def test_reading_a_name_is_not_a_dependency_not_even_ones_own():
+    # A name is known before anything is built.
+    text = ("blueprint: a\nservices:\n  api: {image: x, env: {ME: '${services.api.name}', B: '${services.b.name}'}}\n"
+            "  b: {image: x, env: {A: '${services.api.name}'}}\n")
+    assert diags(text) == []
+    text = "blueprint: a\nservices:\n  api: {image: x, port: 80, env: {ME: '${services.api.url}'}}\n"
+    assert [m for _, _, m, _ in diags(text)] == ["reference cycle: services.api → services.api"]
+
+
 def test_consumer_lists_are_back_links_not_dependencies():
     text = ("blueprint: a\nservices:\n  w: {image: x, consumes: [queues.q]}\n"
             "queues:\n  q: {consumers: [services.w]}\n")
