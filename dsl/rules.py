@@ -135,11 +135,21 @@ def balancer_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
                     "redirect on the plain port (80) and terminate TLS on 443"
 
 
+def _as_written(model, field: str, value: float, mark: str = "{}, the default") -> str:
+    """A duration for a message, marked when the user did not write it (`10s, the default`)."""
+    return format_span(value) if field in model.model_fields_set else mark.format(format_span(value))
+
+
 def _health_timing(check_, path: Path) -> Iterator[Problem]:
+    # An unwritten timeout is derived from the interval (models.default_timeout),
+    # so a wrong pair always holds a written timeout; the interval may be a default.
     if check_.timeout >= check_.interval:
+        written = "interval" in check_.model_fields_set
         yield path + ("timeout",), (
-            f"the health check timeout ({format_span(check_.timeout)}) must be shorter than its interval "
-            f"({format_span(check_.interval)})"), "e.g. `interval: 10s, timeout: 5s`"
+            f"the health check timeout ({_as_written(check_, 'timeout', check_.timeout)}) must be shorter than "
+            f"its interval ({_as_written(check_, 'interval', check_.interval)})"), \
+            "e.g. `interval: 10s, timeout: 5s`" if written else \
+            "write an `interval` longer than the timeout, or a shorter `timeout` (or leave it out: half the interval)"
 
 
 @rule
@@ -229,10 +239,19 @@ def cdn_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
                 yield path, "a push CDN needs `content`: the directory to upload", "e.g. `content: ./static`"
             else:
                 yield from _directory(bp, cdn.content, path + ("content",), "content")
-        if cdn.ttl.min > cdn.ttl.default or cdn.ttl.default > cdn.ttl.max:
-            yield path + ("ttl",), (
-                f"TTLs must satisfy min ≤ default ≤ max, but min {format_span(cdn.ttl.min)}, "
-                f"default {format_span(cdn.ttl.default)}, max {format_span(cdn.ttl.max)} were given"), None
+        ttl = cdn.ttl
+        if ttl.min > ttl.default or ttl.default > ttl.max:
+            if {"min", "default", "max"} <= ttl.model_fields_set:
+                yield path + ("ttl",), (
+                    f"TTLs must satisfy min ≤ default ≤ max, but min {format_span(ttl.min)}, "
+                    f"default {format_span(ttl.default)}, max {format_span(ttl.max)} were given"), None
+            else:
+                mark = "{} (the default)"
+                yield path + ("ttl",), (
+                    f"TTLs must satisfy min ≤ default ≤ max, but min {_as_written(ttl, 'min', ttl.min, mark)}, "
+                    f"default {_as_written(ttl, 'default', ttl.default, mark)}, "
+                    f"max {_as_written(ttl, 'max', ttl.max, mark)} are in force"), \
+                    "write the TTLs in order; the ones left out take their defaults"
 
 
 def _directory(bp: Blueprint, written: str, path: Path, what: str) -> Iterator[Problem]:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .collector import gc_paused
-from .diagnostics import BlueprintError, Diagnostic, has_errors, sorted_diagnostics
+from .diagnostics import BlueprintError, Diagnostic, has_errors, shown as _shown, sorted_diagnostics
 from .loader import Loaded, Path, SourceMap, load_file, load_text
 from .models import KINDS, NAME_PATTERN, NAME_RE, TARGETS, Blueprint
 from .references import check_references, did_you_mean, find_cycles, resolve_variables, substitute_in_place
@@ -367,20 +367,6 @@ _PATTERN_WORDS = {
     r"^[a-z][a-z0-9_]{0,62}$": "a database name: lower-case letters, digits and '_', starting with a letter",
     r"^/": "a URL path starting with /",
 }
-
-
-def _shown(value: Any) -> str:
-    """A written value, echoed briefly: strings quoted, containers named."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _type_hint(given: Any, expected: list[str], origin: str | None) -> str | None:

@@ -71,3 +71,28 @@ def test_site_dr_needs_a_recovery_section():
                       "      endpoints: [{target: load_balancers.lb, region: us-east-1, site: dr}]\n")
     assert errors(body) == ["`site: dr` needs a `disaster_recovery` section"]
     assert errors(body + "disaster_recovery: {strategy: hot, region: us-west-2}\n") == []
+
+
+@pytest.mark.parametrize("interval, timeout", [("5s", 2.0), ("10s", 5.0), ("1m", 5.0), ("3s", 1.0), ("1s", 0.5),
+                                               ("2s", 1.0)])
+def test_a_health_check_timeout_nobody_wrote_fits_the_interval(interval, timeout):
+    result = validate_text("blueprint: r\nservices:\n"
+                           f"  web: {{image: x, port: 80, health: {{interval: {interval}}}}}\n", "r.yaml")
+    assert result.ok, [d.render() for d in result.diagnostics]
+    assert result.blueprint.services["web"].health.timeout == timeout
+    assert result.blueprint.services["web"].health.model_fields_set == {"interval"}
+
+
+def test_a_wrong_health_timing_names_the_value_that_was_defaulted():
+    result = validate_text("blueprint: r\nservices:\n  web: {image: x, port: 80, health: {timeout: 15s}}\n", "r.yaml")
+    [diag] = result.diagnostics
+    assert diag.message == "the health check timeout (15s) must be shorter than its interval (10s, the default)"
+    assert diag.hint.startswith("write an `interval` longer than the timeout")
+    assert errors("services:\n  web: {image: x, port: 80, health: {interval: 5s, timeout: 5s}}\n") == [
+        "the health check timeout (5s) must be shorter than its interval (5s)"]
+
+
+def test_cdn_ttls_name_the_values_that_were_defaulted():
+    body = SERVICE + "cdns:\n  c: {mode: pull, origin: services.web, ttl: {min: 2h}}\n"
+    assert errors(body) == ["TTLs must satisfy min ≤ default ≤ max, but min 2h, default 1h (the default), "
+                            "max 1d (the default) are in force"]

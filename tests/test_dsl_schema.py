@@ -118,3 +118,43 @@ def test_a_blueprint_with_every_default_filled_in_is_valid_and_means_the_same(pa
     filled = validate_text(yaml.safe_dump(data, sort_keys=False), str(path), base_dir=str(path.parent))
     assert filled.diagnostics == []
     assert filled.blueprint.model_dump() == original.blueprint.model_dump()
+
+
+SHORT = {
+    "blueprint": "s",
+    "services": {"api": {"image": "x", "port": 80, "health": "/healthz"},
+                 "w": {"image": "x", "consumes": "queues.jobs"}},
+    "load_balancers": {"web": {"listeners": [80, 443], "routes": ["services.api"], "sticky_sessions": True,
+                               "health_check": "/healthz"},
+                       "l4": {"layer": 4, "targets": ["services.api", {"target": "services.api", "port": 81}]}},
+    "cdns": {"c": {"mode": "pull", "origin": "load_balancers.web", "ttl": "2h30m"}},
+    "dns": {"zone": "example.com", "records": [
+        {"name": "www", "endpoints": ["cdns.c"]},
+        {"name": "api", "routing": "failover", "health_check": "/up",
+         "endpoints": [{"target": "load_balancers.web", "role": "primary"},
+                       {"value": "192.0.2.1", "role": "secondary"}]}]},
+    "queues": {"jobs": {"retention": "3d 12h"}},
+}
+
+
+def test_the_schema_offers_every_shorthand_as_an_alternative():
+    jsonschema.Draft202012Validator(SCHEMA).validate(SHORT)
+    assert validate_text(yaml.safe_dump(SHORT), "s.yaml").ok
+
+
+@pytest.mark.parametrize("path, bad", [
+    (("load_balancers", "web", "listeners"), ["80"]),
+    (("load_balancers", "l4", "targets"), ["service.api"]),
+    (("services", "api", "health"), "healthz"),
+    (("load_balancers", "web", "sticky_sessions"), "yes"),
+    (("cdns", "c", "ttl"), "2 hours"),
+    (("services", "w", "consumes"), "jobs"),
+])
+def test_the_schema_still_refuses_what_neither_form_takes(path, bad):
+    data = copy.deepcopy(SHORT)
+    node = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = bad
+    assert not jsonschema.Draft202012Validator(SCHEMA).is_valid(data)
+    assert not validate_text(yaml.safe_dump(data), "s.yaml").ok
