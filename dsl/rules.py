@@ -289,6 +289,17 @@ def database_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
             elif sharding.key is None:
                 yield path + ("sharding",), "a sharded database needs `key`: the field that picks the shard", \
                     "e.g. `key: user_id`"
+            if sharding.boundaries is None and sharding.strategy == "range" and sharding.shards \
+                    and sharding.shards >= 2:
+                # Without them the shard map would say "range" while keys went by a hash.
+                splits = sharding.shards - 1
+                example = "[" + ", ".join(str(1_000_000 * (i + 1)) for i in range(min(splits, 3))) + \
+                    (", ..." if splits > 3 else "") + "]"
+                yield path + ("sharding", "strategy"), (
+                    f"range sharding needs `boundaries`: the {splits} key{'s' if splits != 1 else ''} "
+                    f"where {sharding.shards} shards split"), \
+                    f"e.g. `boundaries: {example}` (in increasing order), or `strategy: consistent_hash` " \
+                    "to spread keys by a hash"
             if sharding.boundaries is not None:
                 kinds = {type(b) for b in sharding.boundaries}
                 if len(kinds) > 1:

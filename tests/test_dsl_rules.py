@@ -96,3 +96,11 @@ def test_cdn_ttls_name_the_values_that_were_defaulted():
     body = SERVICE + "cdns:\n  c: {mode: pull, origin: services.web, ttl: {min: 2h}}\n"
     assert errors(body) == ["TTLs must satisfy min ≤ default ≤ max, but min 2h, default 1h (the default), "
                             "max 1d (the default) are in force"]
+
+
+def test_range_sharding_needs_boundaries_rather_than_falling_back_to_a_hash():
+    result = validate_text("blueprint: r\ndatabases:\n  d: {sharding: {shards: 2, key: id, strategy: range}}\n", "r.yaml")
+    [diag] = result.diagnostics
+    assert (diag.line, diag.column, diag.message) == (3, 48, "range sharding needs `boundaries`: the 1 key where 2 shards split")
+    assert diag.hint.startswith("e.g. `boundaries: [1000000]`")
+    assert errors("databases:\n  d: {sharding: {shards: 2, key: id, strategy: range, boundaries: [100]}}\n") == []
