@@ -33,10 +33,16 @@ class Context:
 
     target: str
     degraded: frozenset[Path] = frozenset()
+    removed: frozenset[Path] = frozenset()  # the exact keys (or parts) pruned, inside the degraded units
 
     def intact(self, *path: str | int) -> bool:
         """True if nothing at or above `path` (nor below it) was reset by partial validation."""
         return not any(path[:len(unit)] == unit or unit[:len(path)] == path for unit in self.degraded)
+
+    def as_written(self, *path: str | int) -> bool:
+        """True if the value at `path` is as written: nothing at, above or below it was pruned,
+        though a sibling key of the same component may have been (finer than `intact`)."""
+        return not any(path[:len(cut)] == cut or cut[:len(path)] == path for cut in self.removed)
 
 
 Rule = Callable[[Blueprint, Context], Iterator[Problem]]
@@ -49,8 +55,9 @@ def rule(fn: Rule) -> Rule:
 
 
 def check(bp: Blueprint, source: SourceMap, target: str,
-          degraded: frozenset[Path] | set[Path] = frozenset()) -> list[Diagnostic]:
-    ctx = Context(target, frozenset(degraded))
+          degraded: frozenset[Path] | set[Path] = frozenset(),
+          removed: frozenset[Path] | set[Path] = frozenset()) -> list[Diagnostic]:
+    ctx = Context(target, frozenset(degraded), frozenset(removed))
     diags = []
     for fn in RULES:
         for path, message, hint in fn(bp, ctx):
@@ -403,7 +410,7 @@ def recovery_site(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
             yield path + ("region",), f"the DR region must differ from the primary region {bp.aws.region}", None
     if dr.rto is None and dr.rpo is None:
         return
-    if not (ctx.intact("databases") and ctx.intact("dns")):
+    if not _recovery_inputs_as_written(bp, ctx):
         return  # the objectives follow from backups and health checks; some are not as written
     got = achievable(bp, dr.strategy)
     short = []
@@ -424,6 +431,23 @@ def recovery_site(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
         yield path + (key,), (
             f"declared {declared} cannot be met by the {dr.strategy} strategy, which achieves {achievable_text}"
         ), hint
+
+
+def _recovery_inputs_as_written(bp: Blueprint, ctx: Context) -> bool:
+    """Whether every value the DR estimates read (recovery.py) is as written. A type
+    error elsewhere in a database (`version: 8.0`) leaves its backups and storage
+    as written, so the objectives are still checked and reported with it."""
+    for cut in ctx.removed:
+        if cut[:1] == ("databases",) and len(cut) <= 2:
+            return False  # a database left out: the worst restore or backup may be missing
+        if cut[:1] == ("dns",) and (len(cut) == 1 or cut[1] == "records" and len(cut) <= 3):
+            return False  # a DNS record left out: it may be the failover one
+    paths: list[tuple] = [("databases", name, key) for name in bp.databases for key in ("backup", "storage")]
+    if bp.dns is not None:
+        paths.append(("dns", "ttl"))
+        paths += [("dns", "records", r, key) for r in range(len(bp.dns.records))
+                  for key in ("routing", "health_check", "ttl")]
+    return all(ctx.as_written(*path) for path in paths)
 
 
 @rule

@@ -85,7 +85,7 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
     diags += sub_diags
     diags += _check_names(data, source)
 
-    bp, degraded, model_diags = _build(data, source, from_vars)
+    bp, degraded, removed, model_diags = _build(data, source, from_vars)
     # A value already reported by substitution (`${var.nope}`) is not reported again as a wrong type.
     reported = {(d.line, d.column) for d in sub_diags}
     diags += [d for d in model_diags if (d.line, d.column) not in reported]
@@ -112,7 +112,7 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
                                    "reference cycle: " + " → ".join(cycle),
                                    "a component cannot depend on itself, directly or through others; "
                                    "break one of these references"))
-    diags += check(bp, source, chosen, degraded)
+    diags += check(bp, source, chosen, degraded, removed)
     diags = sorted_diagnostics(diags)
     return Validated(None if has_errors(diags) else bp, diags, source, chosen, interpolations)
 
@@ -137,7 +137,7 @@ def _all_string_paths(data: Any) -> list[Path]:
 
 
 def _build(data: dict, source: SourceMap, from_vars: dict[Path, str]
-           ) -> tuple[Blueprint | None, frozenset[Path], list[Diagnostic]]:
+           ) -> tuple[Blueprint | None, frozenset[Path], frozenset[Path], list[Diagnostic]]:
     """The Blueprint, validated once; on errors, again without the parts that failed.
 
     The first failure gives the diagnostics. Then, so that references and
@@ -147,26 +147,28 @@ def _build(data: dict, source: SourceMap, from_vars: dict[Path, str]
     validated again. The pruned places are returned as "degraded": rules
     skip problems there (they could come from a default standing in for a
     typo). Pruning only deletes mapping keys, never list items, so every
-    path still names the line the user wrote.
+    path still names the line the user wrote. The exact places pruned are
+    returned too, for rules that read only a few fields of a degraded part.
     """
     try:
-        return Blueprint.model_validate(data), frozenset(), []
+        return Blueprint.model_validate(data), frozenset(), frozenset(), []
     except ValidationError as exc:
         diags = pydantic_diagnostics(exc, data, source, from_vars)
         error = exc
     pruned: Any = data
     degraded: set[Path] = set()
+    removed: set[Path] = set()
     for level in ("key", "unit", "section"):
         for item in error.errors(include_url=False):
             path = _data_path(tuple(item["loc"]), pruned, item["type"], item.get("input"))
             if item["type"] == "missing" and _stand_in(path) is None:
                 path = path[:-1]
-            pruned = _prune(pruned, path, level, degraded)
+            pruned = _prune(pruned, path, level, degraded, removed)
         try:
-            return Blueprint.model_validate(pruned), frozenset(degraded), diags
+            return Blueprint.model_validate(pruned), frozenset(degraded), frozenset(removed), diags
         except ValidationError as again:
             error = again
-    return None, frozenset(degraded), diags
+    return None, frozenset(degraded), frozenset(removed), diags
 
 
 def _unit(path: Path) -> Path:
@@ -182,7 +184,7 @@ def _unit(path: Path) -> Path:
     return path[:1]
 
 
-def _prune(data: dict, path: Path, level: str, degraded: set[Path]) -> dict:
+def _prune(data: dict, path: Path, level: str, degraded: set[Path], removed: set[Path]) -> dict:
     """`data` without what `path` names at this level (copies only along the way)."""
     if not path:
         return data
@@ -198,6 +200,7 @@ def _prune(data: dict, path: Path, level: str, degraded: set[Path]) -> dict:
         if target[:1] == ("dns",):
             target = ("dns",)  # a record is a list item: dropping one would shift the others
     degraded.add(_unit(path) if level == "key" else target)
+    removed.add(target)
     stand_in = _stand_in(target)
     if stand_in is not None:
         return _replaced(data, target, stand_in)

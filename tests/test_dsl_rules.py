@@ -104,3 +104,22 @@ def test_range_sharding_needs_boundaries_rather_than_falling_back_to_a_hash():
     assert (diag.line, diag.column, diag.message) == (3, 48, "range sharding needs `boundaries`: the 1 key where 2 shards split")
     assert diag.hint.startswith("e.g. `boundaries: [1000000]`")
     assert errors("databases:\n  d: {sharding: {shards: 2, key: id, strategy: range, boundaries: [100]}}\n") == []
+
+
+DR = "disaster_recovery: {strategy: backup, rto: 30m, rpo: 1m}\n"
+
+
+def test_a_type_error_elsewhere_in_a_database_does_not_hide_the_dr_objectives():
+    found = errors("databases:\n  main: {engine: mysql, version: 8.0}\n" + DR)
+    assert found[0].startswith("databases.main.version: version 8.0 was read as a number")
+    assert [m.split(" cannot")[0] for m in found[1:]] == ["declared RTO 30m", "declared RPO 1m"]
+
+
+@pytest.mark.parametrize("database", [
+    "main: {storage: '100'}",                        # the restore time depends on it
+    "main: {backup: {interval: daily}}",             # the RPO depends on it
+    "main: {engine: mysql}\n  other: 5",              # a database left out may be the slowest to restore
+])
+def test_dr_objectives_wait_when_a_value_they_read_is_not_as_written(database):
+    found = errors(f"databases:\n  {database}\n" + DR)
+    assert len(found) == 1 and "cannot be met" not in found[0]
