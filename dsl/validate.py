@@ -20,7 +20,9 @@ from .collector import gc_paused
 from .diagnostics import BlueprintError, Diagnostic, has_errors, shown as _shown, sorted_diagnostics
 from .loader import Loaded, Path, SourceMap, load_file, load_text
 from .models import KINDS, NAME_PATTERN, NAME_RE, TARGETS, Blueprint
-from .references import check_references, did_you_mean, find_cycles, resolve_variables, substitute_in_place
+from .references import (
+    check_references, closest, did_you_mean, find_cycles, resolve_variables, substitute_in_place,
+)
 from .rules import check
 from .suggestions import choice_hint
 
@@ -81,13 +83,16 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
     values, var_diags = resolve_variables(data, source, variables)
     diags += var_diags
     paths = loaded.dollar_paths if loaded.dollar_paths is not None else _all_string_paths(data)
-    interpolations, sub_diags, from_vars = substitute_in_place(data, source, values, paths)
+    interpolations, sub_diags, from_vars, covered = substitute_in_place(
+        data, source, values, paths, _broken_variables(data, values))
     diags += sub_diags
     diags += _check_names(data, source)
 
     bp, degraded, removed, model_diags = _build(data, source, from_vars)
-    # A value already reported by substitution (`${var.nope}`) is not reported again as a wrong type.
+    # A value already reported by substitution (`${var.nope}`), or left as written because its
+    # variable's own error is reported, is not reported again as a wrong type.
     reported = {(d.line, d.column) for d in sub_diags}
+    reported |= {(where.line, where.column) for where in map(source.value, covered)}
     diags += [d for d in model_diags if (d.line, d.column) not in reported]
     if bp is None:
         return Validated(None, sorted_diagnostics(diags), source, chosen, interpolations)
@@ -103,6 +108,7 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
                                    f"this blueprint does not support the {target} target",
                                    f"it lists targets: {', '.join(bp.targets)}"))
     known = {f"{kind}.{name}" for kind in KINDS if isinstance(data.get(kind), dict) for name in data[kind]}
+    known |= _in_misspelt_sections(data)
     edges: dict[tuple[str, str], Path] = {}
     graph, ref_diags = check_references(bp, interpolations, source, known, edges)
     diags += ref_diags
@@ -115,6 +121,29 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
     diags += check(bp, source, chosen, degraded, removed)
     diags = sorted_diagnostics(diags)
     return Validated(None if has_errors(diags) else bp, diags, source, chosen, interpolations)
+
+
+def _in_misspelt_sections(data: dict) -> set[str]:
+    """`load_balancers.web` for each `web` under a misspelt `load_balancer:`. That section
+    is reported as unknown with the right name; each reference to its components
+    is not reported again as missing."""
+    found: set[str] = set()
+    for key, section in data.items():
+        if key in Blueprint.model_fields or not isinstance(section, dict) or not isinstance(key, str):
+            continue
+        meant = closest(key, Blueprint.model_fields)
+        if meant in KINDS:
+            found |= {f"{meant}.{name}" for name in section}
+    return found
+
+
+def _broken_variables(data: dict, values: dict[str, Any]) -> frozenset[str]:
+    """Variables declared in the file that have no usable value: each has an error of its own
+    (a default of the wrong type, a bad --var value, none at all), so its uses report nothing more."""
+    declared = data.get("variables")
+    if not isinstance(declared, dict):
+        return frozenset()
+    return frozenset(name for name in declared if isinstance(name, str) and values.get(name) is None)
 
 
 def _all_string_paths(data: Any) -> list[Path]:
