@@ -42,6 +42,12 @@ _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 PERCENT_PATTERN = r"^\d+(\.\d+)?%$"
 
 
+def _echo(value: str) -> str:
+    """The written text for a message, on one line: a message ends at its first newline
+    (what follows is the hint, see validate.py)."""
+    return value.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from `500ms`, `30s`, `5m`, `1h`, `7d`, or compound `2h30m` / `2h 30m`; a bare number is refused.
 
@@ -58,7 +64,7 @@ def parse_duration(value: Any) -> float:
         return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
     if _COMPOUND_RE.match(value):
         return _compound_duration(value)
-    message = f"'{value}' is not a duration: write a number and one of ms, s, m, h, d (e.g. 30s, 5m, 1h)"
+    message = f"'{_echo(value)}' is not a duration: write a number and one of ms, s, m, h, d (e.g. 30s, 5m, 1h)"
     guess = _duration_guess(value)
     raise ValueError(message + (f"\ndid you mean '{guess}'?" if guess else ""))
 
@@ -68,7 +74,7 @@ def _compound_duration(value: str) -> float:
     parts = _PART_RE.findall(value)
     ranks = [_UNIT_RANK[unit] for _, unit in parts]
     if any(a <= b for a, b in zip(ranks, ranks[1:])):
-        message = f"'{value}' is not a duration: write each unit once, the largest first"
+        message = f"'{_echo(value)}' is not a duration: write each unit once, the largest first"
         if len(set(ranks)) == len(ranks):
             fixed = "".join(n + u for n, u in sorted(parts, key=lambda part: -_UNIT_RANK[part[1]]))
             message += f"\ndid you mean '{fixed}'?"
@@ -104,7 +110,7 @@ def parse_size(value: Any) -> int:
         raise ValueError(f"a size must be a string like '512MiB', not {type(value).__name__}")
     match = _SIZE_RE.match(value)
     if not match:
-        message = f"'{value}' is not a size: write a number and one of B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
+        message = f"'{_echo(value)}' is not a size: write a number and one of B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
         guess = _size_guess(value)
         raise ValueError(message + (f"\ndid you mean {guess}?" if guess else ""))
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
@@ -148,7 +154,7 @@ def parse_percent(value: Any) -> float:
         raise ValueError(f"a percentage must be a string like '99.9%', not {type(value).__name__}")
     match = _PERCENT_RE.match(value)
     if not match:
-        raise ValueError(f"'{value}' is not a percentage: write a number and %, e.g. 99.95%")
+        raise ValueError(f"'{_echo(value)}' is not a percentage: write a number and %, e.g. 99.95%")
     number = float(match.group(1))
     if number > 100:
         raise ValueError(f"a percentage must be at most 100%, but {value} was given")
