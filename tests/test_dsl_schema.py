@@ -158,3 +158,11 @@ def test_the_schema_still_refuses_what_neither_form_takes(path, bad):
     node[path[-1]] = bad
     assert not jsonschema.Draft202012Validator(SCHEMA).is_valid(data)
     assert not validate_text(yaml.safe_dump(data), "s.yaml").ok
+
+
+def test_the_schema_in_the_repository_is_the_one_topoform_prints():
+    # Editors may point `$schema` at schemas/blueprint.schema.json in a checkout.
+    import json
+
+    written = json.loads((ROOT / "schemas" / "blueprint.schema.json").read_text(encoding="utf-8"))
+    assert written == SCHEMA, "regenerate it: topoform schema -o schemas/blueprint.schema.json"
