@@ -1,6 +1,6 @@
 """Stage 2: the blueprint as validated, typed data (pydantic v2).
 
-Every section of SPEC §1 is a model here. Models check shape, types and
+Every section of a blueprint is a model here. Models check shape, types and
 units; rules that relate several fields or components live in `rules.py`
 so they can point at the exact line of each field involved. Defaults are
 documented on each field (the CDK habit: `@default`).
@@ -537,7 +537,7 @@ class Blueprint(StrictModel):
         return dict(self._variables)
 
     def components(self) -> Iterator[Component]:
-        """Every component, section by section in SPEC order, then by name as written."""
+        """Every component, section by section in the order of KINDS, then by name as written."""
         for kind in KINDS:
             yield from getattr(self, kind).values()
 

@@ -30,7 +30,7 @@ from .models import KINDS, Blueprint, Database, RefTo, Variable
 INTERPOLATION_RE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _WHOLE_RE = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
 
-# Attributes `${kind.name.attr}` may read (SPEC §1), beyond `name` on every component.
+# Attributes `${kind.name.attr}` may read on every component, beyond `name`.
 COMMON_ATTRS = ("url", "host", "port")
 
 

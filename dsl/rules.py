@@ -1,4 +1,4 @@
-"""Semantic rules of SPEC §1: what the models' shapes cannot say alone.
+"""Semantic rules of a blueprint: what the models' shapes cannot say alone.
 
 Each rule is a small function that yields `(path, message, hint)` for each
 problem it finds; `check` turns the paths into positions. Adding a rule is

@@ -1,4 +1,4 @@
-"""Semantic rules of SPEC §1 (positions and messages are pinned by the golden tests)."""
+"""Semantic rules (positions and messages are pinned by the golden tests)."""
 
 import pytest
 
