@@ -357,7 +357,7 @@ class DnsRecord(StrictModel):
     type: Literal["A", "AAAA", "CNAME"] | None = None
     routing: Literal["simple", "weighted", "latency", "geolocation", "failover"] = "simple"
     ttl: Duration | None = None
-    health_check: Short(DnsHealthCheck | None, shorthands.health_path, _PATH_SCHEMA) = None
+    health_check: Short(DnsHealthCheck, shorthands.health_path, _PATH_SCHEMA) | None = None  # type: ignore[valid-type]
     endpoints: list[Short(Endpoint, shorthands.target, _ref_schema(  # type: ignore[valid-type]
         "a component, with every other setting default", "cdns", "load_balancers", "reverse_proxies", "services"))
     ] = Field(..., min_length=1)
