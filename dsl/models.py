@@ -257,7 +257,7 @@ class Stickiness(StrictModel):
     duration: Duration = Field(3600.0, description="default 1h")
 
 
-_SERVICE = _ref_schema("a service, behind the default path and port", "services")
+_SERVICE = _ref_schema("a service: routed on /* (a route), at its own port (a target)", "services")
 _PORT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 65535,
                 "description": "a port; 443 terminates TLS, any other port serves plain traffic"}
 
