@@ -123,27 +123,33 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
     return Validated(None if has_errors(diags) else bp, diags, source, chosen, interpolations)
 
 
-def _in_misspelt_sections(data: dict) -> set[str]:
-    """`load_balancers.web` for each `web` under a misspelt `load_balancer:`. That section
-    is reported as unknown with the right name; each reference to its components
-    is not reported again as missing."""
-    found: set[str] = set()
+def _misspelt_sections(data: dict) -> list[tuple[str, dict]]:
+    """(the section meant, what was written) for each unknown section close to a real one
+    (`load_balancer:`). It is reported as unknown, with the right name; what refers into
+    it is not reported again."""
+    found = []
     for key, section in data.items():
-        if key in Blueprint.model_fields or not isinstance(section, dict) or not isinstance(key, str):
-            continue
-        meant = closest(key, Blueprint.model_fields)
-        if meant in KINDS:
-            found |= {f"{meant}.{name}" for name in section}
+        if isinstance(key, str) and key not in Blueprint.model_fields and isinstance(section, dict):
+            meant = closest(key, Blueprint.model_fields)
+            if meant is not None:
+                found.append((meant, section))
     return found
+
+
+def _in_misspelt_sections(data: dict) -> set[str]:
+    """`load_balancers.web` for each `web` under a misspelt `load_balancer:`: a reference
+    to one is not reported as missing."""
+    return {f"{meant}.{name}" for meant, section in _misspelt_sections(data) if meant in KINDS for name in section}
 
 
 def _broken_variables(data: dict, values: dict[str, Any]) -> frozenset[str]:
     """Variables declared in the file that have no usable value: each has an error of its own
-    (a default of the wrong type, a bad --var value, none at all), so its uses report nothing more."""
+    (a default of the wrong type, a bad --var value, none at all, a misspelt `variables:`),
+    so its uses report nothing more."""
     declared = data.get("variables")
-    if not isinstance(declared, dict):
-        return frozenset()
-    return frozenset(name for name in declared if isinstance(name, str) and values.get(name) is None)
+    names = [*(declared if isinstance(declared, dict) else ()),
+             *(name for meant, section in _misspelt_sections(data) if meant == "variables" for name in section)]
+    return frozenset(name for name in names if isinstance(name, str) and values.get(name) is None)
 
 
 def _all_string_paths(data: Any) -> list[Path]:

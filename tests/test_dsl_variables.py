@@ -84,6 +84,12 @@ def test_uses_of_a_variable_with_its_own_error_are_not_reported_again(declaratio
     assert diag.line == 3
 
 
+def test_uses_of_variables_declared_under_a_misspelt_section_are_not_reported_again():
+    text = "blueprint: a\nvariable:\n  n: {type: int, default: 2}\nservices:\n  w: {image: x, replicas: '${var.n}'}\n"
+    [diag] = validate_text(text, "v.yaml").diagnostics
+    assert (diag.line, diag.message, diag.hint) == (2, "unknown section 'variable'", "did you mean 'variables'?")
+
+
 def test_a_use_of_an_undeclared_variable_is_still_reported():
     text = "blueprint: a\nvariables:\n  shards: {type: int, default: 4}\nservices:\n  w: {image: x, replicas: '${var.shard}'}\n"
     [diag] = validate_text(text, "v.yaml").diagnostics
