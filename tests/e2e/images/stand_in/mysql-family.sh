@@ -77,12 +77,13 @@ init_database() {
     fi
 
     mariadb-install-db --datadir="$DATADIR" --rpm --auth-root-authentication-method=normal --skip-test-db \
-        --skip-auth-anonymous-user --skip-log-bin --default-time-zone=SYSTEM >/dev/null
+        --skip-log-bin --default-time-zone=SYSTEM >/dev/null
     temp_server_start "$@"
 
     local rp system="" rest=""
     rp="$(sql_quote "$root_password")"
-    system+="DROP USER IF EXISTS root@'127.0.0.1', root@'::1';"
+    system+="DROP USER IF EXISTS root@'127.0.0.1', root@'::1', ''@localhost;"
+    system+="EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS \'\'@\'', @@hostname, '\'');"
     system+="EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
     system+="SET PASSWORD FOR root@localhost = PASSWORD('$rp');"
     if [ -n "$root_host" ] && [ "$root_host" != localhost ]; then
