@@ -62,6 +62,18 @@ def load(path: str, target: str | None, variables: tuple[str, ...], as_json: boo
     return result
 
 
+def refuse_if_unbuildable(result: Validated, stack: str) -> None:
+    """Exit 2 with the target's refusals where `plan` would refuse the blueprint (for the
+    analyses, which read the design even when it cannot be built)."""
+    from topoform.providers import refusals
+
+    refused = refusals(result.blueprint, result.target, stack)
+    if refused:
+        print_diagnostics(refused)
+        click.echo(f"{len(refused)} error(s): the {result.target} target cannot build this blueprint", err=True)
+        sys.exit(EXIT_INVALID)
+
+
 def compile_or_exit(result: Validated, target: str | None, stack: str, as_json: bool = False) -> Any:
     """The Plan for the chosen target, or exit 2 where the target cannot build the blueprint."""
     from topoform.providers import compile_plan
@@ -73,3 +85,9 @@ def compile_or_exit(result: Validated, target: str | None, stack: str, as_json: 
     except UnsupportedError as exc:
         print_diagnostics(exc.diagnostics, as_json)
         sys.exit(EXIT_INVALID)
+
+
+def blueprint_components(count: int) -> str:
+    """The count every command states: components written in the blueprint (a Plan adds its
+    own platform, dns, disaster_recovery and slos entries, which are not counted here)."""
+    return f"{count} blueprint component{'' if count == 1 else 's'}"

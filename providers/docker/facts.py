@@ -47,6 +47,11 @@ def reverse_proxies(ctx: Any, proxy: Any, table: Mapping[str, Availability]) -> 
                                      dr_copy=topology(ctx.bp).hot_dr, scaling="replicas", implementation="nginx")
 
 
+def cdns(ctx: Any, cdn: Any, table: Mapping[str, Availability]) -> Facts:
+    # One nginx per running site (kinds/cdns.py): a hot DR site runs its own copy, unlike CloudFront.
+    return common.same_at_both_sites(ctx, cdn, table, 1, "one distribution", dr_copy=topology(ctx.bp).hot_dr)
+
+
 def databases(ctx: Any, db: Any, table: Mapping[str, Availability]) -> Facts:
     hot = topology(ctx.bp).hot_dr
     replication = common.database_replicas(db, hot)
@@ -70,7 +75,7 @@ def databases(ctx: Any, db: Any, table: Mapping[str, Availability]) -> Facts:
 
 KINDS: dict[str, common.Describe] = {
     "services": common.services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
-    "cdns": common.cdns, "databases": databases, "caches": common.caches, "queues": common.queues,
+    "cdns": cdns, "databases": databases, "caches": common.caches, "queues": common.queues,
 }
 
 
