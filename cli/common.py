@@ -57,7 +57,7 @@ def load(path: str, target: str | None, variables: tuple[str, ...], as_json: boo
         print_diagnostics(result.diagnostics, as_json)
         if not as_json:
             errors = sum(d.severity == "error" for d in result.diagnostics)
-            click.echo(f"{errors} error(s); nothing was deployed.", err=True)
+            click.echo(f"{errors} error(s)", err=True)  # these commands never deploy: nothing to reassure
         sys.exit(EXIT_INVALID)
     return result
 
@@ -91,3 +91,11 @@ def blueprint_components(count: int) -> str:
     """The count every command states: components written in the blueprint (a Plan adds its
     own platform, dns, disaster_recovery and slos entries, which are not counted here)."""
     return f"{count} blueprint component{'' if count == 1 else 's'}"
+
+
+def plan_components(plan: Any, bp: Any) -> str:
+    """What a Plan's components are, in the count `validate` gives: "5 blueprint components
+    + platform, dns" (a Plan adds its shared parts as components of their own)."""
+    own = {component.ref for component in bp.components()}
+    shared = [ref for ref in plan.components if ref not in own]
+    return blueprint_components(len(own)) + (f" + {', '.join(shared)}" if shared else "")
