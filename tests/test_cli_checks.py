@@ -235,3 +235,53 @@ def test_a_users_pytest_run_shows_no_provider_deprecation_warnings(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pulumi_aws" not in done.stdout and "from the provider" not in done.stdout
     assert "the user's own" in done.stdout  # the user's warnings are still shown
+
+
+# ------------------------------------------------------------------ 3. the best change is measured
+
+
+def _fixes(path: str, target: str):
+    from topoform.dsl.validate import validate_file
+    from topoform.providers.insight.availability import PathBuilder
+
+    result = validate_file(path, None, target)
+    if not result.ok:
+        return None, []
+    builder = PathBuilder(result.blueprint, target)
+    return result.blueprint, [(p, fix) for p in builder.paths() if (fix := builder.best_fix(p)) is not None]
+
+
+@pytest.mark.parametrize("path", EXAMPLES + LINT, ids=[os.path.relpath(p, ROOT) for p in EXAMPLES + LINT])
+@pytest.mark.parametrize("target", ["docker", "aws"])
+def test_the_claimed_change_gives_what_the_changed_blueprint_reports(path, target, tmp_path):
+    """Make the change the report proposes, in a file, and run `report` on it: the path's figure
+    is the one the report claimed."""
+    import copy
+
+    bp, fixes = _fixes(path, target)
+    for number, (before_path, fix) in enumerate(fixes[:6]):
+        data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
+        fix.edit(data)
+        changed = Path(bp.base_dir) / f".changed-{os.getpid()}-{number}.json"  # directories resolve as before
+        changed.write_text(json.dumps(data))
+        try:
+            report = strict_json(run("report", changed, "--target", target, "--json").stdout)
+        finally:
+            changed.unlink()
+        refs = set(before_path.refs()) - {"dns"}
+        after = [p for p in report["availability"]["paths"]
+                 if p["kind"] == before_path.kind and _refs(p["steps"]) - {"dns"} == refs]
+        same = [p for p in after if p["entry"] == before_path.entry] or after
+        assert same, (fix.change, before_path.name)
+        assert min(p["percent"] for p in same) == pytest.approx(fix.after * 100.0, abs=1e-6), fix.change
+
+
+def _refs(steps) -> set[str]:
+    found = set()
+    for step in steps:
+        if step["type"] == "component":
+            found.add(step["ref"])
+        else:
+            for option in step["options"]:
+                found |= _refs(option)
+    return found
