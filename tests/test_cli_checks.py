@@ -260,8 +260,11 @@ def test_the_claimed_change_gives_what_the_changed_blueprint_reports(path, targe
 
     bp, fixes = _fixes(path, target)
     for number, (before_path, fix) in enumerate(fixes[:6]):
-        data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
+        original = bp.model_dump(mode="json", exclude_none=True, by_alias=True)
+        data = copy.deepcopy(original)
+        assert fix.edit is not None, f"{fix.change}: a proposed change must be a blueprint setting"
         fix.edit(data)
+        assert data != original, f"{fix.change} changes nothing"
         changed = Path(bp.base_dir) / f".changed-{os.getpid()}-{number}.json"  # directories resolve as before
         changed.write_text(json.dumps(data))
         try:
@@ -285,3 +288,31 @@ def _refs(steps) -> set[str]:
             for option in step["options"]:
                 found |= _refs(option)
     return found
+
+
+@pytest.mark.parametrize("path", EXAMPLES + LINT, ids=[os.path.relpath(p, ROOT) for p in EXAMPLES + LINT])
+@pytest.mark.parametrize("target", ["docker", "aws"])
+def test_the_report_never_proposes_a_change_without_a_setting(path, target):
+    """A component's fix is only ever one the target can add a copy of (`Facts.scaling`), and
+    when the costliest component has none, the report names that and proposes another."""
+    from topoform.providers import analysed_plan
+
+    bp, fixes = _fixes(path, target)
+    for _path, fix in fixes:
+        if fix.ref is not None:
+            assert analysed_plan(bp, target).components[fix.ref].facts.scaling is not None, fix.change
+    result = run("report", path, "--target", target)
+    for line in result.output.splitlines():
+        if line.strip().startswith("fix:"):
+            costliest = strict_json(run("report", path, "--target", target, "--json").stdout)["availability"]["costliest"]
+            assert analysed_plan(bp, target).components[costliest["ref"]].facts.scaling is not None
+
+
+def test_a_costliest_component_without_a_setting_gets_another_change():
+    """CloudFront has no copy to add: the report says so and proposes a change it can measure."""
+    example = ROOT / "blueprints" / "two-region-hot-dr.yaml"
+    data = strict_json(run("report", example, "--target", "aws", "--json").stdout)["availability"]["costliest"]
+    text = run("report", example, "--target", "aws").output
+    assert data["ref"] == "cdns.assets"  # 99.9% per distribution, and CloudFront has no second one to add
+    assert data["fix"]["ref"] != data["ref"]
+    assert f"no blueprint setting adds a copy of {data['ref']}" in text
