@@ -53,12 +53,18 @@ def analysed_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
         plan = compile_plan(bp, target, stack)
     except UnsupportedError as exc:
         refused = tuple(exc.diagnostics)
-        spec = _target_module(target).TARGET
-        ctx = spec.context(bp, stack)
-        spec.facts(ctx)
-        plan = ctx.plan
+        plan = facts_plan(bp, target, stack)
     _ANALYSED[key] = (weakref.ref(bp, lambda _ref: _ANALYSED.pop(key, None)), plan, refused)
     return plan
+
+
+def facts_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
+    """An otherwise empty Plan with the facts of every component: what the target would build,
+    without building it (the facts modules read the blueprint, not the resources)."""
+    spec = _target_module(target).TARGET
+    ctx = spec.context(bp, stack)
+    spec.facts(ctx)
+    return ctx.plan
 
 
 def refusals(bp: "Blueprint", target: str, stack: str = "dev") -> list:

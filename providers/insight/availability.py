@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Union
 
 from topoform.dsl.models import Blueprint
 from topoform.dsl.topology import topology
-from topoform.providers.plan import Facts
+from topoform.providers.plan import Facts, Plan
 
 from .topology import consumers, downstream, front_doors
 
@@ -185,13 +185,13 @@ class RequestPath:
 class PathBuilder:
     """Derives the request paths of one blueprint on one target, from the facts the target recorded."""
 
-    def __init__(self, bp: Blueprint, target: str):
+    def __init__(self, bp: Blueprint, target: str, plan: "Plan | None" = None):
         from topoform.providers import analysed_plan
 
         self.bp = bp
         self.target = target
         self.hot = topology(bp).hot_dr
-        self.plan = analysed_plan(bp, target)
+        self.plan = plan if plan is not None else analysed_plan(bp, target)
         self._reruns: dict[str, PathBuilder | None] = {}  # change → the analysis with it made
 
     def facts(self, ref: str) -> Facts:
@@ -453,7 +453,10 @@ def _rerun(bp: Blueprint, target: str, edit: Edit) -> "PathBuilder | None":
     result = validate_text(json.dumps(data), bp.file, bp.base_dir, target=target)
     if not result.ok:
         return None
-    return PathBuilder(result.blueprint, target)  # type: ignore[arg-type]
+    from topoform.providers import facts_plan
+
+    # The facts alone: the figures need what would be built, not the resources themselves.
+    return PathBuilder(result.blueprint, target, facts_plan(result.blueprint, target))  # type: ignore[arg-type]
 
 
 def _matching(builder: "PathBuilder", path: RequestPath) -> float | None:
