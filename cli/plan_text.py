@@ -174,9 +174,14 @@ def _home_file(components: Iterable["ComponentInfo"]) -> str | None:
 
 def _summary_lines(plan: "Plan", groups: dict[str, list["Resource"]], empty: list[str], width: int,
                    style: "_Style") -> list[str]:
-    shown = len(groups) - len(empty)
-    lines = [style("bold", f"{len(plan.resources)} to add") +
-             f", 0 to change, 0 to destroy ({shown} component{'s' * (shown != 1)})"]
+    # Counted as `validate` counts: the blueprint's components, then the Plan's
+    # shared parts (platform, dns, ...), which are components of their own here.
+    own = sum(1 for ref in groups if "." in ref)
+    shared = [ref for ref in groups if "." not in ref and ref not in empty]
+    counted = f"{own} blueprint component{'s' * (own != 1)}" + (f" + {', '.join(shared)}" if shared else "")
+    head, *rest = _fill(f"{len(plan.resources)} to add, 0 to change, 0 to destroy ({counted})".split(), INDENT, width)
+    added = f"{len(plan.resources)} to add"
+    lines = [style("bold", added) + head[len(added):], *(" " * INDENT + line for line in rest)]
     kinds = Counter(plan.components[ref].type.rsplit(":", 1)[-1] if ref in plan.components else ref
                     for ref, resources in groups.items() if resources)
     col = INDENT + LABEL_WIDTH
@@ -207,7 +212,7 @@ def _summary_lines(plan: "Plan", groups: dict[str, list["Resource"]], empty: lis
             lines.extend(" " * INDENT + text for text in _fill(head.split(), INDENT, width))
             if diag.hint:
                 lines.extend(" " * (INDENT + 2) + text for text in _fill(f"hint: {diag.hint}".split(), INDENT + 2, width))
-    lines.append("Deploy with: topoform up")
+    lines.append("Deploy with: topoform up" + ("" if plan.target == "docker" else f" --target {plan.target}"))
     return lines
 
 

@@ -149,7 +149,7 @@ def test_summary_counts_kinds_types_outputs_and_warnings():
     text = render(small_plan(), 100)
     summary = text.split("\n\n")[-1].splitlines()
     assert summary == [
-        "6 to add, 0 to change, 0 to destroy (4 components)",
+        "6 to add, 0 to change, 0 to destroy (3 blueprint components + platform)",
         "  components    2 Service, 1 Platform, 1 Queue",
         "  resources     2  aws:ecs/service:Service",
         "                1  aws:ec2/vpc:Vpc",
@@ -161,7 +161,7 @@ def test_summary_counts_kinds_types_outputs_and_warnings():
         "1 warning:",
         "  shop.yaml:20:1: warning: slos create no alarms here",
         "    hint: try aws",
-        "Deploy with: topoform up",
+        "Deploy with: topoform up --target aws",
     ]
 
 
