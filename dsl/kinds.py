@@ -40,6 +40,10 @@ REGISTRY: tuple[Kind, ...] = (
          optional_attributes=("reader_url", "shard_urls")),
     Kind("caches", "cache", "cache", "topoform:index:Cache", "data", "cache", store=True),
     Kind("queues", "queue", "queue", "topoform:index:Queue", "async", "queue", store=True),
+    # Appended after the first seven so their Plans keep their order (and bytes).
+    Kind("api_gateways", "API gateway", "apigw", "topoform:index:ApiGateway", "edge", "proxy"),
+    Kind("nosql", "NoSQL store", "nosql", "topoform:index:NoSql", "data", "database", store=True,
+         attributes=("name", "url", "host", "port", "endpoint", "table")),
 )
 
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in REGISTRY}
