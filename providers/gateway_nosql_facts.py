@@ -55,10 +55,13 @@ def aws_nosql(ctx: Any, store: Any, table: Mapping[str, Availability]) -> Facts:
         return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: dr_basis},
                      availability={PRIMARY: figure, DR: figure}, replication=replication,
                      dr_copy=hot and store.model == "key-value", managed=True, implementation=product)
-    copies = 1 + store.replicas
-    basis = "a primary instance" + (f" + {common.plural(store.replicas, 'replica')} in other AZs"
-                                    if store.replicas else " alone")
+    # The SLA is the cluster's, and holds only with an instance in a second zone:
+    # one cluster counts as one copy, its single-AZ form as an unreplicated instance.
+    if not store.replicas:
+        figure = common.per_copy(store, table, "nosql", f"{product}/single-az")
+    basis = "a primary instance" + (f" + {common.plural(store.replicas, 'replica')} in other AZs "
+                                    "(the SLA is the cluster's)" if store.replicas else " alone")
     replication = (Replica("read-replica", PRIMARY, store.replicas, "async"),) if store.replicas else ()
-    return Facts(copies={PRIMARY: copies, DR: 1}, basis={PRIMARY: basis, DR: "restored from backup"},
+    return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: "restored from backup"},
                  availability={PRIMARY: figure, DR: figure}, replication=replication, dr_copy=False,
                  scaling="replicas" if store.replicas < 15 else None, implementation=product)
