@@ -68,10 +68,10 @@ def refusals(ctx: AwsContext, gateway: ApiGateway) -> None:
         if timeout > MAX_TIMEOUT:
             ctx.refuse(f"{gateway.ref}: an HTTP API integration times out after at most 30s",
                        "set `timeout: 30s` or less", *where, *(("routes", i, "timeout") if route.timeout else ("timeout",)))
-    for field in ("retries", "circuit_breaker"):
-        if field in gateway.model_fields_set:
-            ctx.warn(f"{gateway.ref}: API Gateway neither retries nor breaks circuits; on aws the balancer's "
-                     f"health checks take failing tasks out instead", None, *where, field)
+    written = [field for field in ("retries", "circuit_breaker") if field in gateway.model_fields_set]
+    if written:
+        ctx.warn(f"{gateway.ref}: API Gateway neither retries nor breaks circuits; on aws the balancer's "
+                 f"health checks take failing tasks out instead", None, *where, written[0])
     if gateway.rate_limit is not None:
         ctx.warn(f"{gateway.ref}: an HTTP API throttles all clients together (per-client limits need REST API "
                  f"usage plans); the limit applies to the whole stage", None, *where, "rate_limit")
