@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Availability] = {
     "queues": Availability(99.9, "Amazon SQS SLA", "SQS SLA"),
     "api_gateways": Availability(99.95, "Amazon API Gateway SLA", "API Gateway SLA"),
     "nosql": Availability(99.99, "Amazon DynamoDB SLA, standard table", "DynamoDB SLA"),
-    "nosql/documentdb": Availability(99.9, "Amazon DocumentDB SLA, Multi-AZ instance", "DocumentDB SLA"),
+    "nosql/documentdb": Availability(99.9, "Amazon DocumentDB SLA, Multi-AZ cluster", "DocumentDB SLA"),
     "nosql/keyspaces": Availability(99.99, "Amazon Keyspaces SLA, single-Region", "Keyspaces SLA"),
     "nosql/neptune": Availability(99.9, "Amazon Neptune SLA, Multi-AZ DB cluster", "Neptune SLA"),
     "nosql/documentdb/single-az": Availability(99.5, "Topoform estimate: one DocumentDB instance (no SLA "
