@@ -518,6 +518,9 @@ class ApiGateway(Component):
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     access_logs: bool = Field(True, description="one log line per request; default true")
     replicas: int = Field(1, ge=1, le=100, description="docker: gateway containers; aws is managed")
+    domain: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$",
+                               description="aws: a custom domain (ACM certificate, and an alias record in "
+                                           "`dns.zone` when it lies in it)")
 
     @model_validator(mode="after")
     def _routes_unique(self) -> "ApiGateway":

@@ -426,3 +426,30 @@ def test_graph_draws_the_gateway_in_front_of_the_services():
     text = diagram.to_mermaid(diagram.architecture(_example("docker"), "docker"))
     assert 'api_gateways_public -->|"ANY /v1/orders"| services_orders_v1' in text
     assert "API gateway · JWT · rate limit" in text and "key-value · customer_id" in text
+
+
+def test_a_custom_domain_gets_an_acm_certificate_and_an_alias_record():
+    text = gateway("""
+        routes: [{path: /orders, target: services.api}]
+        domain: api.shop.example.com
+    """) + "dns: {zone: shop.example.com}\n"
+    plan = plan_of(text, "aws")
+    [domain] = by_type(plan, "aws:apigatewayv2/domainName:DomainName")
+    config = domain.properties["domain_name_configuration"]
+    assert config["certificate_arn"] == "${acm-us-east-1-validation.certificate_arn}"
+    assert (config["endpoint_type"], config["security_policy"]) == ("REGIONAL", "TLS_1_2")
+    [mapping] = by_type(plan, "aws:apigatewayv2/apiMapping:ApiMapping")
+    assert mapping.properties["stage"] == "${apigw-public-stage.id}"
+    [record] = [r for r in plan.resources if r.name == "apigw-public-domain-record"]
+    assert record.properties["aliases"][0]["name"] == \
+        "${apigw-public-domain.domain_name_configuration.target_domain_name}"
+    assert plan.outputs["api_gateways.public.url"] == "https://api.shop.example.com"
+
+
+def test_a_custom_domain_without_certificate_or_zone_is_refused():
+    text = gateway("""
+        routes: [{path: /orders, target: services.api}]
+        domain: api.shop.example.com
+    """)
+    with pytest.raises(UnsupportedError, match="needs a certificate"):
+        plan_of(text, "aws")

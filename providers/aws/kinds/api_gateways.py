@@ -8,7 +8,9 @@ backend — a route `METHOD /path` and `METHOD /path/{proxy+}` per method,
 a JWT authorizer (issuer + audience; API Gateway reads the issuer's JWKS),
 the `$default` stage (auto-deployed) with per-route throttling, and access
 logs to CloudWatch. Alarms on 5xx and p99 latency feed the SLOs when the
-blueprint has them.
+blueprint has them. A `domain` is a regional custom domain with the site's
+ACM certificate (certificates.py), mapped to the stage, and aliased in
+`dns.zone` when it lies in the zone.
 
 Refused, with the reason (an HTTP API cannot, and a REST API is not built
 here): API keys (usage plans), response caching, IP allow/deny (WAF attaches
@@ -26,7 +28,7 @@ from topoform.providers.plan import ref
 
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
-from ..sites import site_name
+from ..sites import PRIMARY, site_name
 from . import load_balancers
 
 API = "aws:apigatewayv2/api:Api"
@@ -35,6 +37,7 @@ INTEGRATION = "aws:apigatewayv2/integration:Integration"
 AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
+DOMAIN = "aws:apigatewayv2/domainName:DomainName"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 MAX_BODY = 10 * 1024**2  # HTTP API payload quota
 MAX_TIMEOUT = 30.0  # HTTP API integration timeout quota
@@ -170,8 +173,33 @@ def build_at(ctx: AwsContext, gateway: ApiGateway, services: list[Service], site
         stage["route_settings"] = route_settings
     if logs is not None:
         stage["access_log_settings"] = {"destination_arn": ref(logs, "arn"), "format": ACCESS_LOG}
-    ctx.add(STAGE, n(f"{prefix}-stage"), stage)
+    stage_name = ctx.add(STAGE, n(f"{prefix}-stage"), stage).name
+    if gateway.domain is not None:
+        custom_domain(ctx, gateway, api, stage_name, site)
     alarms(ctx, gateway, api, site)
+
+
+def custom_domain(ctx: AwsContext, gateway: ApiGateway, api: str, stage: str, site: str) -> None:
+    """The domain on a regional endpoint with an ACM certificate, and its alias record in the zone."""
+    prefix = site_name(ctx.prefix(gateway), site)
+    region = ctx.sites.region(site)
+    domain = ctx.add(DOMAIN, f"{prefix}-domain", {
+        "domain_name": gateway.domain,
+        "domain_name_configuration": {"certificate_arn": ctx.certificates.certificate(site),
+                                      "endpoint_type": "REGIONAL", "security_policy": "TLS_1_2"},
+        "region": region, "tags": ctx.tags(),
+    }).name
+    ctx.add("aws:apigatewayv2/apiMapping:ApiMapping", f"{prefix}-mapping", {
+        "api_id": ref(api, "id"), "domain_name": ref(domain, "id"), "stage": ref(stage, "id"), "region": region,
+    })
+    zone = ctx.bp.dns.zone.rstrip(".") if ctx.bp.dns is not None else None
+    if zone and (gateway.domain == zone or gateway.domain.endswith("." + zone)) and site == PRIMARY:
+        ctx.add("aws:route53/record:Record", f"{prefix}-domain-record", {
+            "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": gateway.domain, "type": "A",
+            "aliases": [{"name": ref(domain, "domain_name_configuration.target_domain_name"),
+                         "zone_id": ref(domain, "domain_name_configuration.hosted_zone_id"),
+                         "evaluate_target_health": False}],
+        })
 
 
 def alarms(ctx: AwsContext, gateway: ApiGateway, api: str, site: str) -> None:
@@ -198,8 +226,10 @@ def alarms(ctx: AwsContext, gateway: ApiGateway, api: str, site: str) -> None:
 
 
 def attribute(ctx: AwsContext, gateway: ApiGateway, attr: str) -> str:
-    """The API at the asking site: `url` is its `api_endpoint` (https://ID.execute-api.REGION.amazonaws.com)."""
+    """The API at the asking site: its custom domain, else its `api_endpoint` (https://ID.execute-api...)."""
     api = site_name(ctx.prefix(gateway), ctx.site)
+    if gateway.domain is not None:
+        return endpoint_attribute(ctx, gateway, attr, gateway.domain, 443, "https")
     if attr == "url":
         return ref(api, "api_endpoint")
     host = f"{ref(api, 'id')}.execute-api.{ctx.sites.region(ctx.site)}.amazonaws.com"
