@@ -34,7 +34,7 @@ CHECKS = {
     "key-value": "bash -c 'exec 3<>/dev/tcp/127.0.0.1/8000'",
     "document": "mongosh --quiet --eval 'db.adminCommand(\"ping\").ok' | grep -q 1",
     "wide-column": "cqlsh -e 'DESCRIBE KEYSPACES' 127.0.0.1 9042",
-    "graph": "wget -q -O /dev/null http://127.0.0.1:7474",
+    "graph": "bash -c 'exec 3<>/dev/tcp/127.0.0.1/7687'",
 }
 
 
