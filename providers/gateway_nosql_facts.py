@@ -45,16 +45,19 @@ def aws_nosql(ctx: Any, store: Any, table: Mapping[str, Availability]) -> Facts:
     hot = topology(ctx.bp).hot_dr
     product = AWS_PRODUCT[store.model]
     figure = common.per_copy(store, table, "nosql", product)
+    dr_roles = {"key-value": ("global-table-replica", "the global table replica in the DR region"),
+                "wide-column": ("multi-region-replica", "the keyspace's replica in the DR region"),
+                "document": ("global-cluster-secondary", "the global cluster's secondary, promoted on failover"),
+                "graph": ("global-cluster-secondary", "the global database's secondary, promoted on failover")}
+    role, dr_basis = dr_roles[store.model]
+    dr_copy = hot and ctx.sites.hot_copies
+    dr_replica = (Replica(role, DR, 1, "async"),) if dr_copy else ()
     if store.model in ("key-value", "wide-column"):
         # AWS keeps three copies across zones; the SLA already counts them.
-        replication: tuple[Replica, ...] = ()
-        dr_basis = "the global table replica in the DR region" if store.model == "key-value" else "restored from backup"
-        if hot and store.model == "key-value":
-            replication = (Replica("global-table-replica", DR, 1, "async"),)
         basis = "one managed table (three copies across the AZs, kept by AWS)"
         return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: dr_basis},
-                     availability={PRIMARY: figure, DR: figure}, replication=replication,
-                     dr_copy=hot and store.model == "key-value", managed=True, implementation=product)
+                     availability={PRIMARY: figure, DR: figure}, replication=dr_replica,
+                     dr_copy=dr_copy, managed=True, implementation=product)
     # The SLA is the cluster's, and holds only with an instance in a second zone:
     # one cluster counts as one copy, its single-AZ form as an unreplicated instance.
     if not store.replicas:
@@ -62,7 +65,9 @@ def aws_nosql(ctx: Any, store: Any, table: Mapping[str, Availability]) -> Facts:
     basis = "a primary instance" + (f" + {common.plural(store.replicas, 'replica')} in other AZs "
                                     "(the SLA is the cluster's)" if store.replicas else " alone")
     replication = (Replica("read-replica", PRIMARY, store.replicas, "async"),) if store.replicas else ()
-    return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: "restored from backup"},
-                 availability={PRIMARY: figure, DR: figure}, replication=replication, dr_copy=False,
+    dr_figure = common.per_copy(store, table, "nosql", f"{product}/single-az")  # one instance there
+    return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: dr_basis},
+                 availability={PRIMARY: figure, DR: dr_figure}, replication=replication + dr_replica,
+                 dr_copy=dr_copy,
                  # More instances do not change the cluster's SLA: no copy-count fix to offer.
                  scaling=None, implementation=product)

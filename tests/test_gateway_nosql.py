@@ -453,3 +453,32 @@ def test_a_custom_domain_without_certificate_or_zone_is_refused():
     """)
     with pytest.raises(UnsupportedError, match="needs a certificate"):
         plan_of(text, "aws")
+
+
+def test_hot_dr_copies_every_nosql_model_to_the_dr_region():
+    text = BASE.replace("      ENDPOINT: ${nosql.orders.endpoint}\n",
+                        "      ENDPOINT: ${nosql.orders.endpoint}\n      DOCS: ${nosql.docs.url}\n") + """
+nosql:
+  orders: {model: key-value, partition_key: {name: id}}
+  docs: {model: document, replicas: 1}
+  graph: {model: graph}
+  events: {model: wide-column, partition_key: {name: device}}
+disaster_recovery: {strategy: hot, region: us-west-2}
+"""
+    plan = plan_of(text, "aws")
+    names = {r.name: r for r in plan.resources}
+    assert names["nsql-docs"].properties["global_cluster_identifier"] == "${nsql-docs-global.id}"
+    secondary = names["dr-nsql-docs"].properties
+    assert secondary["region"] == "us-west-2" and "master_username" not in secondary
+    assert secondary["kms_key_id"] == "${dr-nsql-docs-key.arn}"
+    assert names["dr-nsql-docs-0"].properties["instance_class"] == "db.r6g.large"
+    assert "dr-nsql-graph" in names and "nsql-graph-global" in names
+    assert names["nsql-events-keyspace"].properties["replication_specification"] == {
+        "replication_strategy": "MULTI_REGION", "region_list": ["us-east-1", "us-west-2"]}
+    # The DR copy of the service reads the DR copy of the document store, and may reach it.
+    dr_task = names["dr-svc-api-task"].properties["container_definitions"]["$json"][0]
+    env = {e["name"]: e["value"] for e in dr_task["environment"]}
+    assert "${dr-nsql-docs.endpoint}" in env["DOCS"]
+    assert "dr-nsql-docs-sg-from-svc-api-27017" in names
+    facts = analysed_plan(validated(text, "aws").blueprint, "aws").components["nosql.docs"].facts
+    assert facts.dr_copy and facts.replication[-1].role == "global-cluster-secondary"

@@ -16,6 +16,10 @@
   encryption, PITR, TTL; `cassandra:Select`/`Modify` on that table only.
 - graph → Amazon Neptune: a cluster with `1 + replicas` instances, IAM
   authentication (`neptune-db:*` on this cluster only), encrypted storage.
+With a hot DR region: a DynamoDB global table replica, a Multi-Region
+keyspace, or a DocumentDB/Neptune global cluster whose secondary (one
+instance, read-only until promoted, as an RDS cross-region replica) runs in
+the DR VPC; the DR copies of the services read the DR copy.
 A DocumentDB or Neptune store sits in the VPC: only the services that
 reference it reach its port. DynamoDB and Keyspaces are regional endpoints
 reached through the NAT gateway over TLS.
@@ -97,7 +101,7 @@ def _dynamodb(ctx: AwsContext, store: NoSql) -> None:
         props.update(read_capacity=store.read_capacity, write_capacity=store.write_capacity)
     if store.ttl_attribute:
         props["ttl"] = {"attribute_name": store.ttl_attribute, "enabled": True}
-    replica = ctx.sites.hot
+    replica = ctx.sites.hot_copies
     if store.streams or replica:
         # A global table replicates through the stream, so a replica turns it on.
         props.update(stream_enabled=True, stream_view_type="NEW_AND_OLD_IMAGES")
@@ -114,41 +118,68 @@ def _dynamodb(ctx: AwsContext, store: NoSql) -> None:
     _grant(ctx, store, "items", statements)
 
 
+ENGINE_VERSION = {"docdb": "5.0.0", "neptune": "1.3.2.1"}
+# Global clusters run on memory-optimised instances only (no t4g).
+GLOBAL_INSTANCE_CLASS = {"small": "db.r6g.large", "medium": "db.r6g.large", "large": "db.r6g.xlarge"}
+
+
 def _cluster(ctx: AwsContext, store: NoSql, product: str) -> str:
-    """DocumentDB or Neptune: subnet group, cluster, `1 + replicas` instances; returns the cluster name."""
+    """DocumentDB or Neptune: `1 + replicas` instances; with a hot DR region a global cluster whose
+    secondary (one instance, read-only until promoted) runs there. Returns the primary cluster."""
     base = ctx.prefix(store)
+    global_cluster = None
+    if ctx.sites.hot_copies:
+        global_cluster = ctx.add(f"aws:{product}/globalCluster:GlobalCluster", f"{base}-global", {
+            "global_cluster_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, base),
+            "engine": "docdb" if product == "docdb" else "neptune", "engine_version": ENGINE_VERSION[product],
+            "storage_encrypted": True, "deletion_protection": store.protect,
+            "region": ctx.sites.region(PRIMARY),
+        }, protect=store.protect).name
+    primary = _cluster_at(ctx, store, product, PRIMARY, global_cluster, 1 + store.replicas)
+    if global_cluster is not None:
+        _cluster_at(ctx, store, product, DR, global_cluster, 1, depends_on=[f"{base}-{store.replicas}"])
+    return primary
+
+
+def _cluster_at(ctx: AwsContext, store: NoSql, product: str, site: str, global_cluster: str | None,
+                instances: int, depends_on: list[str] | None = None) -> str:
+    base = ctx.prefix(store)
+    n = lambda name: site_name(name, site)  # noqa: E731
     port = PORTS[store.model]
-    region = ctx.sites.region(PRIMARY)
-    group = stores.admit_users(ctx, store, port, PRIMARY)
-    key = _key(ctx, store, PRIMARY)
-    subnets = ctx.add(f"aws:{product}/subnetGroup:SubnetGroup", f"{base}-subnets", {
-        "description": f"{store.ref}: private subnets", "region": region, "tags": ctx.tags(),
-        "subnet_ids": [ref(s, "id") for s in ctx.networks.network(PRIMARY).private_subnets],
+    region = ctx.sites.region(site)
+    group = stores.admit_users(ctx, store, port, site)
+    key = _key(ctx, store, site)
+    subnets = ctx.add(f"aws:{product}/subnetGroup:SubnetGroup", n(f"{base}-subnets"), {
+        "description": f"{store.ref}: private subnets ({site} site)", "region": region, "tags": ctx.tags(),
+        "subnet_ids": [ref(s, "id") for s in ctx.networks.network(site).private_subnets],
     }).name
     days, clamped = retention_days(store.backup.retention)
-    if clamped:
+    if clamped and site == PRIMARY:
         ctx.warn(f"{store.ref}: {product} keeps backups 1 to 35 days; kept {days}", None,
                  "nosql", store.name, "backup", "retention")
     props: dict[str, Any] = {
-        "engine": "docdb" if product == "docdb" else "neptune",
+        "engine": "docdb" if product == "docdb" else "neptune", "engine_version": ENGINE_VERSION[product],
         "port": port, "storage_encrypted": True, "backup_retention_period": days,
         "preferred_backup_window": BACKUP_WINDOW, "preferred_maintenance_window": MAINTENANCE_WINDOW,
         "vpc_security_group_ids": [ref(group, "id")], "deletion_protection": store.protect,
         "skip_final_snapshot": False,
-        "final_snapshot_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, base, "final"),
+        "final_snapshot_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, n(base), "final"),
         "apply_immediately": False, "region": region, "tags": ctx.tags(),
     }
-    identifier = physical_id(base, 63, ctx.bp.blueprint, ctx.stack)
+    if global_cluster is not None:
+        props["global_cluster_identifier"] = ref(global_cluster, "id")
+    identifier = physical_id(n(base), 63, ctx.bp.blueprint, ctx.stack)
     if identifier:
         props["cluster_identifier"] = identifier
     if product == "docdb":
-        params = ctx.add("aws:docdb/clusterParameterGroup:ClusterParameterGroup", f"{base}-params", {
+        params = ctx.add("aws:docdb/clusterParameterGroup:ClusterParameterGroup", n(f"{base}-params"), {
             "family": "docdb5.0", "description": f"{store.ref}: TLS required",
             "parameters": [{"name": "tls", "value": "enabled"}], "region": region, "tags": ctx.tags(),
         }).name
-        props.update(engine_version="5.0.0", master_username="app", manage_master_user_password=True,
-                     db_subnet_group_name=ref(subnets, "name"), db_cluster_parameter_group_name=ref(params, "name"),
+        props.update(db_subnet_group_name=ref(subnets, "name"), db_cluster_parameter_group_name=ref(params, "name"),
                      enabled_cloudwatch_logs_exports=["audit", "profiler"])
+        if site == PRIMARY:  # a global secondary takes its login from the primary
+            props.update(master_username="app", manage_master_user_password=True)
         if key:
             props["kms_key_id"] = ref(key, "arn")
     else:
@@ -156,13 +187,15 @@ def _cluster(ctx: AwsContext, store: NoSql, product: str) -> str:
                      enable_cloudwatch_logs_exports=["audit"])
         if key:
             props["kms_key_arn"] = ref(key, "arn")
-    cluster = ctx.add(f"aws:{product}/cluster:Cluster", base, props, protect=store.protect).name
-    for i in range(1 + store.replicas):
-        instance = {"cluster_identifier": ref(cluster, "id"), "instance_class": INSTANCE_CLASS[store.size],
+    cluster = ctx.add(f"aws:{product}/cluster:Cluster", n(base), props, protect=store.protect,
+                      depends_on=depends_on).name
+    classes = GLOBAL_INSTANCE_CLASS if global_cluster is not None else INSTANCE_CLASS
+    for i in range(instances):
+        instance = {"cluster_identifier": ref(cluster, "id"), "instance_class": classes[store.size],
                     "auto_minor_version_upgrade": True, "promotion_tier": i, "region": region, "tags": ctx.tags()}
         if product == "neptune":
             instance["engine"] = "neptune"
-        ctx.add(f"aws:{product}/clusterInstance:ClusterInstance", f"{base}-{i}", instance)
+        ctx.add(f"aws:{product}/clusterInstance:ClusterInstance", n(f"{base}-{i}"), instance)
     return cluster
 
 
@@ -175,10 +208,12 @@ def _documentdb(ctx: AwsContext, store: NoSql) -> None:
 
 def _neptune(ctx: AwsContext, store: NoSql) -> None:
     cluster = _cluster(ctx, store, "neptune")
-    # The cluster resource id is unique to this cluster; the Plan has no account id to name.
-    resource = f"arn:aws:neptune-db:{ctx.sites.region(PRIMARY)}:*:{ref(cluster, 'cluster_resource_id')}/*"
+    # A cluster resource id is unique to its cluster; the Plan has no account id to name.
+    sites = [PRIMARY, DR] if ctx.sites.hot_copies else [PRIMARY]
+    resources = [f"arn:aws:neptune-db:{ctx.sites.region(site)}:*:{ref(site_name(cluster, site), 'cluster_resource_id')}/*"
+                 for site in sites]
     _grant(ctx, store, "connect", [{"Sid": "Graph", "Effect": "Allow", "Action": ["neptune-db:*"],
-                                    "Resource": [resource]}])
+                                    "Resource": resources}])
 
 
 def keyspace_name(ctx: AwsContext) -> str:
@@ -189,8 +224,13 @@ def _keyspaces(ctx: AwsContext, store: NoSql) -> None:
     base = ctx.prefix(store)
     region = ctx.sites.region(PRIMARY)
     key = _key(ctx, store, PRIMARY)
-    keyspace = ctx.add("aws:keyspaces/keyspace:Keyspace", f"{base}-keyspace", {
-        "name": keyspace_name(ctx), "region": region, "tags": ctx.tags()}, protect=store.protect).name
+    keyspace_props: dict[str, Any] = {"name": keyspace_name(ctx), "region": region, "tags": ctx.tags()}
+    if ctx.sites.hot_copies:
+        # Multi-Region keyspace: every table is active in both Regions (asynchronous, last writer wins).
+        keyspace_props["replication_specification"] = {
+            "replication_strategy": "MULTI_REGION", "region_list": [region, ctx.sites.region(DR)]}
+    keyspace = ctx.add("aws:keyspaces/keyspace:Keyspace", f"{base}-keyspace", keyspace_props,
+                       protect=store.protect).name
     keys = [store.partition_key] + ([store.sort_key] if store.sort_key else [])
     schema: dict[str, Any] = {
         "columns": [{"name": k.name, "type": CQL_TYPES[k.type]} for k in keys],  # type: ignore[union-attr]
@@ -219,11 +259,12 @@ def attribute(ctx: AwsContext, store: NoSql, attr: str) -> str:
 
 
 def values(ctx: AwsContext, store: NoSql, site: str) -> dict[str, str]:
-    region = ctx.sites.region(PRIMARY)  # only DynamoDB has a DR copy, and its endpoint is regional
-    base = ctx.prefix(store)
+    """What `${nosql.x.attr}` reads at `site` (the DR copy's, with a hot DR region)."""
+    region = ctx.sites.region(site)
+    base = site_name(ctx.prefix(store), site)
     port = str(PORTS[store.model])
     if store.model == "key-value":
-        region = ctx.sites.region(site)
+        base = ctx.prefix(store)  # one global table: the replica keeps the table's name
         host = f"dynamodb.{region}.amazonaws.com"
         return {"url": f"https://{host}", "endpoint": f"https://{host}", "host": host, "port": port,
                 "table": ref(base, "name"), "name": ref(base, "name")}
