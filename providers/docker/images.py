@@ -23,6 +23,7 @@ DYNAMODB = "amazon/dynamodb-local:2.5.2"
 MONGO = "mongo:7.0"
 CASSANDRA = "cassandra:4.1"
 NEO4J = "neo4j:5.20-community"
+NO_STAND_IN = frozenset({DYNAMODB, MONGO, CASSANDRA, NEO4J})  # Debian has none of these servers (docs/IMAGES.md)
 
 
 def database_image(db: Database) -> str:
