@@ -195,7 +195,8 @@ def test_docker_gateway_has_a_verifier_and_a_valid_config():
     assert (config["algorithm"], config["audience"]) == ("RS256", "shop-api")
     assert "def rs256_valid" in files[docker_gateways.VERIFIER_CODE]
     gateway_container = containers["apigw-public"]
-    assert gateway_container.depends_on == ["apigw-public-verifier"]
+    assert gateway_container.depends_on == ["svc-orders-v1-0", "svc-orders-v1-1", "svc-orders-v2-0",
+                                            "svc-orders-v2-1", "svc-users-0", "svc-users-1", "apigw-public-verifier"]
     conf = next(u["content"] for u in gateway_container.properties["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     assert "auth_request /_topoform_auth;" in conf
     assert "location /v1/orders {" in conf and "location /v2/orders {" in conf

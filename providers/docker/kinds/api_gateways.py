@@ -9,9 +9,9 @@ answers, `proxy_cache` for GET routes with `cache`. JWTs: nginx OSS has no
 JWT module, so `auth_request` asks a verifier container (python:3.12-slim
 running the uploaded templates/jwt-verifier.py); API keys are a `map`.
 
-nginx resolves the upstream names when it starts: the gateway waits for
-the verifier, and Docker's restart policy brings it back if a service's
-alias does not resolve yet.
+nginx resolves the upstream names when it starts, so each gateway
+container waits for the verifier and for the containers of every routed
+service at its site (their aliases resolve once they exist).
 """
 
 from __future__ import annotations
@@ -94,13 +94,14 @@ def build(ctx: DockerContext, gateway: ApiGateway) -> None:
                               "api_gateways", gateway.name, "auth", "jwt")
     verifier_host = f"{host}-verifier"
     conf = render_gateway_conf(context(ctx, gateway, f"{verifier_host}:{VERIFIER_PORT}" if jwt else None))
+    services = routed_services(ctx, gateway)
     for site in ctx.sites.running:
         suffix = site_suffix(site)
-        depends = []
+        depends = [f"{ctx.prefix(svc)}{suffix}-{i}" for svc in services for i in range(svc.replicas)]
         if jwt is not None:
             depends.append(f"{prefix}{suffix}-verifier")
             ctx.containers.container(
-                depends[0], image=images.PYTHON, site=site, aliases=[verifier_host],
+                depends[-1], image=images.PYTHON, site=site, aliases=[verifier_host],
                 command=["python", VERIFIER_CODE, VERIFIER_CONFIG, str(VERIFIER_PORT)],
                 uploads=[upload(VERIFIER_CODE, VERIFIER_SOURCE.read_text()),
                          upload(VERIFIER_CONFIG, verifier_config(gateway))],
