@@ -444,6 +444,149 @@ class Queue(Stateful):
     consumers: list[Ref("services", depends=False)] = Field(default_factory=list)  # type: ignore[valid-type]
 
 
+# ---------------------------------------------------------------- API gateways
+
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+VERSION_PATTERN = r"^v[0-9]+$"
+
+
+class Jwt(StrictModel):
+    """Bearer tokens checked before a request reaches a service: signature, issuer, audience, expiry."""
+
+    issuer: str = Field(..., min_length=1, description="the `iss` every token must carry")
+    audience: str = Field(..., min_length=1, description="the `aud` every token must carry")
+    algorithm: Literal["HS256", "RS256"] = Field("RS256", description="HS256 (shared key) or RS256 (public key); "
+                                                                      "default RS256")
+    key: str | None = Field(None, min_length=1, description="docker: the HS256 shared secret or the RS256 public "
+                                                            "key (PEM); aws reads the issuer's JWKS instead")
+
+
+class GatewayAuth(StrictModel):
+    jwt: Jwt | None = None
+    api_keys: list[str] | None = Field(None, min_length=1, description="keys accepted in the X-Api-Key header")
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> "GatewayAuth":
+        if (self.jwt is None) == (self.api_keys is None):
+            raise ValueError("auth takes exactly one of `jwt` or `api_keys`\n"
+                             "write auth: {jwt: {issuer: ..., audience: ..., key: ...}} or auth: {api_keys: [...]}")
+        return self
+
+
+class Cors(StrictModel):
+    origins: list[str] = Field(..., min_length=1, description="allowed origins, or [\"*\"]")
+    methods: list[Literal[HTTP_METHODS]] = Field(default_factory=lambda: ["GET", "POST"])  # type: ignore[valid-type]
+    headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    max_age: Duration = Field(600.0, description="how long a browser keeps a preflight answer; default 10m")
+
+
+class CircuitBreaker(StrictModel):
+    failures: int = Field(5, ge=1, le=100, description="consecutive failures that open the circuit; default 5")
+    cooldown: Duration = Field(30.0, description="how long an open circuit refuses the upstream; default 30s")
+
+
+class GatewayRoute(StrictModel):
+    path: str = Field(..., pattern=r"^/[A-Za-z0-9/_.-]*$", description="a path prefix, e.g. /orders")
+    version: str | None = Field(None, pattern=VERSION_PATTERN, description="served under /VERSION/path, e.g. v1")
+    methods: list[Literal[HTTP_METHODS]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="methods routed; default every method")
+    target: ServiceRef
+    auth: bool = Field(True, description="require the gateway's `auth`; default true")
+    rate_limit: RateLimit | None = Field(None, description="per client on this route, on top of the gateway's")
+    cache: Duration | None = Field(None, description="cache GET responses for this long")
+    timeout: Duration | None = Field(None, description="default: the gateway's")
+    retries: int | None = Field(None, ge=0, le=5, description="default: the gateway's")
+
+    @property
+    def full_path(self) -> str:
+        return (f"/{self.version}" if self.version else "") + ("" if self.path == "/" and self.version else self.path)
+
+
+class ApiGateway(Component):
+    """One entry point in front of services: routes, versions, auth, limits, CORS, caching."""
+
+    routes: list[GatewayRoute] = Field(..., min_length=1)
+    auth: GatewayAuth | None = None
+    rate_limit: RateLimit | None = Field(None, description="per client, over every route")
+    max_body_size: Size = Field(1024**2, description="larger requests get 413; default 1MiB")
+    allow: list[str] = Field(default_factory=list, description="if set, only these client CIDRs are served")
+    deny: list[str] = Field(default_factory=list, description="client CIDRs refused with 403")
+    cors: Cors | None = None
+    timeout: Duration = Field(30.0, description="per upstream request; default 30s")
+    retries: int = Field(1, ge=0, le=5, description="retries of a failed idempotent request; default 1")
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    access_logs: bool = Field(True, description="one log line per request; default true")
+    replicas: int = Field(1, ge=1, le=100, description="docker: gateway containers; aws is managed")
+    domain: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$",
+                               description="aws: a custom domain (ACM certificate, and an alias record in "
+                                           "`dns.zone` when it lies in it)")
+
+    @model_validator(mode="after")
+    def _routes_unique(self) -> "ApiGateway":
+        seen: dict[tuple[str, str], int] = {}
+        for i, route in enumerate(self.routes):
+            for method in route.methods or ("ANY",):
+                key = (route.full_path, method)
+                if key in seen:
+                    raise ValueError(f"routes {seen[key]} and {i} both serve {method} {route.full_path}\n"
+                                     "give each version and path one target")
+                seen[key] = i
+        if self.auth is None and any("auth" in r.model_fields_set and r.auth for r in self.routes):
+            raise ValueError("a route asks for `auth: true` but the gateway has no `auth`\n"
+                             "add auth: {jwt: ...} or auth: {api_keys: [...]}")
+        return self
+
+
+# ---------------------------------------------------------------- NoSQL stores
+
+
+class NoSqlKey(StrictModel):
+    name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    type: Literal["string", "number", "binary"] = "string"
+
+
+class NoSql(Stateful):
+    """A non-relational store; `model` picks the data model and so the product on each target."""
+
+    model: Literal["key-value", "document", "wide-column", "graph"]
+    table: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,47}$",
+                              description="table, collection or keyspace table; default the component name")
+    partition_key: NoSqlKey | None = Field(None, description="key-value, wide-column: the partition (hash) key")
+    sort_key: NoSqlKey | None = Field(None, description="key-value, wide-column: the sort (range/clustering) key")
+    capacity: Literal["on-demand", "provisioned"] = "on-demand"
+    read_capacity: int | None = Field(None, ge=1, description="provisioned: read units")
+    write_capacity: int | None = Field(None, ge=1, description="provisioned: write units")
+    ttl_attribute: str | None = Field(None, description="key-value: items expire at this epoch-seconds attribute")
+    streams: bool = Field(False, description="key-value: a change stream (DynamoDB Streams)")
+    replicas: int = Field(1, ge=0, le=15, description="document, graph: instances beside the primary; default 1")
+    size: Literal["small", "medium", "large"] = "small"
+    backup: Backup = Field(default_factory=lambda: Backup(point_in_time=True))
+    kms_key: bool = Field(True, description="aws: a customer-managed KMS key (rotated) rather than AWS's own")
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> "NoSql":
+        keyed = self.model in ("key-value", "wide-column")
+        if keyed and self.partition_key is None:
+            raise ValueError(f"a {self.model} store needs a `partition_key`\nwrite partition_key: {{name: id}}")
+        if not keyed and (self.partition_key or self.sort_key):
+            raise ValueError(f"partition_key and sort_key are for key-value and wide-column stores, "
+                             f"not {self.model}\nremove them")
+        if self.model != "key-value" and (self.ttl_attribute or self.streams):
+            raise ValueError("ttl_attribute and streams are key-value (DynamoDB) settings\nremove them")
+        provisioned = self.read_capacity is not None or self.write_capacity is not None
+        if self.capacity == "provisioned" and (self.read_capacity is None or self.write_capacity is None):
+            raise ValueError("provisioned capacity needs read_capacity and write_capacity\n"
+                             "or use capacity: on-demand")
+        if self.capacity == "on-demand" and provisioned:
+            raise ValueError("read_capacity and write_capacity need capacity: provisioned")
+        return self
+
+    @property
+    def table_name(self) -> str:
+        return self.table or self.name.replace("-", "_")
+
+
 # ---------------------------------------------------------------- system
 
 
@@ -493,6 +636,8 @@ class Blueprint(StrictModel):
     databases: dict[str, Database] = Field(default_factory=dict)
     caches: dict[str, Cache] = Field(default_factory=dict)
     queues: dict[str, Queue] = Field(default_factory=dict)
+    api_gateways: dict[str, ApiGateway] = Field(default_factory=dict)
+    nosql: dict[str, NoSql] = Field(default_factory=dict)
     disaster_recovery: DisasterRecovery | None = None
     slos: Slos | None = None
 

@@ -129,6 +129,16 @@ def describe(component: Component) -> list[str]:
             extras.append(f"max {c.max_depth}")
         if extras:
             lines.append(" · ".join(extras))
+    elif section == "api_gateways":
+        auth = "JWT" if c.auth and c.auth.jwt else "API keys" if c.auth else "no auth"
+        versions = sorted({r.version for r in c.routes if r.version})
+        lines = ["API gateway · " + auth + (" · rate limit" if c.rate_limit else ""),
+                 f"{len(c.routes)} route{'s' if len(c.routes) != 1 else ''}"
+                 + (f" · {' '.join(versions)}" if versions else "")]
+    elif section == "nosql":
+        lines = [c.model + (f" · {c.partition_key.name}" if c.partition_key else ""),
+                 " · ".join(part for part, on in (("PITR", c.backup.point_in_time), ("TTL", c.ttl_attribute),
+                                                  ("streams", c.streams)) if on) or c.capacity]
     else:  # a kind this function does not describe yet: its word
         lines = [BY_SECTION[section].word]
     return [component.ref] + lines
