@@ -22,6 +22,51 @@ def _sources(plan):
     return [db for db in plan.of_type(RDS) if "replicate_source_db" not in db.properties]
 
 
+@rule("rds-replica-of-managed-password",
+      "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations",
+      "Managing the master password in Secrets Manager is not supported for creating a read replica "
+      "when the source DB instance manages its credentials with Secrets Manager (all engines but SQL Server).")
+def _replica_of_managed_password(plan):
+    for db in plan.of_type(RDS):
+        source = target(plan, db.properties.get("replicate_source_db"))
+        if source is not None and source.properties.get("manage_master_user_password"):
+            yield violation(db, "replicate_source_db",
+                            f"reads from {source.name}, whose master password Secrets Manager manages: "
+                            "RDS refuses to create this replica")
+
+
+@rule("rds-engine-version-offered",
+      "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBEngineVersions.html",
+      "CreateDBInstance accepts only an engine version that DescribeDBEngineVersions lists, and RDS "
+      "refuses new instances of deprecated versions.",
+      source="cfn-lint schema extensions aws_rds_dbinstance/engine_version(_deprecated).json")
+def _rds_engine_version(plan):
+    for db in _sources(plan):
+        engine, version = db.properties["engine"], str(db.properties.get("engine_version", ""))
+        offered = catalog.rds_versions().get(engine, frozenset())
+        # cfn-lint lists a major (`16`) as deprecated once its first minors are;
+        # a version is current while some current minor answers to it.
+        current = offered - catalog.rds_deprecated_versions().get(engine, frozenset())
+        if not catalog.offered(version, offered):
+            yield violation(db, "engine_version", f"RDS offers no {engine} {version}")
+        elif not catalog.offered(version, current):
+            yield violation(db, "engine_version", f"RDS has deprecated every {engine} {version}: no new instances")
+
+
+@rule("rds-parameter-group-family", catalog.RDS_FAMILY_DOC,
+      "A DB parameter group is created for one family (postgres16, postgres9.6, mysql8.0, mariadb10.11) "
+      "and can only be attached to instances of that family's engine version.")
+def _rds_family(plan):
+    for db in plan.of_type(RDS):
+        group = target(plan, db.properties.get("parameter_group_name"))
+        if group is None:
+            continue
+        expected = catalog.rds_family(db.properties["engine"], str(db.properties["engine_version"]))
+        if group.properties.get("family") != expected:
+            yield violation(group, "family", f"{group.properties.get('family')!r} for {db.name} "
+                            f"({db.properties['engine']} {db.properties['engine_version']}): the family is {expected!r}")
+
+
 _WINDOW = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun):)?(\d\d):(\d\d)-(?:(mon|tue|wed|thu|fri|sat|sun):)?(\d\d):(\d\d)$")
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -86,6 +131,29 @@ def _cache_version(plan):
             yield violation(cache, "engine_version", f"ElastiCache offers no {engine} {version}")
 
 
+@rule("elasticache-parameter-group-family", catalog.ELASTICACHE_FAMILY_DOC,
+      "Each ElastiCache parameter group belongs to one family (redis4.0, redis5.0, redis6.x, redis7, valkey7, "
+      "valkey8, memcached1.6) and applies only to clusters of that engine version.")
+def _cache_family(plan):
+    for cache in _caches(plan):
+        group = target(plan, cache.properties.get("parameter_group_name"))
+        expected = catalog.elasticache_family(cache.properties["engine"], str(cache.properties["engine_version"]))
+        if group is not None and group.properties.get("family") != expected:
+            yield violation(group, "family", f"{group.properties.get('family')!r} for {cache.name} "
+                            f"({cache.properties['engine']} {cache.properties['engine_version']}): the family is {expected!r}")
+
+
+@rule("elasticache-auth-with-tls",
+      "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html",
+      "With in-transit encryption on, Redis/Valkey clients are authenticated only by an AUTH token "
+      "(auth_token) or RBAC user groups (user_group_ids); without either, any client that reaches the port "
+      "has full access.")
+def _cache_auth(plan):
+    yield from each(CACHE_GROUP, "auth_token", lambda plan, c: c.properties.get("transit_encryption_enabled")
+                    and not (c.properties.get("auth_token") or c.properties.get("user_group_ids")),
+                    "TLS on, but neither an AUTH token nor an RBAC user group")(plan)
+
+
 @rule("elasticache-encrypted", "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/encryption.html",
       "ElastiCache encrypts data at rest and in transit only when at_rest_encryption_enabled / "
       "transit_encryption_enabled are set; README's AWS caches section promises both (memcached: TLS).")
@@ -144,6 +212,17 @@ def _dlq_type(plan):
             yield violation(queue, "redrive_policy", f"maxReceiveCount {count!r} is outside 1–1000")
 
 
+@rule("sqs-dead-letter-queue-redrive-allow",
+      "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html",
+      "A dead-letter queue's redrive allow policy names which source queues may use it (byQueue); without "
+      "one any queue in the account may dead-letter into it, and redrive back to the source is unscoped.")
+def _dlq_redrive_allow(plan):
+    dead_letter_queues = {dlq.name for _, dlq in _dead_letter_pairs(plan)}
+    yield from each(QUEUE, "redrive_allow_policy", lambda plan, q: q.name in dead_letter_queues
+                    and not q.properties.get("redrive_allow_policy"),
+                    "a dead-letter queue that lets every source queue use it")(plan)
+
+
 @rule("sqs-tls-only", "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-security-best-practices.html",
       "Enforce encryption in transit with a queue policy denying requests whose aws:SecureTransport is false, "
       "and encrypt at rest with SSE; README's AWS queues section promises both.")
@@ -155,6 +234,19 @@ def _sqs_tls(plan):
             yield violation(queue, "policy", "no queue policy denies requests without TLS")
         if not (queue.properties.get("sqs_managed_sse_enabled") or queue.properties.get("kms_master_key_id")):
             yield violation(queue, "sqs_managed_sse_enabled", "not encrypted at rest")
+
+
+@rule("s3-content-bucket-force-destroy",
+      "https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-bucket.html",
+      "Deleting a bucket deletes every object and version in it; force_destroy lets Pulumi empty and delete "
+      "a bucket that holds content (uploaded objects or replicated copies) without a protection step.")
+def _force_destroy(plan):
+    holders = {name for token in ("aws:s3/bucketObjectv2:BucketObjectv2",
+                                  "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+               for user in plan.of_type(token) for name in user.references() if plan.get(name).type == BUCKET}
+    for bucket in plan.of_type(BUCKET):
+        if bucket.name in holders and bucket.properties.get("force_destroy"):
+            yield violation(bucket, "force_destroy", "holds content, yet destroy empties it without asking")
 
 
 @rule("s3-private-and-encrypted", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
@@ -190,3 +282,15 @@ def _backup_schedule(plan):
             keep = (item.get("lifecycle") or {}).get("delete_after")
             if item.get("enable_continuous_backup") and keep is not None and not 1 <= keep <= 35:
                 yield violation(backup, f"rules[{i}].lifecycle", f"continuous backups kept {keep} days (1–35)")
+
+
+@rule("dsql-application-not-admin", "https://docs.aws.amazon.com/aurora-dsql/latest/userguide/authentication-authorization.html",
+      "dsql:DbConnectAdmin connects as the admin role Aurora DSQL creates and manages; custom database roles "
+      "connect with dsql:DbConnect, so an application gets a role granted only what it needs.")
+def _dsql_admin(plan):
+    for resource, prop, value in policies(plan):
+        for statement in (document(value) or {}).get("Statement", []):
+            actions = statement.get("Action", [])
+            if statement.get("Effect") == "Allow" and "dsql:DbConnectAdmin" in (
+                    [actions] if isinstance(actions, str) else actions):
+                yield violation(resource, prop, "grants an application dsql:DbConnectAdmin")

@@ -57,6 +57,23 @@ def _ttl_order(plan):
             yield violation(policy, "default_ttl", f"min {low} ≤ default {default} ≤ max {high} does not hold")
 
 
+@rule("cloudfront-default-certificate-protocol",
+      "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html",
+      "With CloudFrontDefaultCertificate true CloudFront sets the security policy to TLSv1 whatever "
+      "MinimumProtocolVersion says, so any other value is ignored (and shows as a perpetual diff).",
+      source="botocore cloudfront MinimumProtocolVersion")
+def _default_certificate(plan):
+    allowed = catalog.enum("cloudfront", "MinimumProtocolVersion")
+    for dist in plan.of_type(DISTRIBUTION):
+        cert = dist.properties.get("viewer_certificate") or {}
+        version = cert.get("minimum_protocol_version")
+        if version is not None and version not in allowed:
+            yield violation(dist, "viewer_certificate.minimum_protocol_version", f"{version!r} is not a CloudFront policy")
+        if cert.get("cloudfront_default_certificate") and version not in (None, "TLSv1"):
+            yield violation(dist, "viewer_certificate.minimum_protocol_version",
+                            f"{version} with the default *.cloudfront.net certificate: AWS uses TLSv1")
+
+
 @rule("cloudfront-distribution-values", "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DistributionConfig.html",
       "ViewerProtocolPolicy, OriginProtocolPolicy, OriginSslProtocols, HttpVersion and PriceClass take only "
       "their enumerated values; README promises viewers are redirected to HTTPS and origins reached over TLS 1.2 "
@@ -94,6 +111,38 @@ def _cache_policy(plan, behavior):
     return target(plan, behavior.get("cache_policy_id"))
 
 
+@rule("cloudfront-dynamic-content-shared",
+      "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html",
+      "CloudFront caches one object per cache key: when the origin's responses depend on cookies or headers "
+      "(sessions, auth) that are not in the key, the first viewer's response is served to everyone for the TTL "
+      "(flagged past a minute).")
+def _dynamic_shared(plan):
+    for dist in plan.of_type(DISTRIBUTION):
+        behavior = dist.properties.get("default_cache_behavior") or {}
+        origins = {o["origin_id"]: o for o in dist.properties.get("origins", [])}
+        origin = origins.get(behavior.get("target_origin_id"), {})
+        policy = _cache_policy(plan, behavior)
+        dynamic = "custom_origin_config" in origin and WRITE_METHODS & set(behavior.get("allowed_methods", []))
+        if dynamic and policy is not None and policy.properties.get("default_ttl", 0) > LONG_TTL and not (
+                {"cookies", "headers"} & set(_in_key(policy))):
+            yield violation(dist, "default_cache_behavior", f"an application origin (it takes writes) cached "
+                            f"{policy.properties['default_ttl']} s with neither cookies nor headers in the key")
+
+
+@rule("cloudfront-hot-dr-origin-group",
+      "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html",
+      "CloudFront fails over between origins only through an origin group (a primary and a secondary origin "
+      "with failover status codes); a single origin has no failover, so a hot DR site is never reached.")
+def _origin_group(plan):
+    if not any(is_dr(lb) for lb in plan.of_type(LB)):
+        return
+    for lb_name, dists in origins_of(plan).items():
+        for dist in dists:
+            if not dist.properties.get("origin_groups"):
+                yield violation(dist, "origin_groups", f"only the primary {lb_name} as origin, though a hot DR "
+                                "site has its own balancer")
+
+
 @rule("cloudfront-origin-resolves", "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistS3AndCustomOrigins.html",
       "A custom origin's domain name must be a publicly resolvable DNS name of the origin server.")
 def _origin_resolves(plan):
@@ -103,6 +152,39 @@ def _origin_resolves(plan):
             domain = origin.get("domain_name", "")
             if "custom_origin_config" in origin and "${" not in domain and domain not in names:
                 yield violation(dist, "origins", f"origin {domain!r} is neither an output of the Plan nor a record it creates")
+
+
+@rule("waf-regional-acl-behind-cloudfront",
+      "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-forwarded-ip-address.html",
+      "Behind CloudFront a REGIONAL web ACL sees CloudFront's edge addresses as the client IP: IP-set and "
+      "rate-based rules act on the edge unless they read the X-Forwarded-For header (forwarded_ip_config), "
+      "or the ACL is a CLOUDFRONT-scope ACL on the distribution.")
+def _waf_behind_cloudfront(plan):
+    fronted = origins_of(plan)
+    for link in plan.of_type("aws:wafv2/webAclAssociation:WebAclAssociation"):
+        lb, acl = target(plan, link.properties.get("resource_arn")), target(plan, link.properties.get("web_acl_arn"))
+        if lb is None or acl is None or lb.name not in fronted or acl.properties.get("scope") != "REGIONAL":
+            continue
+        for i, item in enumerate(acl.properties.get("rules", [])):
+            statement = item.get("statement", {})
+            ip_rule = statement.get("ip_set_reference_statement") or statement.get("rate_based_statement")
+            if ip_rule and not (ip_rule.get("ip_set_forwarded_ip_config") or ip_rule.get("forwarded_ip_config")):
+                yield violation(acl, f"rules[{i}]", f"{item.get('name')} matches the client address of {lb.name}, "
+                                "which sits behind CloudFront: it sees edge addresses")
+
+
+@rule("alb-behind-cloudfront-open",
+      "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/restrict-access-to-load-balancer.html",
+      "A load balancer that is a CloudFront origin should accept only CloudFront (the "
+      "com.amazonaws.global.cloudfront.origin-facing prefix list); open to 0.0.0.0/0 it lets clients bypass "
+      "the CDN and its WAF.")
+def _alb_open(plan):
+    for lb_name in origins_of(plan):
+        for group_ref in plan.get(lb_name).properties.get("security_groups") or []:
+            group = target(plan, group_ref)
+            for ingress in ingress_rules(plan, group.name) if group else []:
+                if ingress.properties.get("cidr_ipv4") == "0.0.0.0/0" or ingress.properties.get("cidr_ipv6") == "::/0":
+                    yield violation(ingress, "cidr_ipv4", f"{lb_name} is a CloudFront origin yet open to the internet")
 
 
 @rule("waf-rule-limits", "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html",
@@ -119,6 +201,23 @@ def _waf_limits(plan):
             if rate and not (low <= rate.get("limit", 0) <= high and rate.get("evaluation_window_sec", 300) in (60, 120, 300, 600)):
                 yield violation(acl, f"rules[{i}].statement", f"rate limit {rate.get('limit')} per "
                                 f"{rate.get('evaluation_window_sec')} s is outside what WAF accepts")
+
+
+@rule("acm-validation-in-undelegated-zone",
+      "https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html",
+      "ACM validates a domain by looking up its CNAME record in public DNS; records in a hosted zone that was "
+      "just created are invisible until the parent domain delegates to that zone's name servers, so the "
+      "certificate stays PENDING_VALIDATION and CertificateValidation times out (75 min in pulumi-aws).")
+def _undelegated_validation(plan):
+    for validation in plan.of_type("aws:acm/certificateValidation:CertificateValidation"):
+        for fqdn in validation.properties.get("validation_record_fqdns", []):
+            record = target(plan, fqdn)
+            zone = target(plan, record.properties.get("zone_id")) if record else None
+            if zone is not None and zone.type == ZONE:
+                yield violation(validation, "validation_record_fqdns",
+                                f"waits for {record.name} in {zone.name}, a zone this Plan creates: nothing "
+                                f"delegates {zone.properties.get('name')} to it before the wait times out")
+                break
 
 
 _ROUTING = ("weighted_routing_policies", "latency_routing_policies", "geolocation_routing_policies",

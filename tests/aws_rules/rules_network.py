@@ -129,6 +129,65 @@ def _port_mappings(plan, service, container_name):
     return []
 
 
+@rule("elbv2-target-registration",
+      "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb.html",
+      "ECS registers the task's containerPort of the named container in the target group; the port must be "
+      "one of that container's portMappings with the target group's transport protocol (udp for UDP), and a "
+      "target group no service registers in has no healthy targets.",
+      source="botocore ecs TransportProtocol")
+def _registration(plan):
+    for listener, _, group in _forwarding(plan):
+        entries = list(_registrations(plan, group))
+        if not entries:
+            yield violation(group, "targets", f"forwarded to by {listener.name}, but nothing registers targets")
+        want = _ip_protocol(group.properties.get("protocol", "TCP"))
+        for service, entry in entries:
+            mappings = _port_mappings(plan, service, entry.get("container_name"))
+            for mapping in mappings:
+                if mapping.get("protocol", "tcp") not in catalog.enum("ecs", "TransportProtocol"):
+                    yield violation(service, "task_definition", f"port mapping protocol {mapping.get('protocol')!r}")
+            if not any(m.get("containerPort") == entry.get("container_port")
+                       and m.get("protocol", "tcp") in (want, "tcp_udp") for m in mappings):
+                yield violation(service, "load_balancers", f"container {entry.get('container_name')} maps no "
+                                f"{want} port {entry.get('container_port')} for {group.name}")
+
+
+@rule("nlb-health-check-reachable",
+      "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html",
+      "Target group health checks use TCP, HTTP or HTTPS (never UDP); a UDP target group must name a TCP "
+      "health-check port its targets listen on, and an HTTP check against a TLS listener port gets no HTTP answer.")
+def _nlb_health(plan):
+    for group in plan.of_type(TARGET_GROUP):
+        protocol, check = group.properties.get("protocol"), group.properties.get("health_check") or {}
+        check_protocol, port = check.get("protocol", "TCP"), check.get("port", "traffic-port")
+        if check_protocol not in ("TCP", "HTTP", "HTTPS"):
+            yield violation(group, "health_check.protocol", f"{check_protocol!r} cannot be a health-check protocol")
+        if protocol == "UDP" and port == "traffic-port":
+            yield violation(group, "health_check.port", "a TCP check of the UDP traffic port: nothing answers TCP there")
+        if protocol == "TLS" and check_protocol == "HTTP" and port == "traffic-port":
+            yield violation(group, "health_check.protocol", "plain HTTP to a port that speaks TLS")
+
+
+@rule("security-groups-match-listeners",
+      "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html",
+      "A load balancer with security groups accepts only what their inbound rules allow (protocol and port: "
+      "udp for a UDP listener), and targets accept the balancer's traffic only if their security group allows "
+      "it on the target port and protocol.")
+def _security_groups(plan):
+    for listener, lb in _listeners(plan):
+        groups = _security_groups_of(plan, lb)
+        protocol, port = _ip_protocol(listener.properties.get("protocol", "TCP")), listener.properties.get("port")
+        if groups and not any(_allows(ingress_rules(plan, g.name), protocol, port) for g in groups):
+            yield violation(listener, "port", f"no inbound {protocol} {port} rule on {lb.name}'s security group")
+    for _, _, group in _forwarding(plan):
+        want = _ip_protocol(group.properties.get("protocol", "TCP"))
+        for service, entry in _registrations(plan, group):
+            service_groups = _security_groups_of(plan, service)
+            if not any(_allows(ingress_rules(plan, g.name), want, entry["container_port"]) for g in service_groups):
+                yield violation(service, "network_configuration.security_groups",
+                                f"no inbound {want} {entry['container_port']} rule for {group.name}'s traffic")
+
+
 @rule("fargate-cpu-memory", "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size",
       "A Fargate task's cpu and memory must be one of the supported combinations (256 with 512–2048 MiB, "
       "512 with 1–4 GiB, … 16384 with 32–120 GiB).", source="cfn-lint aws_ecs_taskdefinition/fargate_cpu_memory.json")
@@ -137,6 +196,15 @@ def _fargate(plan):
                     and not catalog.fargate_pair_valid(str(t.properties.get("cpu")), str(t.properties.get("memory"))),
                     lambda t: f"cpu {t.properties.get('cpu')} with memory {t.properties.get('memory')} "
                     "is not a Fargate task size")(plan)
+
+
+@rule("ecs-wait-for-steady-state", "https://www.pulumi.com/registry/packages/aws/api-docs/ecs/service/",
+      "With wait_for_steady_state false the provider reports the service created as soon as ECS accepts it, "
+      "before any task runs, so a deployment whose tasks never start is reported as a success.")
+def _steady_state(plan):
+    yield from each(ECS_SERVICE, "wait_for_steady_state",
+                    lambda plan, s: s.properties.get("wait_for_steady_state") is not True,
+                    "`up` succeeds before a single task is running")(plan)
 
 
 @rule("regional-resources-name-region", "https://www.pulumi.com/registry/packages/aws/how-to-guides/multi-region/",
@@ -160,6 +228,20 @@ def _tags(plan):
             missing = wanted - set(resource.properties.get("tags") or {})
             if missing:
                 yield violation(resource, "tags", f"missing {', '.join(sorted(missing))}")
+
+
+@rule("lb-egress-matches-targets", "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-update-security-groups.html",
+      "A load balancer's security group must allow outbound traffic to its targets on the listener and "
+      "health-check ports, with the targets' protocol.")
+def _egress(plan):
+    for _, lb, group in _forwarding(plan):
+        groups = _security_groups_of(plan, lb)
+        egress = [r for r in plan.of_type(EGRESS) if target(plan, r.properties.get("security_group_id")) in groups]
+        want = _ip_protocol(group.properties.get("protocol", "TCP"))
+        for _, entry in _registrations(plan, group) if groups else []:
+            if not _allows(egress, want, entry["container_port"]):
+                yield violation(lb, "security_groups", f"no outbound {want} {entry['container_port']} "
+                                f"to {group.name}'s targets")
 
 
 STORES = {"aws:rds/instance:Instance": "port", "aws:elasticache/replicationGroup:ReplicationGroup": "port",

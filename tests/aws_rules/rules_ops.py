@@ -34,6 +34,40 @@ def _deploy_config(plan) -> dict:
     return stack.config
 
 
+@rule("provider-region-configured", "https://github.com/pulumi/pulumi-aws/pull/2088",
+      "pulumi-aws refuses to configure without a region (\"unable to find a configured AWS Region\"): set "
+      "`aws:region` in stack config, an AWS profile, AWS_REGION, or give an explicit provider a region. "
+      "A per-resource `region` does not configure the default provider.")
+def _provider_region(plan):
+    if any(r.type == "pulumi:providers:aws" and r.properties.get("region") for r in plan.resources):
+        return
+    if "aws:region" not in _deploy_config(plan):
+        yield Violation("(stack config)", "aws:region", "`topoform up` records no aws:region and the Plan has no "
+                        "explicit aws provider: deploying depends on the caller's AWS_REGION or profile")
+
+
+@rule("sns-aws-managed-key-for-alarms",
+      "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+      "Services that publish to encrypted topics (CloudWatch alarms among them) need kms:Decrypt and "
+      "kms:GenerateDataKey* on the topic's key; the AWS managed key alias/aws/sns has a key policy you cannot "
+      "change, so use a customer managed key.")
+def _managed_key_alarms(plan):
+    for topic in plan.of_type(TOPIC):
+        if topic.properties.get("kms_master_key_id") == "alias/aws/sns":
+            users = [a for token in ALARMS for a in referrers(plan, topic, token)]
+            if users:
+                yield violation(topic, "kms_master_key_id", f"alias/aws/sns, and {len(users)} alarms "
+                                f"(first {users[0].name}) publish to it: CloudWatch cannot")
+
+
+@rule("sns-topic-has-subscription", "https://docs.aws.amazon.com/sns/latest/dg/sns-create-subscribe-endpoint-to-topic.html",
+      "A topic delivers a message only to its confirmed subscriptions; with none, published alarms reach nobody.")
+def _topic_subscribed(plan):
+    yield from each(TOPIC, "subscriptions",
+                    lambda plan, t: not referrers(plan, t, "aws:sns/topicSubscription:TopicSubscription"),
+                    "no subscription: its notifications reach nobody")(plan)
+
+
 @rule("iam-policy-document-valid", "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html",
       "A policy is a JSON object with Version 2012-10-17 and Statement (a statement or list of them), each with "
       "Effect Allow or Deny, Action or NotAction, and Resource/NotResource (identity policies) or Principal "
@@ -95,6 +129,26 @@ def _kms(plan):
 # Properties through which a DR-site resource is meant to read the primary:
 # the replication links themselves (their source must be named).
 _REPLICATION_INPUTS = ("replicate_source_db", "source_db_instance_arn", "global_replication_group_id")
+
+
+@rule("dr-site-independent-of-primary",
+      "https://docs.aws.amazon.com/whitepapers/latest/disaster-recovery-workloads-on-aws/disaster-recovery-options-in-the-cloud.html",
+      "A hot standby must be able to serve with the primary Region down: its resources must not read ARNs, "
+      "secrets or endpoints that live in the primary Region, except the replication links that copy data to it.")
+def _dr_independent(plan):
+    primary, dr = regions(plan)
+    if not dr:
+        return
+    for resource in plan.resources:
+        if site_region(plan, resource) != dr and not is_dr(resource):
+            continue
+        for path, value in leaves(resource.properties):
+            if not isinstance(value, str) or path.split(".")[0] in _REPLICATION_INPUTS:
+                continue
+            for name in {name for name, _ in references(value) if name in plan}:
+                source = plan.get(name)
+                if site_region(plan, source) == primary:
+                    yield violation(resource, path, f"reads {name} of the primary region {primary}")
 
 
 @rule("alarm-actions-same-region", "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
