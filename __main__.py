@@ -5,6 +5,6 @@ Set `topoform:blueprint` (and optionally `topoform:target`) with
 resources `topoform up` would, from the same Plan.
 """
 
-from topoform.providers.engine.standalone import run_configured_blueprint
+from topoform.cli.engine.standalone import run_configured_blueprint
 
 run_configured_blueprint()

@@ -15,7 +15,6 @@ call it as often as you like in one process.
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from topoform.dsl import Blueprint, load_blueprint
+from topoform.dsl.collector import gc_paused
 from topoform.providers import compile_plan
 from topoform.providers.plan import Plan
 from topoform.providers.program import run_plan
@@ -151,46 +151,12 @@ def _no_stack_trace() -> Any:
     return source_pb2.StackTrace()
 
 
-_paused = 0  # nesting depth of _collector_paused
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a compile or run, and none of the old heap after.
-
-    The SDK allocates several futures and tasks per resource; with the
-    collector on, each collection rescans the growing heap and registration
-    turns super-linear (PULUMI.md: flat cost with it off). `gc.freeze()`
-    first moves everything alive before the run (imported modules, classes,
-    the test session) to the permanent generation, so the collection that
-    follows re-enabling scans only what the run allocated — measured on a
-    1,000-resource AWS blueprint: 2.2 s instead of 3.1 s, most of the
-    difference being full collections of the ~330,000 objects of the
-    imported SDKs. `gc.unfreeze()` then hands those back: nothing is leaked.
-    """
-    global _paused
-    outermost = _paused == 0
-    was_enabled = gc.isenabled()
-    if outermost:
-        gc.disable()
-        gc.freeze()
-    _paused += 1
-    try:
-        yield
-    finally:
-        _paused -= 1
-        if outermost:
-            if was_enabled:
-                gc.enable()
-                gc.collect(1)  # the run's own garbage, young generations only
-            gc.unfreeze()
-
-
 @contextmanager
 def _fast_registration() -> Iterator[None]:
     """What a run under mocks does not need, switched off for its duration only.
 
-    - the cyclic GC (see `_collector_paused`);
+    - the cyclic GC (`gc_paused(freeze=True)`, dsl/collector.py): the SDK allocates several
+      futures and tasks per resource, and collections would rescan the growing heap;
     - `_get_stack_trace`: the SDK walks the Python stack (`traceback.extract_stack`)
       for every resource to tell the engine which source line created it; the
       mock monitor ignores it. The SDK has no setting to skip it, so it is
@@ -199,7 +165,7 @@ def _fast_registration() -> Iterator[None]:
     original = _resource_runtime._get_stack_trace
     _resource_runtime._get_stack_trace = _no_stack_trace
     try:
-        with _collector_paused():
+        with gc_paused(freeze=True):
             yield
     finally:
         _resource_runtime._get_stack_trace = original
@@ -356,6 +322,6 @@ def synth(blueprint: str | Blueprint, target: str | None = None, stack: str = "t
         bp = blueprint
     else:
         bp = load_blueprint(str(blueprint), variables=variables, target=target)
-    with _collector_paused():  # one pause over compile and run: the heap is frozen once
+    with gc_paused(freeze=True):  # one pause over compile and run: the heap is frozen once
         plan = compile_plan(bp, target or bp.default_target, stack)
         return synth_plan(plan)

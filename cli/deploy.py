@@ -5,7 +5,7 @@ question never touches a stack: validate (exit 2) → compile the Plan
 (exit 2) → refuse `up`/`destroy` without `--yes` where nobody can confirm
 (exit 2) → check the target is reachable, the Pulumi CLI is installed and a
 passphrase is available (exit 1 with the fix) → only then the engine.
-The library work lives in `topoform.providers.engine`; these commands parse
+The library work lives in `topoform.cli.engine`; these commands parse
 options, call it and print.
 """
 
@@ -109,7 +109,7 @@ class Session:
 
     @property
     def work_dir(self) -> Path:
-        from topoform.providers.engine.workspace import workspace_dir
+        from topoform.cli.engine.workspace import workspace_dir
 
         return workspace_dir(self.project_dir, self.project)
 
@@ -130,10 +130,10 @@ def _prompt_passphrase(text: str) -> str:
 def connect(session: Session, backend_url: str | None, secrets_provider: str | None, *,
             create: bool, program: Callable | None) -> None:
     """Find the CLI, choose the backend (passphrase), open the stack. Raises EngineError."""
-    from topoform.providers.engine.backend import select_backend
-    from topoform.providers.engine.cli_binary import find_pulumi_root, pulumi_command
-    from topoform.providers.engine.operations import engine_call
-    from topoform.providers.engine.workspace import open_stack
+    from topoform.cli.engine.backend import select_backend
+    from topoform.cli.engine.cli_binary import find_pulumi_root, pulumi_command
+    from topoform.cli.engine.operations import engine_call
+    from topoform.cli.engine.workspace import open_stack
 
     root = find_pulumi_root()
     session.backend = select_backend(session.project_dir, backend_url, secrets_provider=secrets_provider,
@@ -155,7 +155,7 @@ def prepare(blueprint: str, target: str | None, stack: str, variables: tuple[str
     """Validate and compile (exit 2 on problems); variables stored in the stack are used too."""
     from topoform.dsl.diagnostics import has_errors
     from topoform.dsl.validate import validate_file
-    from topoform.providers.engine.workspace import (
+    from topoform.cli.engine.workspace import (
         StoredVariables,
         peek_blueprint,
         read_secret_variables,
@@ -192,7 +192,7 @@ def prepare(blueprint: str, target: str | None, stack: str, variables: tuple[str
 
 
 def require_confirmation_possible(yes: bool, operation: str) -> None:
-    from topoform.providers.engine.errors import ConfirmationRefused
+    from topoform.cli.engine.errors import ConfirmationRefused
 
     if not yes and not is_interactive():
         raise ConfirmationRefused(
@@ -202,7 +202,7 @@ def require_confirmation_possible(yes: bool, operation: str) -> None:
 
 def confirm(question: str) -> None:
     """Terraform's question: only `yes` goes ahead."""
-    from topoform.providers.engine.errors import ConfirmationRefused
+    from topoform.cli.engine.errors import ConfirmationRefused
 
     answer = click.prompt(click.style(question, bold=True) + "\n  Only 'yes' will be accepted to approve.\n"
                           "  Enter a value", default="", show_default=False, err=True)
@@ -213,10 +213,10 @@ def confirm(question: str) -> None:
 def start_engine(session: Session, backend_url: str | None, secrets_provider: str | None, *,
                  create: bool, as_json: bool) -> None:
     """Preflight the target, connect, install the pinned provider plugins."""
-    from topoform.providers.engine.operations import engine_call
-    from topoform.providers.engine.plugins import install_plugins, required_plugins
-    from topoform.providers.engine.preflight import check_target
-    from topoform.providers.engine.workspace import make_program
+    from topoform.cli.engine.operations import engine_call
+    from topoform.cli.engine.plugins import install_plugins, required_plugins
+    from topoform.cli.engine.preflight import check_target
+    from topoform.cli.engine.workspace import make_program
 
     check_target(session.target)
     connect(session, backend_url, secrets_provider, create=create, program=make_program(session.plan))
@@ -228,7 +228,7 @@ def start_engine(session: Session, backend_url: str | None, secrets_provider: st
 
 
 def progress_for(session: Session, operation: str, as_json: bool, show_diff: bool):
-    from topoform.providers.engine.progress import Progress, event_as_json
+    from topoform.cli.engine.progress import Progress, event_as_json
 
     if as_json:
         progress = Progress(operation, lambda _line: None, component_of=session.component_of)
@@ -245,7 +245,7 @@ def progress_for(session: Session, operation: str, as_json: bool, show_diff: boo
 
 def run_operation(session: Session, operation: str, call: Callable[[Callable], Any], *,
                   as_json: bool, show_diff: bool = False):
-    from topoform.providers.engine.operations import engine_call
+    from topoform.cli.engine.operations import engine_call
 
     progress, on_event = progress_for(session, operation, as_json, show_diff)
     verb = {"preview": "Previewing", "up": "Updating", "destroy": "Destroying", "refresh": "Refreshing"}[operation]
@@ -254,7 +254,7 @@ def run_operation(session: Session, operation: str, call: Callable[[Callable], A
         result = engine_call(lambda: call(on_event), stack=session.stack_name, project=session.project,
                              workdir=str(session.work_dir), notify=_notify)
     except Exception as exc:
-        from topoform.providers.engine.errors import Cancelled
+        from topoform.cli.engine.errors import Cancelled
 
         progress.cancelled = isinstance(exc, Cancelled)
         _finish(progress, as_json)
@@ -304,7 +304,7 @@ def run_preview(session: Session, as_json: bool, show_diff: bool) -> Any:
 def preview(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...], backend_url: str | None,
             secrets_provider: str | None, as_json: bool, show_diff: bool) -> None:
     """Show what `up` would change, without changing anything."""
-    from topoform.providers.engine.errors import EngineError
+    from topoform.cli.engine.errors import EngineError
 
     try:
         session = prepare(blueprint, target, stack, variables, backend_url, secrets_provider, as_json)
@@ -324,8 +324,8 @@ def preview(blueprint: str, target: str | None, stack: str, variables: tuple[str
 def up(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...], backend_url: str | None,
        secrets_provider: str | None, as_json: bool, show_diff: bool, yes: bool) -> None:
     """Create or update the deployment (previews and asks first unless --yes)."""
-    from topoform.providers.engine.errors import EngineError
-    from topoform.providers.engine.workspace import store_config
+    from topoform.cli.engine.errors import EngineError
+    from topoform.cli.engine.workspace import store_config
 
     try:
         session = prepare(blueprint, target, stack, variables, backend_url, secrets_provider, as_json)
@@ -359,8 +359,8 @@ def up(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...
 def destroy(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...], backend_url: str | None,
             secrets_provider: str | None, as_json: bool, yes: bool, exclude_protected: bool) -> None:
     """Delete every resource of the stack (protected data stores are kept; see --exclude-protected)."""
-    from topoform.providers.engine.errors import EngineError, StackNotDeployed
-    from topoform.providers.engine.operations import protected_resources, protection_notice
+    from topoform.cli.engine.errors import EngineError, StackNotDeployed
+    from topoform.cli.engine.operations import protected_resources, protection_notice
 
     try:
         session = prepare(blueprint, target, stack, variables, backend_url, secrets_provider, as_json)
@@ -397,7 +397,7 @@ def destroy(blueprint: str, target: str | None, stack: str, variables: tuple[str
 def refresh(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...], backend_url: str | None,
             secrets_provider: str | None, as_json: bool) -> None:
     """Read the real state of the deployed resources into the stack (drift shows as changes)."""
-    from topoform.providers.engine.errors import EngineError
+    from topoform.cli.engine.errors import EngineError
 
     try:
         session = prepare(blueprint, target, stack, variables, backend_url, secrets_provider, as_json)
@@ -417,9 +417,9 @@ def refresh(blueprint: str, target: str | None, stack: str, variables: tuple[str
 def outputs(blueprint: str, stack: str, backend_url: str | None, secrets_provider: str | None,
             as_json: bool, show_secrets: bool) -> None:
     """Print the stack outputs (URLs, endpoints) of a deployed blueprint."""
-    from topoform.providers.engine.errors import EngineError
-    from topoform.providers.engine.operations import engine_call
-    from topoform.providers.engine.workspace import peek_blueprint
+    from topoform.cli.engine.errors import EngineError
+    from topoform.cli.engine.operations import engine_call
+    from topoform.cli.engine.workspace import peek_blueprint
 
     name, _, _ = peek_blueprint(blueprint)
     if not name:
@@ -448,8 +448,8 @@ def install_pulumi(root: str | None, version: str | None) -> None:
     """Install the Pulumi CLI pinned to the SDK version (uses the official install script)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from topoform.providers.engine.cli_binary import install_cli, pinned_cli_version
-    from topoform.providers.engine.errors import EngineError
+    from topoform.cli.engine.cli_binary import install_cli, pinned_cli_version
+    from topoform.cli.engine.errors import EngineError
 
     wanted = version or pinned_cli_version()
     try:

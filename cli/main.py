@@ -1,6 +1,6 @@
 """The `topoform` command: thin click commands over the library.
 
-Commands load lazily (each from its own module) so `topoform --help` and
+Commands load lazily (each from the module named after it; `deploy` holds the engine commands) so `topoform --help` and
 `topoform validate` never import Pulumi or the cloud SDKs.
 Exit status: 0 success; 1 a deployment or runtime failure; 2 invalid input.
 """
@@ -16,19 +16,19 @@ from topoform import __version__
 
 # command → (module in topoform.cli, function, one-line help for --help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("check", "validate", "Parse and check a blueprint; print every problem."),
-    "plan": ("planning", "plan", "Compile offline and list the resources that would be created."),
+    "validate": ("validate", "validate", "Parse and check a blueprint; print every problem."),
+    "plan": ("plan", "plan", "Compile offline and list the resources that would be created."),
     "preview": ("deploy", "preview", "Show what `up` would change (Pulumi engine)."),
     "up": ("deploy", "up", "Create or update the deployment."),
     "destroy": ("deploy", "destroy", "Delete every resource of the stack."),
     "refresh": ("deploy", "refresh", "Read the real state of deployed resources into the stack."),
     "outputs": ("deploy", "outputs", "Print the stack outputs (URLs, endpoints)."),
     "install-pulumi": ("deploy", "install_pulumi", "Install the pinned Pulumi CLI under ~/.pulumi."),
-    "graph": ("diagram", "graph", "Draw the architecture (mermaid, dot, svg, png)."),
-    "report": ("insight", "report", "Availability, disaster-recovery and lint report."),
-    "eject": ("ejecting", "eject", "Write a standalone Pulumi project for the blueprint."),
-    "schema": ("check", "schema", "Print the blueprint JSON Schema."),
-    "init": ("check", "init", "Write a commented starter blueprint."),
+    "graph": ("graph", "graph", "Draw the architecture (mermaid, dot, svg, png)."),
+    "report": ("report", "report", "Availability, disaster-recovery and lint report."),
+    "eject": ("eject", "eject", "Write a standalone Pulumi project for the blueprint."),
+    "schema": ("schema", "schema", "Print the blueprint JSON Schema."),
+    "init": ("init", "init", "Write a commented starter blueprint."),
 }
 
 

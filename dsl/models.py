@@ -23,21 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from .kinds import REGISTRY
 from .units import Duration, Percent, Size
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}$"
 NAME_RE = re.compile(NAME_PATTERN)
 
-# Blueprint section → the word used for one of its components in messages.
-KINDS: dict[str, str] = {
-    "services": "service",
-    "load_balancers": "load balancer",
-    "reverse_proxies": "reverse proxy",
-    "cdns": "CDN",
-    "databases": "database",
-    "caches": "cache",
-    "queues": "queue",
-}
+# Blueprint section → the word used for one of its components in messages (dsl/kinds.py).
+KINDS: dict[str, str] = {kind.section: kind.word for kind in REGISTRY}
 TARGETS = ("docker", "aws")
 
 

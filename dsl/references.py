@@ -17,21 +17,20 @@ import difflib
 import json
 import re
 import typing
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
 from .diagnostics import Diagnostic
+from .kinds import BY_SECTION
 from .loader import Path, SourceMap
-from .models import KINDS, Blueprint, Database, RefTo, Variable
+from .models import KINDS, Blueprint, Database, Variable
+# The reference walk lives in topology.py (one topology of the blueprint); these
+# names stay importable from here for the stages that checked references first.
+from .topology import INTERPOLATION_RE, FieldRef, Interpolation, build, field_refs, owner, remember  # noqa: F401
 
-INTERPOLATION_RE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _WHOLE_RE = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
 
-# Attributes `${kind.name.attr}` may read (SPEC §1), beyond `name` on every component.
-COMMON_ATTRS = ("url", "host", "port")
 
 
 def closest(word: str, choices: typing.Iterable[str]) -> str | None:
@@ -43,20 +42,6 @@ def closest(word: str, choices: typing.Iterable[str]) -> str | None:
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
     close = closest(word, choices)
     return f"did you mean '{close}'?" if close else None
-
-
-@dataclass(frozen=True, slots=True)
-class Interpolation:
-    """One `${kind.name.attr}` found in a string at `path`."""
-
-    path: Path
-    kind: str
-    name: str
-    attr: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.kind}.{self.name}"
 
 
 # ------------------------------------------------------------------ variables
@@ -289,115 +274,15 @@ def substitute_in_place(
 # ------------------------------------------------------------------ field references
 
 
-@dataclass(frozen=True, slots=True)
-class FieldRef:
-    """A field that names a component: `target: services.web` at `path`."""
-
-    path: Path
-    ref: str
-    depends: bool = True
-
-
-def _ref_fields(model: type[BaseModel]) -> dict[str, RefTo]:
-    """The fields of `model` whose value (or list items) are references (cached per class)."""
-    cached = _REF_FIELD_CACHE.get(model)
-    if cached is None:
-        cached = {}
-        for name, info in model.model_fields.items():
-            markers = [m for m in info.metadata if isinstance(m, RefTo)]
-            if not markers:
-                for arg in _flatten(info.annotation):
-                    markers += [m for m in getattr(arg, "__metadata__", ()) if isinstance(m, RefTo)]
-            if markers:
-                cached[name] = markers[0]
-        _REF_FIELD_CACHE[model] = cached
-    return cached
-
-
-_REF_FIELD_CACHE: dict[type, dict[str, RefTo]] = {}
-
-
-def _flatten(annotation: Any) -> Iterator[Any]:
-    yield annotation
-    for arg in typing.get_args(annotation):
-        yield from _flatten(arg)
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    return [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-
-
-def _walk_plan(model: type[BaseModel], visiting: frozenset = frozenset()) -> tuple[tuple[str, str], ...]:
-    """Which fields of `model` can hold references, and how: ('ref' | 'model' | 'container', name).
-
-    Computed once per class from the annotations, so the walk skips every
-    field that cannot hold a reference (images, env, durations, …): on a
-    large blueprint that is most of the data.
-    """
-    cached = _WALK_PLANS.get(model)
-    if cached is not None:
-        return cached
-    refs = _ref_fields(model)
-    plan = []
-    for name, info in model.model_fields.items():
-        if name in refs:
-            plan.append(("ref", name))
-            continue
-        inner = [m for m in _models_in(info.annotation) if m not in visiting]
-        if any(_walk_plan(m, visiting | {model}) for m in inner):
-            plan.append(("model", name))
-    result = tuple(plan)
-    _WALK_PLANS[model] = result
-    return result
-
-
-_WALK_PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
-
-
-def field_refs(model: BaseModel, path: Path = ()) -> Iterator[FieldRef]:
-    """Every component reference held in fields of `model` and the models below it."""
-    cls = type(model)
-    fields = model.__dict__
-    for how, name in _walk_plan(cls):
-        value = fields.get(name)
-        if value is None:
-            continue
-        if how == "ref":
-            depends = _ref_fields(cls)[name].depends
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    yield FieldRef(path + (name, i), item, depends)
-            else:
-                yield FieldRef(path + (name,), value, depends)
-        elif isinstance(value, BaseModel):
-            yield from field_refs(value, path + (name,))
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    yield from field_refs(item, path + (name, i))
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(item, BaseModel):
-                    yield from field_refs(item, path + (name, key))
-
-
 def readable_attrs(component: Any) -> tuple[str, ...]:
-    attrs: tuple[str, ...] = ("name",)
-    if component.section in KINDS:
-        attrs += COMMON_ATTRS
+    kind = BY_SECTION.get(component.section)
+    attrs: tuple[str, ...] = kind.attributes if kind is not None else ("name",)
     if isinstance(component, Database):
         if component.replica_count or component.replication.mode == "multi-primary":
             attrs += ("reader_url",)
         if component.sharding is not None:
             attrs += ("shard_urls",)
     return attrs
-
-
-def owner(path: Path) -> str | None:
-    """The component a path lies in: ('services', 'web', 'env', 'X') → 'services.web'."""
-    if len(path) >= 2 and path[0] in KINDS:
-        return f"{path[0]}.{path[1]}"
-    return None
 
 
 def _missing_hint(bp: Blueprint, ref: str) -> str:
@@ -439,7 +324,9 @@ def check_references(
         graph.setdefault(src, set()).add(dst)
         edges.setdefault((src, dst), path)
 
-    for ref in field_refs(bp):
+    found = build(bp, interpolations, list(field_refs(bp)))
+    remember(bp, found)
+    for ref in found.fields:
         if exists(ref.ref, ref.path) is not None and ref.depends and (src := owner(ref.path)):
             edge(src, ref.ref, ref.path)
     for item in interpolations:

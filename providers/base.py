@@ -16,23 +16,17 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from topoform.dsl.collector import gc_paused
 from topoform.dsl.diagnostics import Diagnostic, Position, sorted_diagnostics
+from topoform.dsl.kinds import REGISTRY
 from topoform.dsl.models import KINDS, Blueprint, Component
-from topoform.dsl.references import INTERPOLATION_RE
+from topoform.dsl.topology import INTERPOLATION_RE
 
 from .plan import ComponentInfo, Plan, Resource
 
-# Short, stable prefixes: resource names stay unique when two sections use
-# the same component name (a `web` service and a `web` cache).
-PREFIX = {
-    "services": "svc", "load_balancers": "lb", "reverse_proxies": "rp", "cdns": "cdn",
-    "databases": "db", "caches": "cache", "queues": "queue",
-}
-COMPONENT_TYPES = {
-    "services": "topoform:index:Service", "load_balancers": "topoform:index:LoadBalancer",
-    "reverse_proxies": "topoform:index:ReverseProxy", "cdns": "topoform:index:Cdn",
-    "databases": "topoform:index:Database", "caches": "topoform:index:Cache",
-    "queues": "topoform:index:Queue",
-}
+# Short, stable prefixes (dsl/kinds.py): resource names stay unique when two
+# sections use the same component name (a `web` service and a `web` cache).
+PREFIX = {kind.section: kind.prefix for kind in REGISTRY}
+COMPONENT_TYPES = {kind.section: kind.component_type for kind in REGISTRY}
+
 # Components that are not blueprint components: shared infrastructure.
 PLATFORM = "platform"
 DNS = "dns"
@@ -76,8 +70,9 @@ class KindBuilder(Protocol):
 class Target:
     """What a target is: its context, its table of kinds, and the non-component passes.
 
-    `kinds` maps every section of `dsl.kinds.KINDS` to a builder or a `Refused`
-    (a test fails when a target forgets one). The hooks take `(ctx, section)`.
+    `kinds` maps every section of `dsl.kinds.REGISTRY` to a builder or a `Refused`
+    (a test fails when a target forgets one). The hooks take `(ctx, section)`;
+    `platform`, `finish` and `facts` take `(ctx)`.
     """
 
     name: str
@@ -88,6 +83,9 @@ class Target:
     disaster_recovery: Callable[[Any, Any], None] | None = None
     slos: Callable[[Any, Any], None] | None = None
     finish: Callable[[Any], None] | None = None
+    # Records each component's `Facts` on the Plan (providers/<target>/facts.py `record`),
+    # after the walk: what the analyses read instead of re-deriving the target.
+    facts: Callable[[Any], None] | None = None
 
 
 class BuildContext:
@@ -224,6 +222,8 @@ def compile_target(target: Target, bp: Blueprint, stack: str = "dev") -> Plan:
                     ctx.attempt(lambda: hook(ctx, section))
         if target.finish is not None and not ctx.problems:
             target.finish(ctx)
+        if target.facts is not None and not ctx.problems:
+            target.facts(ctx)
     if ctx.problems:
         raise UnsupportedError(sorted_diagnostics(ctx.problems))
     return ctx.plan

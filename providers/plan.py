@@ -110,6 +110,59 @@ class Resource:
         return set(self._references)
 
 
+# ------------------------------------------------------------------ facts for the analyses
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """The availability of ONE copy of a component, and where the figure comes from."""
+
+    percent: float  # e.g. 99.95
+    source: str  # the full citation: a published SLA, Topoform's estimate, or the blueprint override
+    label: str  # the same in a few words, for tables ("RDS SLA, Single-AZ", "estimate", "override")
+    variant: str = ""  # the row of the target's defaults table used beyond the kind ("multi-primary")
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """Copies of a component's data kept somewhere: how many, where, and how they follow the primary."""
+
+    role: str  # "standby" (synchronous failover copy) | "read-replica" | "primary" (multi-primary peers)
+    #            | "cross-region-replica" (the DR site's copy) | "replica" (a cache's)
+    site: str  # "primary" | "dr"
+    count: int
+    mode: str  # "sync" | "async"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a target builds for one component, as the analyses (report, lint, graph) read it.
+
+    Recorded by each target's facts module (providers/<target>/facts.py) after
+    its compile, from the blueprint and what was built, so an analysis never
+    re-derives a target's behaviour. Not part of `plan --json`.
+
+    Per-site fields have both sites, "primary" and "dr": "dr" says what a
+    hot DR site runs (or would run, if the blueprint declared one: the
+    report prices that as a fix); `dr_copy` says whether it runs.
+    """
+
+    copies: dict[str, int]  # site → copies serving requests there (in parallel)
+    basis: dict[str, str]  # site → why that many, in words ("2 replicas", "a primary + a Multi-AZ standby")
+    availability: dict[str, Availability]  # site → one copy's figure
+    standby: bool = False  # a synchronous standby is among the primary copies (aws Multi-AZ)
+    standby_possible: bool = False  # the target can add one (`multi_az: true` means something here)
+    managed: bool = False  # the provider keeps it redundant (aws ALB/NLB, CloudFront): nothing to size
+    replication: tuple[Replica, ...] = ()  # every copy of the data beyond the primary
+    dr_copy: bool = False  # a copy runs at the DR site now (hot DR)
+    scaling: str | None = None  # how one more copy is added: "replicas" (every site) | "redundancy"
+    #                             | "multi_az" | "read_replicas" | "cache_replicas" | None (cannot)
+    implementation: str = ""  # what serves it, where behaviour differs by product: "aurora-dsql",
+    #                           "galera", "rds", "postgres", "elasticache", …
+    zones: int | None = None  # availability zones the copies spread over (None: one host, no zones)
+    region: str | None = None  # the cloud region of the primary site (None: a local engine)
+
+
 @dataclass(slots=True)
 class ComponentInfo:
     """One blueprint component: a Pulumi ComponentResource in the program."""
@@ -118,6 +171,7 @@ class ComponentInfo:
     type: str  # "topoform:index:Database"
     source: Position | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    facts: Facts | None = None  # what the target built, for the analyses (not in `plan --json`)
 
     @property
     def name(self) -> str:
@@ -133,6 +187,8 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     components: dict[str, ComponentInfo] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
+    # The target's table of per-copy figures (kind or kind/variant → figure), for the report.
+    defaults: dict[str, Availability] = field(default_factory=dict)
     _index: dict[str, Resource] = field(default_factory=dict, repr=False)
 
     def add(self, resource: Resource) -> Resource:

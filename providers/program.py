@@ -20,15 +20,12 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import re
 from typing import Any
 
 import pulumi
 
-from .plan import REFERENCE_RE, Plan, unescape
-
-_ATTR_STEP_RE = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
-
+from .plan import Plan, unescape
+from .values import attr_steps, special, string_parts
 
 @functools.lru_cache(maxsize=None)
 def resource_class(token: str) -> type:
@@ -59,12 +56,6 @@ def _walk_attr(value: Any, steps: list[tuple[str, int | None]]) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=4096)
-def _attr_steps(attr: str) -> tuple[tuple[str, int | None], ...]:
-    """`x[0].y` → (("x", None), ("", 0), ("y", None)); parsed once per distinct path."""
-    return tuple((m.group(1), int(m.group(2)) if m.group(2) else None) for m in _ATTR_STEP_RE.finditer(attr))
-
-
 def _holds_output(value: Any) -> bool:
     if isinstance(value, (pulumi.Output, pulumi.Resource)):
         return True
@@ -91,7 +82,7 @@ class _Resolver:
 
     def output(self, name: str, attr: str) -> Any:
         resource = self.created[name]
-        steps = _attr_steps(attr)
+        steps = attr_steps(attr)
         first, rest = steps[0][0], list(steps[1:])
         value = resource.id if first == "id" else getattr(resource, first)
         if rest:
@@ -108,18 +99,11 @@ class _Resolver:
             return value
 
     def _resolve_string(self, text: str) -> Any:
-        parts: list[Any] = []
-        last = 0
-        for match in REFERENCE_RE.finditer(text):
-            parts.append(text[last:match.start()])
-            parts.append("${" if match.group(1) is None else self.output(match.group(1), match.group(2)))
-            last = match.end()
-        parts.append(text[last:])
-        parts = [p for p in parts if not (isinstance(p, str) and p == "")]
-        if len(parts) == 1 and not isinstance(parts[0], str):
-            return parts[0]  # a whole-value reference keeps the output's type
-        if all(isinstance(p, str) for p in parts):
-            return "".join(parts)
+        parts = [p if isinstance(p, str) else self.output(p.name, p.attr) for p in string_parts(text)]
+        if not parts:
+            return ""
+        if len(parts) == 1:
+            return parts[0]  # plain text, or a whole-value reference keeping the output's type
         return pulumi.Output.concat(*parts)
 
     def value(self, value: Any) -> Any:
@@ -128,17 +112,17 @@ class _Resolver:
         if isinstance(value, list):
             return [self.value(v) for v in value]
         if isinstance(value, dict):
-            if len(value) == 1:
-                key = next(iter(value))
+            form = special(value)
+            if form is not None:
+                key, inner = form
                 if key == "$json":
-                    inner = self.value(value[key])
+                    inner = self.value(inner)
                     return pulumi.Output.json_dumps(inner) if _holds_output(inner) else json.dumps(inner)
                 if key == "$asset":
-                    return pulumi.FileAsset(value[key])
+                    return pulumi.FileAsset(inner)
                 if key == "$archive":
-                    return pulumi.FileArchive(value[key])
-                if key == "$secret":
-                    return pulumi.Output.secret(self.value(value[key]))
+                    return pulumi.FileArchive(inner)
+                return pulumi.Output.secret(self.value(inner))
             return {k: self.value(v) for k, v in value.items()}
         return value
 

@@ -15,8 +15,9 @@ import textwrap
 import pytest
 
 from topoform.dsl import validate_text
-from topoform.providers import compile_plan
-from topoform.providers.aws.store_access import store_access
+from topoform.dsl.topology import topology
+from topoform.providers import aws, compile_plan
+from topoform.providers.aws.kinds import databases
 from topoform.providers.aws.store_catalog import (
     backup_schedule,
     cache_family,
@@ -46,12 +47,9 @@ def compile_aws(text: str, stack: str = "test"):
     return compile_plan(load(text), "aws", stack)
 
 
-def compiler_for(text: str, stack: str = "test"):
-    from topoform.providers.aws.compiler import AwsCompiler
-
-    compiler = AwsCompiler(load(text), stack)
-    compiler.compile()
-    return compiler
+def context_for(text: str, stack: str = "test"):
+    """The AWS build context of a blueprint (store names are functions of the blueprint alone)."""
+    return aws.TARGET.context(load(text), stack)
 
 
 SHOP = """
@@ -226,16 +224,17 @@ def test_database_urls_carry_no_password(shop):
 
 
 def test_services_get_passwords_from_the_rds_managed_secret():
-    compiler = compiler_for(SHOP)
-    web = compiler.bp.services["web"]
-    secrets = {s["name"]: s["valueFrom"] for s in compiler.data_secrets(web)}
+    ctx = context_for(SHOP)
+    web = ctx.bp.services["web"]
+    secrets = {s["name"]: s["valueFrom"] for s in databases.secrets(ctx, web)}
     assert secrets["DATABASE_PASSWORD"] == "${db-users.master_user_secrets[0].secret_arn}:password::"
     assert secrets["READER_PASSWORD"] == secrets["DATABASE_PASSWORD"]  # a replica shares its primary's user
     assert [secrets[f"ORDERS_PASSWORD_{i}"] for i in range(3)] == [
         f"${{db-orders-shard-{i}.master_user_secrets[0].secret_arn}}:password::" for i in range(3)]
     assert "CACHE_PASSWORD" not in secrets and "QUEUE_PASSWORD" not in secrets
-    assert compiler.data_secrets(compiler.bp.services["worker"]) == []
-    assert compiler.data_secret_arns(web)[0] == "${db-orders-shard-0.master_user_secrets[0].secret_arn}"
+    assert databases.secrets(ctx, ctx.bp.services["worker"]) == []
+    assert databases.secret_arns(databases.secrets(ctx, web))[0] == \
+        "${db-orders-shard-0.master_user_secrets[0].secret_arn}"
 
 
 def test_backup_retention_is_clamped_to_what_rds_keeps_with_a_warning():
@@ -474,9 +473,9 @@ def test_queue_without_max_receives_has_no_dead_letter_queue():
 
 
 def test_consumers_may_receive_and_producers_may_send(shop):
-    access = store_access(load(SHOP))
+    access = topology(load(SHOP))
     assert access.users("queues.orders") == ["services.web", "services.worker"]
-    assert access.consumers_of("queues.orders") == ["services.worker"]
+    assert list(access.consumers_of("queues.orders")) == ["services.worker"]
     grants = {r.name: r.properties for r in shop.of_type("aws:iam/rolePolicy:RolePolicy") if "queue" in r.name}
     assert sorted(grants) == ["queue-orders-consume-svc-worker", "queue-orders-send-svc-web"]
     worker = grants["queue-orders-consume-svc-worker"]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from topoform.dsl import validate_text
 from topoform.providers import compile_plan
-from topoform.providers.aws.compute import fargate_size
+from topoform.providers.aws.kinds.services import fargate_size
 from topoform.providers.aws.network import next_block, subnet_blocks
 from topoform.providers.base import UnsupportedError
 

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from topoform.dsl import validate_text
-from topoform.providers import compile_plan
+from topoform.providers import aws, compile_plan
 from topoform.providers.base import UnsupportedError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -266,6 +266,29 @@ def test_hot_dr_services_read_the_dr_stores(hot):
     assert env["CACHE_URL"] == "rediss://${dr-cache-sessions.primary_endpoint_address}:6379/0"
     assert env["QUEUE_URL"] == "${dr-queue-orders.url}"
     assert hot.outputs["databases.users.dr_url"] == env["DATABASE_URL"]
+
+
+def test_answers_depend_on_the_asking_site_not_on_what_was_built_before():
+    bp = load(shop("hot", extra="""
+reverse_proxies:
+  front: {upstream: load_balancers.edge}
+"""))
+    ctx = aws.TARGET.context(bp, "test")
+    db, lb, proxy = bp.databases["users"], bp.load_balancers["edge"], bp.reverse_proxies["front"]
+    fresh = [ctx.attribute(c, "url") for c in (db, lb, proxy)]
+    dr = [ctx.at("dr").attribute(c, "url") for c in (db, lb, proxy)]
+    assert fresh == ["postgres://app@${db-users.address}:5432/app?sslmode=require",
+                     "http://${lb-edge.dns_name}", "http://${lb-edge.dns_name}"]
+    assert dr == ["postgres://app@${dr-db-users.address}:5432/app?sslmode=require",
+                  "http://${dr-lb-edge.dns_name}", "http://${dr-lb-edge.dns_name}"]
+    aws.platform(ctx)
+    for section in ("services", "load_balancers"):  # each builds both sites, the DR one last
+        for component in getattr(bp, section).values():
+            with ctx.owning(component.ref):
+                aws.KINDS[section].build(ctx, component)
+    assert [ctx.attribute(c, "url") for c in (db, lb, proxy)] == fresh
+    assert [ctx.at("dr").attribute(c, "url") for c in (db, lb, proxy)] == dr
+    assert ctx.plan.outputs["load_balancers.edge.url"] == fresh[1]
 
 
 def test_every_dr_copy_lives_in_the_dr_region(hot):

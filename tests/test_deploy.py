@@ -25,11 +25,11 @@ import pytest
 from click.testing import CliRunner
 
 from topoform.cli.main import cli
-from topoform.providers.engine import backend as backends
-from topoform.providers.engine import cli_binary, errors, preflight
-from topoform.providers.engine.operations import protected_resources, protection_notice, run_cancellable
-from topoform.providers.engine.plugins import packages_of, required_plugins, sdk_plugin_version
-from topoform.providers.engine.progress import Progress, event_as_json, summary_line
+from topoform.cli.engine import backend as backends
+from topoform.cli.engine import cli_binary, errors, preflight
+from topoform.cli.engine.operations import protected_resources, protection_notice, run_cancellable
+from topoform.cli.engine.plugins import packages_of, required_plugins, sdk_plugin_version
+from topoform.cli.engine.progress import Progress, event_as_json, summary_line
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
@@ -663,7 +663,7 @@ def test_an_engine_that_finishes_returns_its_result():
 def test_root_program_registers_the_blueprint_named_in_config(monkeypatch):
     from topoform.dsl import load_blueprint
     from topoform.providers import compile_plan
-    from topoform.providers.engine.standalone import run_configured_blueprint
+    from topoform.cli.engine.standalone import run_configured_blueprint
     from topoform.providers.program import run_plan
 
     path = str(ROOT / "blueprints" / "minimal-web.yaml")
@@ -678,7 +678,7 @@ def test_root_program_registers_the_blueprint_named_in_config(monkeypatch):
 def test_root_program_refuses_an_invalid_blueprint(tmp_path):
     import pulumi
 
-    from topoform.providers.engine.standalone import run_configured_blueprint
+    from topoform.cli.engine.standalone import run_configured_blueprint
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("blueprint: shop\nservices:\n  web: {image: nginx, replicas: zero}\n", encoding="utf-8")
@@ -706,8 +706,8 @@ pulumi_cli = pytest.mark.skipif(shutil.which("pulumi") is None, reason="no Pulum
 @pytest.mark.pulumi_cli
 @pulumi_cli
 def test_real_preview_against_a_local_file_backend(tmp_path, monkeypatch):
-    from topoform.providers.engine.cli_binary import pulumi_command
-    from topoform.providers.engine.workspace import make_program, open_stack, workspace_dir
+    from topoform.cli.engine.cli_binary import pulumi_command
+    from topoform.cli.engine.workspace import make_program, open_stack, workspace_dir
     from topoform.providers.plan import Plan, Resource
 
     plan = Plan("probe", "docker", "dev")
@@ -726,8 +726,8 @@ def test_real_preview_against_a_local_file_backend(tmp_path, monkeypatch):
 @pytest.mark.pulumi_cli
 @pulumi_cli
 def test_real_up_then_destroy_and_the_lock(tmp_path):
-    from topoform.providers.engine.cli_binary import pulumi_command
-    from topoform.providers.engine.workspace import make_program, open_stack, workspace_dir
+    from topoform.cli.engine.cli_binary import pulumi_command
+    from topoform.cli.engine.workspace import make_program, open_stack, workspace_dir
     from topoform.providers.plan import Plan, Resource
 
     plan = Plan("probe", "docker", "dev")

@@ -18,7 +18,10 @@ from importlib import resources
 
 import pytest
 
+from topoform.dsl import units
 from topoform.providers.docker import configs as C
+from topoform.providers.docker.configs import haproxy as H
+from topoform.providers.docker.configs import rendering as R
 
 # --------------------------------------------------------------------------
 # helpers
@@ -81,19 +84,27 @@ def test_templates_ship_as_package_data():
 
 
 def test_environment_is_strict_and_cached():
-    env = C._env()
-    assert env is C._env()
+    env = R.environment()
+    assert env is R.environment()
     assert env.undefined.__name__ == "StrictUndefined" and env.keep_trailing_newline and not env.autoescape
 
 
-def test_durations_and_sizes():
-    assert C.parse_duration("500ms") == 0.5 and C.parse_duration("7d") == 604800 and C.parse_duration(3) == 3
-    assert C.parse_size("512MiB") == 512 * 2**20 and C.parse_size("1GB") == 10**9 and C.parse_size("2mb") == 2 * 2**20
+def test_durations_and_sizes_are_numbers_or_blueprint_spellings():
+    assert R.to_seconds("500ms") == 0.5 and R.to_seconds("7d") == 604800 and R.to_seconds(3) == 3
+    assert R.to_bytes("512MiB") == 512 * 2**20 and R.to_bytes("1GB") == 10**9 and R.to_bytes(2 * 2**20) == 2 * 2**20
+    # One parser of units: a spelling means here what it means in a blueprint.
+    for text in ("250ms", "1.5s", "90m", "12h"):
+        assert R.to_seconds(text) == units.parse_duration(text)
+    for text in ("64KiB", "1.5GiB", "500MB"):
+        assert R.to_bytes(text) == units.parse_size(text)
     for bad in ("10", "5 years", True):
         with pytest.raises(ValueError):
-            C.parse_duration(bad)
-    assert C._haproxy_time("1h") == "1h" and C._haproxy_time("200ms") == "200ms" and C._haproxy_time(90) == "90s"
-    assert C._nginx_time("1d") == "1d" and C._nginx_time("90s") == "90s"
+            R.to_seconds(bad)
+    for bad in ("512", "2mb", True):
+        with pytest.raises(ValueError):
+            R.to_bytes(bad)
+    assert R.haproxy_time("1h") == "1h" and R.haproxy_time("200ms") == "200ms" and R.haproxy_time(90) == "90s"
+    assert R.nginx_time("1d") == "1d" and R.nginx_time("90s") == "90s"
 
 
 # --------------------------------------------------------------------------
@@ -145,7 +156,7 @@ def test_haproxy_docker_dns_and_content():
 @pytest.mark.parametrize("path,acl", [("/api/*", ("path_beg", "/api/")), ("/*", None), ("/health", ("path", "/health")),
                                       ("/img/*.png", ("path_reg", "^/img/.*\\.png$"))])
 def test_route_globs(path, acl):
-    assert C._route_acl(path) == acl
+    assert H._route_acl(path) == acl
 
 
 @pytest.mark.parametrize("change,message", [

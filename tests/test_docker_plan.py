@@ -16,7 +16,9 @@ import textwrap
 import pytest
 
 from topoform.dsl import validate_text
+from topoform.dsl.kinds import SECTIONS
 from topoform.providers import compile_plan
+from topoform.providers.docker import TARGET
 from topoform.providers.base import UnsupportedError
 from topoform.providers.plan import REFERENCE_RE, unescape
 
@@ -74,6 +76,14 @@ databases:
 
 
 # ---------------------------------------------------------------- platform and services
+
+
+def test_the_docker_target_builds_every_kind_with_one_module_each():
+    assert list(TARGET.kinds) == list(SECTIONS)
+    for section, builder in TARGET.kinds.items():
+        for function in ("build", "attribute", "endpoint"):
+            assert callable(getattr(builder, function, None)), f"{section}: no {function}"
+    assert TARGET.platform and TARGET.dns and TARGET.disaster_recovery and TARGET.slos
 
 
 def test_services_run_one_container_per_replica_sharing_an_alias():
@@ -463,6 +473,30 @@ reverse_proxies:
         compile_plan(result.blueprint, "docker")
 
 
+def test_a_refused_component_is_not_reported_again_by_the_dns_answering_it(tmp_path):
+    # The proxy's build stops at its missing directory, so it has no address;
+    # DNS says nothing more about it, but still reports its own refusal.
+    (tmp_path / "gone").mkdir()
+    result = validate_text(textwrap.dedent(EDGE + """
+reverse_proxies:
+  front: {upstream: load_balancers.edge, static: {path: /s/, directory: ./gone}}
+dns:
+  zone: shop.example.com
+  records:
+    - {name: www, endpoints: [{target: reverse_proxies.front}]}
+    - name: api
+      routing: failover
+      health_check: {protocol: tcp}
+      endpoints: [{target: load_balancers.edge, role: primary}, {value: 192.0.2.1, role: secondary}]
+"""), "bp.yaml", str(tmp_path), target="docker")
+    (tmp_path / "gone").rmdir()
+    with pytest.raises(UnsupportedError) as caught:
+        compile_plan(result.blueprint, "docker")
+    messages = [d.message for d in caught.value.diagnostics]
+    assert len(messages) == 2, messages
+    assert "does not exist" in messages[0] and "over HTTP(S) only" in messages[1]
+
+
 def test_pull_and_push_cdns(tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<p>${not a reference}</p>")
@@ -544,6 +578,38 @@ def test_dr_endpoint_without_a_hot_site_is_refused():
     result = validate_text(textwrap.dedent(text), "bp.yaml", target="docker")
     with pytest.raises(UnsupportedError, match="strategy: hot"):
         compile_plan(result.blueprint, "docker")
+
+
+def test_every_refusal_of_one_blueprint_comes_out_in_one_run():
+    # Three things the docker target cannot build, in three different passes:
+    # a balancer's host route, a Galera cluster without quorum, a DR-site DNS
+    # answer under cold DR (nothing runs there). One compile names all three.
+    result = validate_text(textwrap.dedent("""
+        blueprint: shop
+        services:
+          web: {image: nginx:1.27-alpine, port: 80}
+        load_balancers:
+          edge:
+            routes: [{path: /*, host: shop.example.com, target: services.web}]
+        databases:
+          ledger: {engine: mariadb, replication: {mode: multi-primary, replicas: 1}}
+        dns:
+          zone: shop.example.com
+          records:
+            - name: www
+              routing: failover
+              endpoints: [{target: load_balancers.edge, role: primary},
+                          {target: load_balancers.edge, role: secondary, site: dr}]
+        disaster_recovery: {strategy: cold}
+    """), "bp.yaml", target="docker")
+    assert result.blueprint is not None, [d.render() for d in result.diagnostics]
+    with pytest.raises(UnsupportedError) as caught:
+        compile_plan(result.blueprint, "docker")
+    found = [(d.line, d.message) for d in caught.value.diagnostics]
+    assert len(found) == 3, found
+    assert "host-based routes" in found[0][1] and found[0][0] == 7
+    assert "at least 3 nodes" in found[1][1] and found[1][0] == 9
+    assert "does not run on the dr site" in found[2][1] and found[2][0] == 16  # the second endpoint
 
 
 def test_cold_dr_keeps_backups_and_empty_volumes_on_the_dr_site_and_runs_nothing_there():

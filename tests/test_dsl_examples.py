@@ -26,7 +26,7 @@ def test_example_validates_without_diagnostics(path, target):
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_matches_the_json_schema(path):
     import jsonschema  # in the test extra: a missing install must fail, not skip
-    from topoform.cli.check import blueprint_schema
+    from topoform.cli.schema import blueprint_schema
 
     validator = jsonschema.Draft202012Validator(blueprint_schema())
     errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 import pulumi
 
-from topoform.cli.ejecting import asset_destinations, collect_assets, render_project, string_literal, write_project
+from topoform.providers.eject import asset_destinations, collect_assets, render_project, string_literal, write_project
 from topoform.cli.main import cli
 from topoform.providers.program import run_plan
 
@@ -165,7 +165,7 @@ def test_string_literals_round_trip(text):
 
 def test_templates_ship_as_package_data():
     from importlib import resources
-    names = {p.name for p in resources.files("topoform.cli").joinpath("templates").iterdir()}
+    names = {p.name for p in resources.files("topoform.providers").joinpath("templates").iterdir()}
     assert {"eject_main.py.j2", "eject_pulumi.yaml.j2", "eject_requirements.txt.j2"} <= names
 
 

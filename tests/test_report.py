@@ -1,4 +1,4 @@
-"""`topoform report`: availability arithmetic (SPEC §4 figures), request paths, fixes, DR
+"""`topoform report`: availability arithmetic, request paths, fixes, DR
 estimates per strategy, consistency lines, every lint rule (tests/lint/), and the JSON form."""
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 from topoform.cli.main import cli
 from topoform.dsl.validate import validate_file, validate_text
-from topoform.providers.insight.availability import (DEFAULTS, PathBuilder, format_percent, nines, parallel,
+from topoform.providers.aws.facts import DEFAULTS as AWS_DEFAULTS
+from topoform.providers.docker.facts import DEFAULTS as DOCKER_DEFAULTS
+from topoform.providers.insight.availability import (PathBuilder, format_percent, nines, parallel,
                                                      request_paths, sequence)
 from topoform.providers.insight.budgets import budgets_text, downtime, format_budget
 from topoform.providers.insight.consistency import consistency
@@ -36,7 +38,7 @@ def blueprint(text: str, target: str = "docker", tmp_path=None):
     return result.blueprint
 
 
-# ------------------------------------------------------------------ arithmetic (SPEC §4)
+# ------------------------------------------------------------------ arithmetic
 
 
 def test_two_999_parts_in_sequence_give_998001():
@@ -81,12 +83,12 @@ def test_budget_uses_the_gregorian_year():
 
 def test_every_default_has_a_source_for_every_kind_and_target():
     kinds = {"dns", "cdns", "reverse_proxies", "load_balancers", "services", "databases", "caches", "queues"}
-    for target, table in DEFAULTS.items():
+    for target, table in (("aws", AWS_DEFAULTS), ("docker", DOCKER_DEFAULTS)):
         assert kinds <= set(table), target
         for default in table.values():
             assert 0 < default.percent <= 100 and default.source and default.label
-    assert DEFAULTS["aws"]["load_balancers"].percent == 99.99
-    assert DEFAULTS["aws"]["queues"].percent == 99.9
+    assert AWS_DEFAULTS["load_balancers"].percent == 99.99
+    assert AWS_DEFAULTS["queues"].percent == 99.9
 
 
 # ------------------------------------------------------------------ request paths

@@ -39,7 +39,7 @@ def test_validate_imports_no_pulumi(blueprint, code):
 
 
 def test_importing_the_language_alone_imports_no_pulumi():
-    done = subprocess.run([sys.executable, "-c", "import sys, topoform.dsl, topoform.cli.main, topoform.cli.check;"
+    done = subprocess.run([sys.executable, "-c", "import sys, topoform.dsl, topoform.cli.main, topoform.cli.validate;"
                            "print(any(m.startswith('pulumi') for m in sys.modules))"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

@@ -1,0 +1,55 @@
+"""The AWS target: a blueprint as pulumi_aws resources an architect would sign off.
+
+`TARGET` is the target's table (providers/base.py walks it): one builder
+module per component kind under kinds/, and the passes that are not
+components — `platform` (the networks, first, so the Plan reads top-down),
+`dns.build`, `recovery.build`, `alarms.build`, `finish` (rules that need
+every component built) and `facts.record` (what the analyses read). Every builder receives an `AwsContext`
+(context.py), whose collaborators hold the compile's shared state.
+
+Module layout, leaves first; each imports only modules listed before it:
+sites.py, names.py, store_catalog.py, endpoints.py,
+attachments.py → network.py, iam.py, certificates.py → context.py →
+stores.py, kinds/load_balancers.py → edge.py → kinds/databases.py,
+caches.py, queues.py, cdns.py, reverse_proxies.py, services.py → dns.py,
+alarms.py, recovery.py → this module.
+"""
+
+from __future__ import annotations
+
+from topoform.dsl.models import Blueprint
+from topoform.providers.base import Target
+
+from . import alarms, dns, facts, recovery
+from .context import AwsContext
+from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
+from .sites import DR, PRIMARY
+
+KINDS = {
+    "services": services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
+    "cdns": cdns, "databases": databases, "caches": caches, "queues": queues,
+}
+
+
+def context(bp: Blueprint, stack: str = "dev") -> AwsContext:
+    """A fresh context whose `${...}` answers come from this target's kind table."""
+    return AwsContext(bp, stack, KINDS)
+
+
+def platform(ctx: AwsContext) -> None:
+    """The networks first, so the Plan reads top-down: VPC, then what runs in it."""
+    bp = ctx.bp
+    if bp.services or bp.load_balancers or bp.databases or bp.caches:
+        ctx.networks.network(PRIMARY)
+    if ctx.sites.hot and (bp.services or bp.load_balancers):
+        ctx.networks.network(DR)
+
+
+def finish(ctx: AwsContext) -> None:
+    services.grant_access(ctx)
+
+
+TARGET = Target(
+    name="aws", context=context, kinds=KINDS, platform=platform, dns=dns.build,
+    disaster_recovery=recovery.build, slos=alarms.build, finish=finish, facts=facts.record,
+)

@@ -7,12 +7,20 @@ region allows; otherwise, given `dns.zone`, one certificate per region covers
 the zone, `*.zone` and any deeper record names, validated through the Route53
 zone. Users of a certificate read the validation's `certificate_arn`, so
 nothing serves TLS before the certificate is issued.
+
+`Certificates` holds the zone (the Route53 hosted zone, owned by the `dns`
+component, made on first use) and one issued certificate per region, and
+knows which record names alias each CDN or reverse proxy: a distribution
+must list them, and its viewer certificate must cover them.
 """
 
 from __future__ import annotations
 
-from topoform.providers.base import DNS
+from topoform.dsl.models import Blueprint
+from topoform.providers.base import DNS, BuildContext
 from topoform.providers.plan import ref
+
+from .sites import Sites
 
 CLOUDFRONT_REGION = "us-east-1"
 ZONE = "dns-zone"
@@ -24,11 +32,30 @@ def arn_region(arn: str) -> str:
     return parts[3] if len(parts) > 4 else ""
 
 
-class CertificateMixin:
+class Certificates:
     """`certificate(site)` and `cloudfront_certificate()` → an ARN (literal or reference)."""
 
+    def __init__(self, ctx: BuildContext, sites: Sites):
+        self._ctx = ctx
+        self._sites = sites
+        self.aliases = self._aliases(ctx.bp)
+
+    def _aliases(self, bp: Blueprint) -> dict[str, list[str]]:
+        """Record names (FQDNs) that point at each CDN or reverse proxy, by its `kind.name`."""
+        aliases: dict[str, list[str]] = {}
+        if bp.dns is None:
+            return aliases
+        for record in bp.dns.records:
+            for endpoint in record.endpoints:
+                if endpoint.target and endpoint.target.split(".")[0] in ("cdns", "reverse_proxies"):
+                    names = aliases.setdefault(endpoint.target, [])
+                    fqdn = self.record_fqdn(record.name)
+                    if fqdn not in names:
+                        names.append(fqdn)
+        return aliases
+
     def zone_name(self) -> str:
-        return self.bp.dns.zone.rstrip(".")
+        return self._ctx.bp.dns.zone.rstrip(".")
 
     def record_fqdn(self, name: str) -> str:
         zone = self.zone_name()
@@ -36,64 +63,64 @@ class CertificateMixin:
 
     def zone(self) -> str:
         """The Route53 hosted zone resource, created once (owned by the `dns` component)."""
-        if ZONE not in self.plan:
-            with self.owning(DNS, ("dns",)):
-                self.add("aws:route53/zone:Zone", ZONE, {
-                    "name": self.zone_name(), "comment": f"Topoform {self.bp.blueprint} ({self.stack})",
-                    "force_destroy": False, "tags": self.tags(),
+        if ZONE not in self._ctx.plan:
+            with self._ctx.owning(DNS, ("dns",)):
+                self._ctx.add("aws:route53/zone:Zone", ZONE, {
+                    "name": self.zone_name(), "comment": f"Topoform {self._ctx.bp.blueprint} ({self._ctx.stack})",
+                    "force_destroy": False, "tags": self._ctx.tags(),
                 })
         return ZONE
 
     def certificate(self, site: str) -> str:
-        return self.certificate_in(self.site_region(site), f"TLS at the {site} site")
+        return self.certificate_in(self._sites.region(site), f"TLS at the {site} site")
 
     def cloudfront_certificate(self) -> str:
         return self.certificate_in(CLOUDFRONT_REGION, "CloudFront")
 
     def certificate_in(self, region: str, why: str) -> str:
-        given = self.bp.aws.certificate_arn
+        given = self._ctx.bp.aws.certificate_arn
         if given:
             if arn_region(given) == region:
                 return given
-            if self.bp.dns is None:
-                raise self.unsupported(
+            if self._ctx.bp.dns is None:
+                raise self._ctx.unsupported(
                     f"{why} needs an ACM certificate in {region}, but `aws.certificate_arn` is in "
                     f"{arn_region(given) or 'another region'}",
                     "ACM certificates are regional: add a `dns.zone` so Topoform issues one there, "
                     "or deploy in the certificate's region", "aws", "certificate_arn")
-        elif self.bp.dns is None:
-            raise self.unsupported(f"{why} on aws needs a certificate",
-                                   "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM",
-                                   "aws")
+        elif self._ctx.bp.dns is None:
+            raise self._ctx.unsupported(f"{why} on aws needs a certificate",
+                                        "set `aws.certificate_arn`, or a `dns.zone` so Topoform can issue one through ACM",
+                                        "aws")
         return self._issued(region)
 
     def certificate_names(self) -> list[str]:
         """Names one issued certificate covers: the zone, `*.zone`, and record names below that."""
         zone = self.zone_name()
         names = {f"*.{zone}"}
-        for record in self.bp.dns.records:
+        for record in self._ctx.bp.dns.records:
             if record.name.count(".") >= 1 and record.name not in ("@", "*"):
                 names.add(self.record_fqdn(record.name))
         return sorted(names)
 
     def _issued(self, region: str) -> str:
         validation = f"acm-{region}-validation"
-        if validation in self.plan:
+        if validation in self._ctx.plan:
             return ref(validation, "certificate_arn")
         zone = self.zone()
         sans = self.certificate_names()
-        with self.owning(DNS, ("dns",)):
-            cert = self.add("aws:acm/certificate:Certificate", f"acm-{region}", {
+        with self._ctx.owning(DNS, ("dns",)):
+            cert = self._ctx.add("aws:acm/certificate:Certificate", f"acm-{region}", {
                 "domain_name": self.zone_name(), "subject_alternative_names": sans,
                 "validation_method": "DNS", "key_algorithm": "RSA_2048",
                 "options": {"certificate_transparency_logging_preference": "ENABLED"},
-                "region": region, "tags": self.tags(),
+                "region": region, "tags": self._ctx.tags(),
             })
             fqdns = []
             # One validation option per name; the zone and `*.zone` share a record, hence allow_overwrite.
             for i in range(1 + len(sans)):
                 option = f"domain_validation_options[{i}]"
-                record = self.add("aws:route53/record:Record", f"acm-{region}-validation-{i}", {
+                record = self._ctx.add("aws:route53/record:Record", f"acm-{region}-validation-{i}", {
                     "zone_id": ref(zone, "zone_id"),
                     "name": ref(cert, f"{option}.resource_record_name"),
                     "type": ref(cert, f"{option}.resource_record_type"),
@@ -101,7 +128,7 @@ class CertificateMixin:
                     "ttl": 60, "allow_overwrite": True,
                 })
                 fqdns.append(ref(record, "fqdn"))
-            self.add("aws:acm/certificateValidation:CertificateValidation", validation, {
+            self._ctx.add("aws:acm/certificateValidation:CertificateValidation", validation, {
                 "certificate_arn": ref(cert, "arn"), "validation_record_fqdns": fqdns, "region": region,
             })
         return ref(validation, "certificate_arn")

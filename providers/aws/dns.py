@@ -5,7 +5,9 @@ distribution); a literal endpoint becomes a plain record. Each routing
 policy is one entry of `ROUTING` — the key under which Route53 takes it and
 how an endpoint turns into it — so adding one is one line. Failover records
 point PRIMARY (health-checked) at the primary site and SECONDARY at the DR
-site's copy of the balancer.
+site's copy of the balancer. `build(ctx, dns)` is the target's `dns` pass,
+run after every component; the zone itself is made by certificates.py on
+first use (a certificate may need it earlier).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from typing import Callable
 from topoform.dsl.models import Dns, DnsRecord, Endpoint
 from topoform.providers.plan import ref
 
-from .network import DR, PRIMARY
+from . import edge
+from .context import AwsContext
+from .kinds import load_balancers
+from .sites import DR, PRIMARY
 
 RECORD = "aws:route53/record:Record"
 # routing → (Route53 argument, endpoint → its one policy entry)
@@ -43,170 +48,177 @@ def literal_type(value: str) -> str:
         return "CNAME"
 
 
-class DnsMixin:
-    """`compile_dns` (see compiler.py for the walk)."""
+def build(ctx: AwsContext, dns: Dns) -> None:
+    zone = ctx.certificates.zone()
+    used: set[str] = set()
+    for r, record in enumerate(dns.records):
+        base = f"dns-{label(record.name)}"
+        if base in used:
+            base = f"{base}-{r}"
+        used.add(base)
+        if record.routing == "simple":
+            simple_record(ctx, record, r, base, zone)
+            continue
+        for e, endpoint in enumerate(record.endpoints):
+            policy_record(ctx, record, r, e, endpoint, base, zone)
+    ctx.plan.outputs["dns.name_servers"] = ref(zone, "name_servers")
+    ctx.plan.outputs["dns.zone_id"] = ref(zone, "zone_id")
 
-    def compile_dns(self, dns: Dns) -> None:
-        zone = self.zone()
-        used: set[str] = set()
-        for r, record in enumerate(dns.records):
-            base = f"dns-{label(record.name)}"
-            if base in used:
-                base = f"{base}-{r}"
-            used.add(base)
-            if record.routing == "simple":
-                self.simple_record(record, r, base, zone)
-                continue
-            for e, endpoint in enumerate(record.endpoints):
-                self.policy_record(record, r, e, endpoint, base, zone)
-        self.plan.outputs["dns.name_servers"] = ref(zone, "name_servers")
-        self.plan.outputs["dns.zone_id"] = ref(zone, "zone_id")
 
-    def record_ttl(self, record: DnsRecord) -> int:
-        return int(record.ttl if record.ttl is not None else self.bp.dns.ttl)
+def record_ttl(ctx: AwsContext, record: DnsRecord) -> int:
+    return int(record.ttl if record.ttl is not None else ctx.bp.dns.ttl)
 
-    def simple_record(self, record: DnsRecord, r: int, base: str, zone: str) -> None:
-        props = {"zone_id": ref(zone, "zone_id"), "name": self.record_fqdn(record.name)}
-        targets = [e for e in record.endpoints if e.target]
-        if targets:
-            if len(record.endpoints) > 1:
-                raise self.unsupported("a simple record aliases one component on aws",
-                                       "use `routing: weighted` to spread over several",
-                                       "dns", "records", r, "endpoints")
-            props.update(type=record.type or "A", aliases=[self.alias(targets[0], ("dns", "records", r, "endpoints", 0))])
+
+def simple_record(ctx: AwsContext, record: DnsRecord, r: int, base: str, zone: str) -> None:
+    props = {"zone_id": ref(zone, "zone_id"), "name": ctx.certificates.record_fqdn(record.name)}
+    targets = [e for e in record.endpoints if e.target]
+    if targets:
+        if len(record.endpoints) > 1:
+            raise ctx.unsupported("a simple record aliases one component on aws",
+                                  "use `routing: weighted` to spread over several",
+                                  "dns", "records", r, "endpoints")
+        props.update(type=record.type or "A", aliases=[alias(ctx, targets[0], ("dns", "records", r, "endpoints", 0))])
+    else:
+        values = [e.value for e in record.endpoints]
+        kind = record.type or literal_type(values[0])
+        if kind == "CNAME" and len(values) > 1:
+            raise ctx.unsupported("a CNAME record holds one name", None, "dns", "records", r, "endpoints")
+        props.update(type=kind, ttl=record_ttl(ctx, record), records=values)
+    ctx.add(RECORD, base, props)
+
+
+def policy_record(ctx: AwsContext, record: DnsRecord, r: int, e: int, endpoint: Endpoint, base: str, zone: str) -> None:
+    path = ("dns", "records", r, "endpoints", e)
+    key, entry = ROUTING[record.routing]
+    name = f"{base}-{e}"
+    props: dict = {
+        "zone_id": ref(zone, "zone_id"), "name": ctx.certificates.record_fqdn(record.name),
+        "set_identifier": set_identifier(record, e, endpoint), key: [entry(endpoint)],
+    }
+    if endpoint.target:
+        props.update(type=record.type or "A", aliases=[alias(ctx, endpoint, path)])
+    else:
+        props.update(type=record.type or literal_type(endpoint.value), ttl=record_ttl(ctx, record),
+                     records=[endpoint.value])
+    checked = record.health_check is not None and (record.routing != "failover" or endpoint.role == "primary")
+    if record.routing == "failover" and endpoint.role == "primary" and record.health_check is None:
+        ctx.warn(f"failover record '{record.name}' has no health check: Route53 falls back to the "
+                 "balancer's own target health", "add `health_check: {path: /}` to the record",
+                 "dns", "records", r)
+    if checked:
+        props["health_check_id"] = ref(health_check(ctx, record, r, endpoint, name), "id")
+    if record.routing == "latency" and endpoint.target:
+        check_latency_region(ctx, endpoint, path)
+    ctx.add(RECORD, name, props)
+
+
+def set_identifier(record: DnsRecord, e: int, endpoint: Endpoint) -> str:
+    if record.routing == "failover":
+        return endpoint.role
+    if record.routing == "geolocation":
+        where = "default" if endpoint.default else (endpoint.country or endpoint.continent)
+        return f"{where}-{e}"
+    if record.routing == "latency":
+        return f"{endpoint.region}-{e}"
+    target = (endpoint.target or endpoint.value or "").replace(".", "-")
+    return f"{target}-{endpoint.site}-{e}"[:128]
+
+
+# ---------------------------------------------------------------- targets
+
+
+def endpoint_site(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> str:
+    if endpoint.site == DR:
+        if not ctx.sites.hot:
+            strategy = ctx.bp.disaster_recovery.strategy if ctx.bp.disaster_recovery else "none"
+            raise ctx.unsupported(
+                f"`site: dr` points at the DR site's copy of {endpoint.target}, but a {strategy} DR site "
+                "runs no balancers", "use `disaster_recovery.strategy: hot`", *path, "site")
+        return DR
+    return PRIMARY
+
+
+def alias(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> dict:
+    component = ctx.bp.component(endpoint.target)
+    site = endpoint_site(ctx, endpoint, path)
+    if component.section == "reverse_proxies" and not edge.has_distribution(component):
+        component = edge.origin_balancer(ctx, component, path)
+    if component.section == "load_balancers":
+        balancer = load_balancers.balancer_name(ctx, component, site)
+        return {"name": ref(balancer, "dns_name"), "zone_id": ref(balancer, "zone_id"),
+                "evaluate_target_health": True}
+    if component.section in ("cdns", "reverse_proxies"):
+        if site == DR:
+            raise ctx.unsupported(f"{ctx.ref_of(component)} is a global CloudFront distribution: it has no DR copy",
+                                  "remove `site: dr` from this endpoint", *path, "site")
+        distribution = edge.distribution_name(ctx, component)
+        # CloudFront cannot report target health to Route53.
+        return {"name": ref(distribution, "domain_name"), "zone_id": ref(distribution, "hosted_zone_id"),
+                "evaluate_target_health": False}
+    raise ctx.unsupported(f"on aws a DNS record cannot point at {ctx.ref_of(component)}: Fargate tasks have no "
+                          "stable address", "put a load balancer in front of it and point at the balancer",
+                          *path, "target")
+
+
+def health_check(ctx: AwsContext, record: DnsRecord, r: int, endpoint: Endpoint, record_name: str) -> str:
+    check = record.health_check
+    path = ("dns", "records", r, "health_check")
+    interval = min(ROUTE53_INTERVALS, key=lambda v: abs(v - check.interval))
+    if interval != check.interval:
+        ctx.warn(f"Route53 checks every 10s or 30s; using {interval}s", None, *path, "interval")
+    protocol, port = check.protocol.upper(), check.port
+    balancer = checked_balancer(ctx, endpoint)
+    if balancer is not None and protocol == "HTTP" and port is None and redirects_plain_http(balancer):
+        # Port 80 only answers 301 there, which Route53 counts as healthy: probe the TLS
+        # listener instead (Route53 does not verify the certificate of an HTTPS check).
+        protocol, port = "HTTPS", load_balancers.port_of(balancer)
+    props: dict = {
+        "type": protocol, "failure_threshold": check.failure_threshold, "request_interval": interval,
+        "port": port or (443 if protocol == "HTTPS" else 80),
+        "reference_name": f"{ctx.bp.blueprint}-{label(record.name)}"[:64],
+        "tags": ctx.tags(),
+    }
+    if endpoint.target:
+        component = ctx.bp.component(endpoint.target)
+        site = endpoint_site(ctx, endpoint, ("dns", "records", r))
+        if component.section == "load_balancers" or (component.section == "reverse_proxies"
+                                                     and not edge.has_distribution(component)):
+            if component.section == "reverse_proxies":
+                component = edge.origin_balancer(ctx, component, path)
+            props["fqdn"] = ref(load_balancers.balancer_name(ctx, component, site), "dns_name")
         else:
-            values = [e.value for e in record.endpoints]
-            kind = record.type or literal_type(values[0])
-            if kind == "CNAME" and len(values) > 1:
-                raise self.unsupported("a CNAME record holds one name", None, "dns", "records", r, "endpoints")
-            props.update(type=kind, ttl=self.record_ttl(record), records=values)
-        self.add(RECORD, base, props)
+            props["fqdn"] = ref(edge.distribution_name(ctx, component), "domain_name")
+    elif literal_type(endpoint.value) == "CNAME":
+        props["fqdn"] = endpoint.value
+    else:
+        props["ip_address"] = endpoint.value
+    if protocol != "TCP":
+        props["resource_path"] = check.path
+    if protocol == "HTTPS":
+        props["enable_sni"] = True
+    return ctx.add("aws:route53/healthCheck:HealthCheck", f"{record_name}-health", props).name
 
-    def policy_record(self, record: DnsRecord, r: int, e: int, endpoint: Endpoint, base: str, zone: str) -> None:
-        path = ("dns", "records", r, "endpoints", e)
-        key, entry = ROUTING[record.routing]
-        name = f"{base}-{e}"
-        props: dict = {
-            "zone_id": ref(zone, "zone_id"), "name": self.record_fqdn(record.name),
-            "set_identifier": self.set_identifier(record, e, endpoint), key: [entry(endpoint)],
-        }
-        if endpoint.target:
-            props.update(type=record.type or "A", aliases=[self.alias(endpoint, path)])
-        else:
-            props.update(type=record.type or literal_type(endpoint.value), ttl=self.record_ttl(record),
-                         records=[endpoint.value])
-        checked = record.health_check is not None and (record.routing != "failover" or endpoint.role == "primary")
-        if record.routing == "failover" and endpoint.role == "primary" and record.health_check is None:
-            self.warn(f"failover record '{record.name}' has no health check: Route53 falls back to the "
-                      "balancer's own target health", "add `health_check: {path: /}` to the record",
-                      "dns", "records", r)
-        if checked:
-            props["health_check_id"] = ref(self.health_check(record, r, endpoint, name), "id")
-        if record.routing == "latency" and endpoint.target:
-            self.check_latency_region(endpoint, path)
-        self.add(RECORD, name, props)
 
-    def set_identifier(self, record: DnsRecord, e: int, endpoint: Endpoint) -> str:
-        if record.routing == "failover":
-            return endpoint.role
-        if record.routing == "geolocation":
-            where = "default" if endpoint.default else (endpoint.country or endpoint.continent)
-            return f"{where}-{e}"
-        if record.routing == "latency":
-            return f"{endpoint.region}-{e}"
-        target = (endpoint.target or endpoint.value or "").replace(".", "-")
-        return f"{target}-{endpoint.site}-{e}"[:128]
+def checked_balancer(ctx: AwsContext, endpoint: Endpoint):
+    """The balancer a health check on `endpoint` probes, if it probes one."""
+    if not endpoint.target:
+        return None
+    component = ctx.bp.component(endpoint.target)
+    if component.section == "reverse_proxies" and not edge.has_distribution(component):
+        component = edge.origin_balancer(ctx, component, ())
+    return component if component.section == "load_balancers" else None
 
-    # ---------------------------------------------------------------- targets
 
-    def endpoint_site(self, endpoint: Endpoint, path: tuple) -> str:
-        if endpoint.site == DR:
-            if not self.hot_dr:
-                strategy = self.bp.disaster_recovery.strategy if self.bp.disaster_recovery else "none"
-                raise self.unsupported(
-                    f"`site: dr` points at the DR site's copy of {endpoint.target}, but a {strategy} DR site "
-                    "runs no balancers", "use `disaster_recovery.strategy: hot`", *path, "site")
-            return DR
-        return PRIMARY
+def redirects_plain_http(lb) -> bool:
+    return lb.layer == 7 and any(listener.redirect_to_https for listener in lb.listeners) and \
+        any(listener.tls for listener in lb.listeners)
 
-    def alias(self, endpoint: Endpoint, path: tuple) -> dict:
-        component = self.bp.component(endpoint.target)
-        site = self.endpoint_site(endpoint, path)
-        if component.section == "reverse_proxies" and not self.has_distribution(component):
-            component = self.origin_balancer(component, path)
-        if component.section == "load_balancers":
-            balancer = self.balancer_name(component, site)
-            return {"name": ref(balancer, "dns_name"), "zone_id": ref(balancer, "zone_id"),
-                    "evaluate_target_health": True}
-        if component.section in ("cdns", "reverse_proxies"):
-            if site == DR:
-                raise self.unsupported(f"{self.ref_of(component)} is a global CloudFront distribution: it has no DR copy",
-                                       "remove `site: dr` from this endpoint", *path, "site")
-            distribution = self.distribution_name(component)
-            # CloudFront cannot report target health to Route53.
-            return {"name": ref(distribution, "domain_name"), "zone_id": ref(distribution, "hosted_zone_id"),
-                    "evaluate_target_health": False}
-        raise self.unsupported(f"on aws a DNS record cannot point at {self.ref_of(component)}: Fargate tasks have no "
-                               "stable address", "put a load balancer in front of it and point at the balancer",
-                               *path, "target")
 
-    def health_check(self, record: DnsRecord, r: int, endpoint: Endpoint, record_name: str) -> str:
-        check = record.health_check
-        path = ("dns", "records", r, "health_check")
-        interval = min(ROUTE53_INTERVALS, key=lambda v: abs(v - check.interval))
-        if interval != check.interval:
-            self.warn(f"Route53 checks every 10s or 30s; using {interval}s", None, *path, "interval")
-        protocol, port = check.protocol.upper(), check.port
-        balancer = self.checked_balancer(endpoint)
-        if balancer is not None and protocol == "HTTP" and port is None and self.redirects_plain_http(balancer):
-            # Port 80 only answers 301 there, which Route53 counts as healthy: probe the TLS
-            # listener instead (Route53 does not verify the certificate of an HTTPS check).
-            protocol, port = "HTTPS", self.balancer_port(balancer)
-        props: dict = {
-            "type": protocol, "failure_threshold": check.failure_threshold, "request_interval": interval,
-            "port": port or (443 if protocol == "HTTPS" else 80),
-            "reference_name": f"{self.bp.blueprint}-{label(record.name)}"[:64],
-            "tags": self.tags(),
-        }
-        if endpoint.target:
-            component = self.bp.component(endpoint.target)
-            site = self.endpoint_site(endpoint, ("dns", "records", r))
-            if component.section == "load_balancers" or (component.section == "reverse_proxies"
-                                                         and not self.has_distribution(component)):
-                if component.section == "reverse_proxies":
-                    component = self.origin_balancer(component, path)
-                props["fqdn"] = ref(self.balancer_name(component, site), "dns_name")
-            else:
-                props["fqdn"] = ref(self.distribution_name(component), "domain_name")
-        elif literal_type(endpoint.value) == "CNAME":
-            props["fqdn"] = endpoint.value
-        else:
-            props["ip_address"] = endpoint.value
-        if protocol != "TCP":
-            props["resource_path"] = check.path
-        if protocol == "HTTPS":
-            props["enable_sni"] = True
-        return self.add("aws:route53/healthCheck:HealthCheck", f"{record_name}-health", props).name
-
-    def checked_balancer(self, endpoint: Endpoint):
-        """The balancer a health check on `endpoint` probes, if it probes one."""
-        if not endpoint.target:
-            return None
-        component = self.bp.component(endpoint.target)
-        if component.section == "reverse_proxies" and not self.has_distribution(component):
-            component = self.origin_balancer(component, ())
-        return component if component.section == "load_balancers" else None
-
-    @staticmethod
-    def redirects_plain_http(lb) -> bool:
-        return lb.layer == 7 and any(listener.redirect_to_https for listener in lb.listeners) and \
-            any(listener.tls for listener in lb.listeners)
-
-    def check_latency_region(self, endpoint: Endpoint, path: tuple) -> None:
-        component = self.bp.component(endpoint.target)
-        if component.section != "load_balancers":
-            return
-        actual = self.site_region(self.endpoint_site(endpoint, path))
-        if endpoint.region != actual:
-            self.warn(f"latency endpoint says region {endpoint.region}, but {endpoint.target} "
-                      f"({endpoint.site} site) runs in {actual}", f"write `region: {actual}`", *path, "region")
+def check_latency_region(ctx: AwsContext, endpoint: Endpoint, path: tuple) -> None:
+    component = ctx.bp.component(endpoint.target)
+    if component.section != "load_balancers":
+        return
+    actual = ctx.sites.region(endpoint_site(ctx, endpoint, path))
+    if endpoint.region != actual:
+        ctx.warn(f"latency endpoint says region {endpoint.region}, but {endpoint.target} "
+                 f"({endpoint.site} site) runs in {actual}", f"write `region: {actual}`", *path, "region")

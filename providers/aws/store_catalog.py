@@ -1,8 +1,9 @@
-"""AWS catalogue facts the data-store compiler decides with: classes, families, ports, regions.
+"""AWS catalogue facts the data-store kinds decide with: classes, families, ports, regions.
 
-Kept apart from the compiler so the choices are visible in one table each and
-can be changed (or overridden by a later blueprint field) without touching
-resource code. Every figure is documented where AWS publishes it; none needs
+A leaf module, kept apart from the resource code (kinds/databases.py,
+caches.py, queues.py, recovery.py) so the choices are visible in one table
+each and can be changed (or overridden by a later blueprint field) without
+touching resource code. Every figure is documented where AWS publishes it; none needs
 the network.
 """
 

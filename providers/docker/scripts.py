@@ -1,4 +1,4 @@
-"""Start-up scripts the compiler needs that `configs.py` does not render.
+"""Start-up scripts the builders need that `configs` does not render.
 
 - MySQL (Oracle image) replication: the image has no replication variables
   (MariaDB's has), so a `my.cnf` with GTIDs and two init scripts do it.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from .configs import pretty_json
+from .configs.rabbitmq import pretty_json
 
 _IDENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 

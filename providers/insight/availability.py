@@ -1,7 +1,9 @@
-"""Availability a blueprint buys: per-copy defaults, request paths, the arithmetic (SPEC §4).
+"""Availability a blueprint buys: request paths and the arithmetic, from the Plan's facts.
 
-Each component has a default availability for one copy of it (the table
-below, with where each figure comes from), overridable with `availability:`.
+Each component has an availability for one copy of it and a number of
+copies per site: the target records both in the Plan (`Facts`, from the
+tables with their sources in providers/<target>/facts.py), overridable with
+`availability:`.
 Components on a request path are in sequence, A = A1 × A2; redundant copies
 (replicas, multi-AZ, active-active balancers, a hot DR site behind DNS
 failover) are in parallel, A = 1 − (1 − A1)(1 − A2). Two 99.9% parts give
@@ -27,58 +29,10 @@ from itertools import product
 from typing import Callable, Iterable, Union
 
 from topoform.dsl.models import Blueprint
+from topoform.dsl.topology import topology
+from topoform.providers.plan import Facts
 
-from .topology import downstream, front_doors
-
-# ------------------------------------------------------------------ the defaults table
-
-
-@dataclass(frozen=True)
-class Default:
-    percent: float
-    source: str
-    label: str = ""  # a few words for tables; `source` is the full citation
-
-
-# Figures for ONE copy of a component. AWS figures are the provider's published
-# monthly-uptime SLA for the single-instance form of the service (multi-copy
-# forms are computed by the parallel formula); docker figures are Topoform's
-# estimate, as no SLA exists for a container on a laptop.
-_DOCKER_ESTIMATE = ("Topoform estimate: one container on one Docker host, restarted on failure "
-                    "(no SLA exists; the figure AWS publishes for a single instance)")
-DEFAULTS: dict[str, dict[str, Default]] = {
-    "aws": {
-        "dns": Default(100.0, "Amazon Route 53 SLA (100% of DNS queries answered)", "Route 53 SLA"),
-        "cdns": Default(99.9, "Amazon CloudFront SLA", "CloudFront SLA"),
-        "reverse_proxies": Default(99.9, "Amazon CloudFront SLA (a reverse proxy on aws is CloudFront + WAF "
-                                         "rules in front of the balancer)", "CloudFront SLA"),
-        "load_balancers": Default(99.99, "Elastic Load Balancing SLA (ALB/NLB, spread over the AZs by AWS)", "ELB SLA"),
-        "services": Default(99.5, "Amazon Compute SLA, instance level (one ECS Fargate task)", "Compute SLA, one task"),
-        "databases": Default(99.5, "Amazon RDS SLA, Single-AZ instance", "RDS SLA, Single-AZ"),
-        "databases/multi-primary": Default(99.99, "Amazon Aurora DSQL SLA, single-Region cluster", "Aurora DSQL SLA"),
-        "caches": Default(99.5, "Amazon ElastiCache SLA, Single-AZ node", "ElastiCache SLA, Single-AZ"),
-        "queues": Default(99.9, "Amazon SQS SLA", "SQS SLA"),
-    },
-    "docker": {
-        "dns": Default(99.5, _DOCKER_ESTIMATE + "; PowerDNS", "estimate"),
-        "cdns": Default(99.5, _DOCKER_ESTIMATE + "; nginx cache", "estimate"),
-        "reverse_proxies": Default(99.5, _DOCKER_ESTIMATE + "; nginx", "estimate"),
-        "load_balancers": Default(99.5, _DOCKER_ESTIMATE + "; haproxy", "estimate"),
-        "services": Default(99.5, _DOCKER_ESTIMATE, "estimate"),
-        "databases": Default(99.5, _DOCKER_ESTIMATE, "estimate"),
-        "caches": Default(99.5, _DOCKER_ESTIMATE, "estimate"),
-        "queues": Default(99.5, _DOCKER_ESTIMATE + "; RabbitMQ", "estimate"),
-    },
-}
-
-
-OVERRIDE = "`availability:` in the blueprint"
-
-
-def default_for(section: str, target: str, variant: str = "") -> Default:
-    table = DEFAULTS[target]
-    return table.get(f"{section}/{variant}") or table[section]
-
+from .topology import consumers, downstream, front_doors
 
 # ------------------------------------------------------------------ arithmetic
 
@@ -225,75 +179,26 @@ class RequestPath:
 
 
 class PathBuilder:
-    """Derives the request paths of one blueprint on one target."""
+    """Derives the request paths of one blueprint on one target, from the facts the target recorded."""
 
     def __init__(self, bp: Blueprint, target: str):
+        from topoform.providers import analysed_plan
+
         self.bp = bp
         self.target = target
-        dr = bp.disaster_recovery
-        self.hot = dr is not None and dr.strategy == "hot"
+        self.hot = topology(bp).hot_dr
+        self.plan = analysed_plan(bp, target)
+
+    def facts(self, ref: str) -> Facts:
+        return self.plan.components[ref].facts  # type: ignore[return-value]
 
     # ---- members
 
     def member(self, ref: str, site: str = "primary") -> Member:
-        bp, target = self.bp, self.target
-        if ref == "dns":
-            override = bp.dns.availability if bp.dns else None
-            default = default_for("dns", target)
-            if override is not None:
-                return Member("dns", "primary", 1, override, OVERRIDE, "one zone", "override")
-            return Member("dns", "primary", 1, default.percent, default.source, "one zone", default.label)
-        component = bp.component(ref)
-        section = component.section
-        variant = ""
-        copies, basis = 1, "one copy"
-        if section == "services":
-            copies = component.replicas
-            basis = f"{copies} replica{'s' if copies != 1 else ''}"
-        elif section == "load_balancers":
-            if target == "aws":
-                basis = "one managed balancer (AWS spreads it over the AZs)"
-            elif component.redundancy != "none":
-                copies, basis = 2, f"2 instances ({component.redundancy})"
-            else:
-                basis = "one instance (redundancy: none)"
-        elif section == "reverse_proxies":
-            if target == "aws":
-                basis = "one managed distribution"
-            else:
-                copies = component.replicas
-                basis = f"{copies} replica{'s' if copies != 1 else ''}"
-        elif section == "databases":
-            copies, basis, variant = self._database_copies(component, site)
-        elif section == "caches":
-            copies = 1 + component.replicas
-            basis = "a primary" + (f" + {component.replicas} replica{'s' if component.replicas != 1 else ''}"
-                                   if component.replicas else " alone")
-        elif section == "cdns":
-            basis = "one distribution"
-        default = default_for(section, target, variant)
-        if component.availability is not None:
-            return Member(ref, site, copies, component.availability, OVERRIDE, basis, "override")
-        return Member(ref, site, copies, default.percent, default.source, basis, default.label)
-
-    def _database_copies(self, db, site: str) -> tuple[int, str, str]:
-        if site == "dr":
-            return 1, "the cross-region replica, promoted on failover", ""
-        mode = db.replication.mode
-        if mode == "multi-primary":
-            n = 1 + db.replication.replicas
-            return n, f"{n} primaries", "multi-primary" if self.target == "aws" else ""
-        copies, parts = 1, ["a primary"]
-        if db.multi_az and self.target == "aws":
-            copies += 1
-            parts.append("a Multi-AZ standby")
-        if db.replica_count:
-            copies += db.replica_count
-            parts.append(f"{db.replica_count} read replica{'s' if db.replica_count != 1 else ''}")
-        basis = " + ".join(parts) if copies > 1 else "a primary alone"
-        if db.sharding is not None and db.shard_count > 1:
-            basis += f", per shard (a request reaches one of {db.shard_count} shards)"
-        return copies, basis, ""
+        facts = self.facts(ref)
+        figure = facts.availability[site]
+        return Member(ref, "primary" if ref == "dns" else site, facts.copies[site], figure.percent, figure.source,
+                      facts.basis[site], figure.label)
 
     # ---- chains
 
@@ -399,8 +304,6 @@ class PathBuilder:
         return paths
 
     def _async_paths(self) -> list[RequestPath]:
-        from .topology import consumers
-
         paths = []
         for queue in self.bp.queues.values():
             for consumer in consumers(self.bp, queue.ref):
@@ -418,24 +321,23 @@ class PathBuilder:
         component = self.bp.component(ref)
         if component is None:
             return None
-        section = component.section
+        scaling = self.facts(ref).scaling
         change: str | None = None
         tweak: Tweak | None = None
         add_one: Tweak = lambda m: replace(m, copies=m.copies + 1) if m.ref == ref and m.site == "primary" else m  # noqa: E731
-        if section in ("services", "reverse_proxies") and not (section == "reverse_proxies" and self.target == "aws"):
+        if scaling == "replicas":
             n = component.replicas
             change = (f"a second replica of {ref}" if n == 1 else f"{n + 1} replicas of {ref} (now {n})")
             tweak = lambda m: replace(m, copies=m.copies + 1) if m.ref == ref else m  # noqa: E731
-        elif section == "load_balancers" and self.target == "docker" and component.redundancy == "none":
+        elif scaling == "redundancy":
             change, tweak = f"`redundancy: active-active` on {ref}", add_one
-        elif section == "databases":
-            if self.target == "aws" and not component.multi_az and component.replication.mode != "multi-primary":
-                change, tweak = f"`multi_az: true` on {ref} (a synchronous standby)", add_one
-            elif component.replication.mode != "multi-primary" and component.replica_count < 15:
-                n = component.replica_count
-                change = (f"a read replica of {ref}" if n == 0 else f"{n + 1} read replicas of {ref} (now {n})")
-                tweak = add_one
-        elif section == "caches" and component.replicas < 5:
+        elif scaling == "multi_az":
+            change, tweak = f"`multi_az: true` on {ref} (a synchronous standby)", add_one
+        elif scaling == "read_replicas":
+            n = component.replica_count
+            change = (f"a read replica of {ref}" if n == 0 else f"{n + 1} read replicas of {ref} (now {n})")
+            tweak = add_one
+        elif scaling == "cache_replicas":
             n = component.replicas
             change = f"a replica of {ref}" if n == 0 else f"{n + 1} replicas of {ref} (now {n})"
             tweak = add_one

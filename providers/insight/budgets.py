@@ -1,4 +1,4 @@
-"""Downtime budgets: how much downtime an availability figure allows (SPEC §4).
+"""Downtime budgets: how much downtime an availability figure allows (`topoform report`).
 
 A Gregorian year of 365.2425 days (the calendar's long-run mean, so budgets
 do not depend on leap years), a month of a twelfth of it, a week of 7 days

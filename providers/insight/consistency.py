@@ -1,4 +1,4 @@
-"""The consistency each replicated store gives its readers, in one line (SPEC §4 report).
+"""The consistency each replicated store gives its readers, in one line (`topoform report`).
 
 What the user gets depends on the replication the blueprint chose and the
 target that builds it: strong on a single primary, eventual on asynchronous
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from topoform.dsl.models import Blueprint
+from topoform.providers.plan import Facts
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,14 @@ class Consistency:
         return {"store": self.store, "model": self.model, "partition": self.partition, "summary": self.line}
 
 
-def _database(db, target: str, hot: bool) -> Consistency | None:
+def _database(db, facts: Facts) -> Consistency | None:
     ref = db.ref
+    hot = any(replica.role == "cross-region-replica" for replica in facts.replication)
     dr = "; the DR region's cross-region replica lags too (its lag is the RPO)" if hot else ""
     shards = (f"; per shard only ({db.shard_count} shards: no transaction or join spans two)"
               if db.shard_count > 1 else "")
     if db.replication.mode == "multi-primary":
-        if target == "aws":
+        if facts.implementation == "aurora-dsql":
             return Consistency(ref, "strong", "CP", (
                 f"{ref}: strong — Aurora DSQL peered clusters commit synchronously across Regions (snapshot "
                 "isolation); under partition the side without a quorum refuses writes (CP)" + shards))
@@ -40,7 +42,7 @@ def _database(db, target: str, hot: bool) -> Consistency | None:
             "on another node can trail it unless wsrep_sync_wait is set; under partition only the quorum "
             "side keeps serving (CP)" + shards))
     replicas = db.replica_count
-    standby = db.multi_az and target == "aws"
+    standby = facts.standby
     if replicas == 0 and not standby and not hot:
         if db.shard_count > 1:
             return Consistency(ref, "strong", "CP", f"{ref}: strong on each shard's single primary{shards}")
@@ -79,7 +81,9 @@ def _cache(cache) -> Consistency | None:
 
 def consistency(bp: Blueprint, target: str) -> list[Consistency]:
     """One entry per replicated (or cached) store, in blueprint order."""
-    hot = bp.disaster_recovery is not None and bp.disaster_recovery.strategy == "hot"
-    found = [_database(db, target, hot) for db in bp.databases.values()]
+    from topoform.providers import analysed_plan
+
+    plan = analysed_plan(bp, target)
+    found = [_database(db, plan.components[db.ref].facts) for db in bp.databases.values()]
     found += [_cache(cache) for cache in bp.caches.values()]
     return [item for item in found if item is not None]

@@ -19,7 +19,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from topoform.dsl.kinds import BY_SECTION, REGISTRY
 from topoform.dsl.models import Blueprint, Component
+from topoform.dsl.topology import topology
 from topoform.dsl.units import format_duration, format_size
 
 from .topology import TIERS, async_edges, downstream, is_worker, tier
@@ -76,8 +78,7 @@ def node_id(ref: str, site: str = "primary") -> str:
     return base if site == "primary" else f"dr__{base}"
 
 
-SHAPES = {"services": "service", "load_balancers": "balancer", "reverse_proxies": "proxy", "cdns": "cdn",
-          "databases": "database", "caches": "cache", "queues": "queue"}
+SHAPES = {kind.section: kind.shape for kind in REGISTRY}
 
 
 def describe(component: Component) -> list[str]:
@@ -119,7 +120,7 @@ def describe(component: Component) -> list[str]:
     elif section == "caches":
         lines = [f"{c.engine} {format_size(c.memory)}" + (f" · {c.eviction}" if c.eviction else ""),
                  c.strategy + (f" · +{c.replicas} replica{'s' if c.replicas != 1 else ''}" if c.replicas else "")]
-    else:  # queues
+    elif section == "queues":
         lines = [f"{'FIFO ' if c.fifo else ''}{c.kind} queue"]
         extras = []
         if c.max_receives:
@@ -128,6 +129,8 @@ def describe(component: Component) -> list[str]:
             extras.append(f"max {c.max_depth}")
         if extras:
             lines.append(" · ".join(extras))
+    else:  # a kind this function does not describe yet: its word
+        lines = [BY_SECTION[section].word]
     return [component.ref] + lines
 
 
@@ -135,9 +138,13 @@ def architecture(bp: Blueprint, target: str | None = None) -> Diagram:
     """The component diagram of a blueprint."""
     diagram = Diagram(f"{bp.blueprint}" + (f" · {target}" if target else ""))
     dr = bp.disaster_recovery
-    hot = dr is not None and dr.strategy == "hot"
+    hot = topology(bp).hot_dr
+    region = None
+    if target is not None:
+        from topoform.providers import analysed_plan
 
-    primary = diagram.cluster("site_primary", "primary site" + (f" · {bp.aws.region}" if target == "aws" else ""))
+        region = analysed_plan(bp, target).components["platform"].facts.region  # type: ignore[union-attr]
+    primary = diagram.cluster("site_primary", "primary site" + (f" · {region}" if region else ""))
     for component in bp.components():
         t = tier(component, bp)
         cluster = diagram.cluster(f"primary_{t}", TIER_TITLES[t], primary, TIER_COLOURS[t])

@@ -1,4 +1,4 @@
-"""Lint: design risks in a valid blueprint, each a warning (or a note) at its line (SPEC §4).
+"""Lint: design risks in a valid blueprint, each a warning (or a note) at its line (`topoform report`).
 
 A rule is one small function registered with `@rule(id, severity, title,
 why)`; it yields `(path, message, hint)` for each finding, and the path is
@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterator
 from topoform.dsl.diagnostics import Position
 from topoform.dsl.loader import Path, SourceMap, load_file
 from topoform.dsl.models import Blueprint
+from topoform.providers.plan import Facts
 
-from .topology import consumers, interpolated
+from .topology import STORE_SECTIONS, consumers, interpolated
 
 Problem = tuple[Path, str, str | None]
 Check = Callable[["LintContext"], Iterator[Problem]]
@@ -93,6 +94,12 @@ class LintContext:
     def written(self, path: Path) -> bool:
         return self.raw_at(path, _MISSING) is not _MISSING
 
+    def facts(self, ref: str) -> Facts:
+        """What the target builds for `ref` (the Plan's facts), compiled on first use."""
+        from topoform.providers import analysed_plan
+
+        return analysed_plan(self.bp, self.target).components[ref].facts  # type: ignore[return-value]
+
 
 _MISSING = object()
 
@@ -152,27 +159,28 @@ def _silenced_lines(file: str) -> dict[int, set[str]]:
       "failure at the cost of more instances; on aws, ALB/NLB and managed services are redundant across "
       "availability zones already, so only what you size yourself is flagged.")
 def single_points(ctx: LintContext) -> Iterator[Problem]:
-    bp, target = ctx.bp, ctx.target
+    bp = ctx.bp
     for name, lb in bp.load_balancers.items():
-        if lb.redundancy == "none" and target == "docker":
+        facts = ctx.facts(lb.ref)
+        if facts.copies["primary"] == 1 and not facts.managed:
             yield ("load_balancers", name, "redundancy"), \
                 f"load_balancers.{name} is a single point of failure: one haproxy instance (redundancy: none)", \
                 "set `redundancy: active-active` (two instances sharing the traffic)"
     for name, proxy in bp.reverse_proxies.items():
-        if proxy.replicas == 1 and target == "docker":
+        facts = ctx.facts(proxy.ref)
+        if facts.copies["primary"] == 1 and not facts.managed:
             yield ("reverse_proxies", name, "replicas"), \
                 f"reverse_proxies.{name} is a single point of failure: one nginx instance", "set `replicas: 2`"
     for name, db in bp.databases.items():
-        redundant = db.replica_count > 0 or (db.replication.mode == "multi-primary" and db.replication.replicas > 0)
-        standby = db.multi_az and target == "aws"
-        if not redundant and not standby:
+        facts = ctx.facts(db.ref)
+        if facts.copies["primary"] == 1 and not facts.standby:
             note = " (multi_az applies to the aws target only)" if db.multi_az else ""
             shards = f" each of its {db.shard_count} shards is one instance" if db.shard_count > 1 else \
                 " one instance, no replica"
             yield ("databases", name, "replication"), \
                 f"databases.{name} is a single point of failure:{shards}{note}", \
                 ("set `multi_az: true` (a synchronous standby) or `replication: {mode: primary-replica, replicas: 1}`"
-                 if target == "aws" else "set `replication: {mode: primary-replica, replicas: 1}`")
+                 if facts.standby_possible else "set `replication: {mode: primary-replica, replicas: 1}`")
     for name, service in bp.services.items():
         if service.replicas == 1:
             if service.port is None and service.consumes:
@@ -181,7 +189,7 @@ def single_points(ctx: LintContext) -> Iterator[Problem]:
             else:
                 message = f"services.{name} is a single point of failure: one replica"
             yield ("services", name, "replicas"), message, "set `replicas: 2` or more"
-    if target == "aws" and bp.aws.availability_zones == 1:
+    if ctx.facts("platform").zones == 1:
         yield ("aws", "availability_zones"), \
             "every component runs in one availability zone: the zone is a single point of failure", \
             "set `availability_zones: 2` or more"
@@ -192,7 +200,7 @@ def single_points(ctx: LintContext) -> Iterator[Problem]:
       "breach, and open to brute force and denial of service. Stores belong in private subnets/networks, "
       "reached only by the services that need them.")
 def public_stores(ctx: LintContext) -> Iterator[Problem]:
-    for section in ("databases", "caches", "queues"):
+    for section in STORE_SECTIONS:
         for name, store in getattr(ctx.bp, section).items():
             if store.public:
                 yield (section, name, "public"), f"{section}.{name} is reachable from the internet (public: true)", \
@@ -203,7 +211,7 @@ def public_stores(ctx: LintContext) -> Iterator[Problem]:
       "Without encryption at rest, anyone who obtains a disk, snapshot or backup reads the data; compliance "
       "regimes (PCI DSS, HIPAA, GDPR guidance) expect it, and on AWS it costs nothing measurable.")
 def unencrypted(ctx: LintContext) -> Iterator[Problem]:
-    for section in ("databases", "caches", "queues"):
+    for section in STORE_SECTIONS:
         for name, store in getattr(ctx.bp, section).items():
             if not store.encrypted:
                 yield (section, name, "encrypted"), f"{section}.{name} is not encrypted at rest (encrypted: false)", \
@@ -348,7 +356,7 @@ def at_least_once(ctx: LintContext) -> Iterator[Problem]:
       "`url` (the primary) where a stale answer is wrong.")
 def replica_reads(ctx: LintContext) -> Iterator[Problem]:
     for name, service in ctx.bp.services.items():
-        for ref, attr, key in interpolated(service):
+        for ref, attr, key in interpolated(ctx.bp, service):
             if attr == "reader_url" and ref.startswith("databases."):
                 path = ("services", name, "env", key) if key != "command" else ("services", name, "command")
                 yield path, f"services.{name} reads {ref} through its replicas ({key}): reads can lag writes", \

@@ -14,7 +14,7 @@ from topoform.dsl.models import Blueprint
 from topoform.dsl.recovery import STRATEGIES, achievable
 from topoform.dsl.units import format_span
 
-from .availability import (DEFAULTS, Member, Parallel, PathBuilder, RequestPath, evaluate, format_percent, members,
+from .availability import (Member, Parallel, PathBuilder, RequestPath, evaluate, format_percent, members,
                            nines, parallel)
 from .budgets import budgets_text, downtime
 from .consistency import consistency
@@ -106,7 +106,7 @@ def availability_section(bp: Blueprint, target: str) -> dict[str, Any]:
         "costliest": costliest,
         "paths": [_path(builder, p) for p in paths],
         "defaults": [{"kind": kind, "percent": d.percent, "source": d.source}
-                     for kind, d in DEFAULTS[target].items()],
+                     for kind, d in builder.plan.defaults.items()],
         "assumptions": [
             "components on a path are in sequence (A = A1 × A2); copies are in parallel "
             "(A = 1 − (1 − A1)(1 − A2))",

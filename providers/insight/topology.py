@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from topoform.dsl.kinds import BY_SECTION, EDGE_SECTIONS, STORE_SECTIONS, TIERS  # noqa: F401 (re-exported)
 from topoform.dsl.models import Blueprint, Component, Service
-from topoform.dsl.references import INTERPOLATION_RE
-
-# Tiers of the diagram and the report, in the order a request meets them.
-TIERS = ("edge", "application", "data", "async")
-STORE_SECTIONS = ("databases", "caches", "queues")
+from topoform.dsl.topology import topology
 
 
 @dataclass(frozen=True)
@@ -29,17 +26,10 @@ class Edge:
     kind: str = "request"  # request | reference | async | cache
 
 
-def interpolated(service: Service) -> Iterator[tuple[str, str, str]]:
+def interpolated(bp: Blueprint, service: Service) -> Iterator[tuple[str, str, str]]:
     """(ref, attr, env key) for every `${kind.name.attr}` a service's env or command reads."""
-    texts = [(key, value) for key, value in service.env.items()]
-    texts += [("command", part) for part in service.command or ()]
-    for key, text in texts:
-        for match in INTERPOLATION_RE.finditer(str(text)):
-            if not match.group(1):
-                continue
-            parts = match.group(1).strip().split(".")
-            if len(parts) == 3:
-                yield f"{parts[0]}.{parts[1]}", parts[2], key
+    for read in topology(bp).reads_of(service.ref):
+        yield read.target, read.attr, read.key
 
 
 def is_worker(service: Service) -> bool:
@@ -49,23 +39,13 @@ def is_worker(service: Service) -> bool:
 
 def consumers(bp: Blueprint, queue_ref: str) -> list[str]:
     """Services reading a queue, from either side of the link, in blueprint order."""
-    queue = bp.component(queue_ref)
-    found = list(getattr(queue, "consumers", []) or [])
-    for service in bp.services.values():
-        if queue_ref in service.consumes and service.ref not in found:
-            found.append(service.ref)
-    return found
+    return list(topology(bp).consumers_of(queue_ref))
 
 
 def tier(component: Component, bp: Blueprint) -> str:
-    section = component.section
-    if section in ("cdns", "reverse_proxies", "load_balancers"):
-        return "edge"
-    if section == "services":
-        return "async" if is_worker(component) else "application"  # type: ignore[arg-type]
-    if section == "queues":
+    if component.section == "services" and is_worker(component):  # type: ignore[arg-type]
         return "async"
-    return "data"
+    return BY_SECTION[component.section].tier
 
 
 def downstream(bp: Blueprint, ref: str) -> list[Edge]:
@@ -83,7 +63,7 @@ def downstream(bp: Blueprint, ref: str) -> list[Edge]:
         edges += balancer_edges(component)  # type: ignore[arg-type]
     elif section == "services":
         seen: set[str] = set()
-        for target, attr, _key in interpolated(component):  # type: ignore[arg-type]
+        for target, attr, _key in interpolated(bp, component):  # type: ignore[arg-type]
             if target not in seen and target != ref and bp.component(target) is not None:
                 seen.add(target)
                 edges.append(Edge(ref, target, attr, "reference"))
@@ -128,7 +108,7 @@ def front_doors(bp: Blueprint) -> list[str]:
     fronted: set[str] = set()
     candidates: list[str] = []
     for component in bp.components():
-        if component.section in ("cdns", "reverse_proxies", "load_balancers", "services"):
+        if component.section in (*EDGE_SECTIONS, "services"):
             for edge in downstream(bp, component.ref):
                 if component.section != "services":
                     fronted.add(edge.target)

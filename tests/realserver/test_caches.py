@@ -51,7 +51,7 @@ def info_field(port: int, section: str, name: str) -> str:
 
 
 def test_allkeys_lru_evicts_under_maxmemory(launcher):
-    ctx = redis_ctx(launcher, "lru", maxmemory="2mb", maxmemory_policy="allkeys-lru")
+    ctx = redis_ctx(launcher, "lru", maxmemory="2MiB", maxmemory_policy="allkeys-lru")
     start_redis(launcher, "lru", ctx)
     assert cli(ctx.port, "CONFIG", "GET", "maxmemory").split()[1] == str(2 * 1024 * 1024)
     fill(ctx.port, 5000)
@@ -69,7 +69,7 @@ def test_noeviction_refuses_writes_when_full(launcher):
 
 def test_bad_policy_is_rejected_at_start_up(launcher):
     server = require("redis-server", "redis-server")
-    ctx = redis_ctx(launcher, "bad", maxmemory="2mb", maxmemory_policy="most-recently-loved")
+    ctx = redis_ctx(launcher, "bad", maxmemory="2MiB", maxmemory_policy="most-recently-loved")
     conf = launcher.workdir / "bad.conf"
     conf.write_text(render_redis_conf(ctx))
     out = subprocess.run([server, str(conf)], capture_output=True, text=True, timeout=30)

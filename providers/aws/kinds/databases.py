@@ -1,0 +1,343 @@
+"""Databases on AWS: RDS instances (replicas, shards) and Aurora DSQL (multi-primary postgres).
+
+RDS, per database: a subnet group over the private subnets, a parameter group
+of the engine family that refuses unencrypted connections, and per shard an
+instance with encrypted gp3 storage, a master password RDS manages in Secrets
+Manager, Multi-AZ if asked, automated backups and a final snapshot, plus its
+read replicas (`replicate_source_db` = the primary's identifier). Shards are
+independent instances `db-orders-shard-0..N-1`; the key → shard map from
+providers/sharding.py is exported, identical to the docker target's.
+
+Multi-primary postgres: two peered Aurora DSQL clusters, both writable, in
+two regions of one DSQL region set, with the set's third region as witness.
+AWS has no managed multi-primary MySQL/MariaDB (validation says so first).
+
+Names are a pure function of the blueprint (`db-users`, `db-users-replica-1`,
+`db-orders-shard-0`, and `dr-db-users` for the DR site's copy, which
+recovery.py builds), so `attribute()` answers before the database is built:
+services are built first and read its URLs. No password is in the Plan:
+RDS manages each master password in Secrets Manager, services receive it
+through ECS `secrets` (`secrets()`), and URLs carry only the user name.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from topoform.dsl.models import Database, Service
+from topoform.providers.plan import ref
+from topoform.providers.sharding import shard_map
+
+from .. import stores
+from ..context import AwsContext
+from ..sites import DR, PRIMARY, site_name
+from ..store_catalog import (
+    ENGINE_PORT,
+    GIB,
+    LOG_EXPORTS,
+    MASTER_USERNAME,
+    RDS_INSTANCE_CLASS,
+    TLS_PARAMETER,
+    URL_SCHEME,
+    dsql_region_set,
+    physical_id,
+    rds_family,
+    retention_days,
+    snapshot_name,
+)
+
+RDS_INSTANCE = "aws:rds/instance:Instance"
+RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+DSQL_CLUSTER = "aws:dsql/cluster:Cluster"
+DSQL_PEERING = "aws:dsql/clusterPeering:ClusterPeering"
+
+RDS_MAX_STORAGE_GIB = 65536
+BACKUP_WINDOW = "03:00-04:00"  # UTC; must not overlap the maintenance window
+MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+DSQL_DATABASE = "postgres"  # DSQL has one database; applications use schemas inside it
+DSQL_USER = "admin"  # authenticated with an IAM token (dsql:DbConnectAdmin), never a password
+DSQL_PORT = 5432
+PASSWORD_SOURCES = ("url", "reader_url", "host", "shard_urls")
+
+
+def is_dsql(db: Database) -> bool:
+    return db.replication.mode == "multi-primary"
+
+
+def primaries(ctx: AwsContext, db: Database) -> list[str]:
+    """Resource names of the writable instances: one, or one per shard (`db-orders-shard-0`)."""
+    base = ctx.prefix(db)
+    if db.shard_count > 1:
+        return [f"{base}-shard-{i}" for i in range(db.shard_count)]
+    return [base]
+
+
+def replicas(primary: str, count: int) -> list[str]:
+    return [f"{primary}-replica-{i}" for i in range(1, count + 1)]
+
+
+def dsql_peer(ctx: AwsContext, db: Database) -> str:
+    return f"{ctx.prefix(db)}-peer"
+
+
+# ---------------------------------------------------------------- RDS
+
+
+def build(ctx: AwsContext, db: Database) -> None:
+    if db.public:
+        raise ctx.unsupported(
+            f"{db.ref}: a public database is not built on aws", "remove `public: true`: services reach "
+            "it inside the VPC; use a bastion or SSM port forwarding for administration",
+            "databases", db.name, "public")
+    if is_dsql(db):
+        _build_dsql(ctx, db)
+        _export(ctx, db, ("url", "host", "port", "name", "reader_url"))
+        return
+    gib = math.ceil(db.storage / GIB)
+    if gib > RDS_MAX_STORAGE_GIB:
+        raise ctx.unsupported(f"{db.ref}: RDS stores at most 64TiB, but {gib}GiB was asked",
+                              "shard the database (`sharding.shards`)", "databases", db.name, "storage")
+    days, clamped = retention_days(db.backup.retention)
+    if clamped:
+        ctx.warn(f"{db.ref}: RDS keeps automated backups 1 to 35 days; using {days}",
+                 "a disaster_recovery section adds AWS Backup, which keeps copies longer",
+                 "databases", db.name, "backup", "retention")
+    subnets, params = network_groups(ctx, db, PRIMARY)
+    group = stores.admit_users(ctx, db, ENGINE_PORT[db.engine], PRIMARY)
+    for primary in primaries(ctx, db):
+        ctx.add(RDS_INSTANCE, primary, {
+            **rds_common(ctx, db, primary, group, params, PRIMARY),
+            "db_subnet_group_name": ref(subnets, "name"),
+            "allocated_storage": gib,
+            "storage_type": "gp3",
+            "storage_encrypted": db.encrypted,
+            "db_name": db.database_name,
+            "username": MASTER_USERNAME,
+            # RDS generates the password and keeps it in Secrets Manager: it is
+            # never in the Plan, the program's inputs or the state.
+            "manage_master_user_password": True,
+            "multi_az": db.multi_az,
+            "backup_retention_period": days,
+            "backup_window": BACKUP_WINDOW,
+            "maintenance_window": MAINTENANCE_WINDOW,
+            "copy_tags_to_snapshot": True,
+            "delete_automated_backups": False,  # they outlive the instance: a restore stays possible
+            "skip_final_snapshot": False,
+            "final_snapshot_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, primary, "final"),
+            "enabled_cloudwatch_logs_exports": list(LOG_EXPORTS[db.engine]),
+        }, protect=db.protect)
+        for replica in replicas(primary, db.replica_count):
+            ctx.add(RDS_INSTANCE, replica, {
+                **rds_common(ctx, db, replica, group, params, PRIMARY),
+                # Same region: the source's identifier; the replica inherits its
+                # subnet group, storage, encryption key and master user.
+                "replicate_source_db": ref(primary, "identifier"),
+                "storage_encrypted": db.encrypted,
+                "skip_final_snapshot": True,  # RDS cannot snapshot a read replica on delete
+            }, protect=db.protect)
+    attrs = ("url", "host", "port", "name") + (("reader_url",) if db.replica_count else ())
+    if db.shard_count > 1:
+        attrs += ("shard_urls",)
+        _export_shards(ctx, db)
+    _export(ctx, db, attrs)
+
+
+def network_groups(ctx: AwsContext, db: Database, site: str) -> tuple[str, str]:
+    """The subnet group and parameter group of `db` on `site` (both are regional)."""
+    base = ctx.prefix(db)
+    subnets = ctx.add(RDS_SUBNET_GROUP, site_name(f"{base}-subnets", site), {
+        "description": f"{db.ref}: private subnets ({site} site)",
+        "subnet_ids": [ref(s, "id") for s in ctx.networks.network(site).private_subnets],
+        "region": ctx.sites.region(site),
+        "tags": ctx.tags(),
+    })
+    name, value = TLS_PARAMETER[db.engine]
+    params = ctx.add(RDS_PARAMETER_GROUP, site_name(f"{base}-params", site), {
+        "description": f"{db.ref}: TLS required",
+        "family": rds_family(db.engine, db.version or ""),
+        "parameters": [{"name": name, "value": value}],
+        "region": ctx.sites.region(site),
+        "tags": ctx.tags(),
+    })
+    return subnets.name, params.name
+
+
+def rds_common(ctx: AwsContext, db: Database, name: str, group: str, params: str, site: str) -> dict[str, Any]:
+    """What every instance of `db` shares, primary or replica, on either site."""
+    props: dict[str, Any] = {
+        "engine": db.engine,
+        "engine_version": db.version,
+        "instance_class": RDS_INSTANCE_CLASS[db.size],
+        "parameter_group_name": ref(params, "name"),
+        "vpc_security_group_ids": [ref(group, "id")],
+        "publicly_accessible": False,
+        "auto_minor_version_upgrade": True,
+        "deletion_protection": db.protect,
+        "region": ctx.sites.region(site),
+        "tags": ctx.tags(),
+    }
+    identifier = physical_id(name, 63, ctx.bp.blueprint, ctx.stack)
+    if identifier:
+        props["identifier"] = identifier
+    return props
+
+
+def _export_shards(ctx: AwsContext, db: Database) -> None:
+    """The key → shard map (identical on docker) and shard → URL, as stack outputs."""
+    assert db.sharding is not None
+    shards = primaries(ctx, db)
+    ring = shard_map(db.sharding.strategy, shards, db.sharding.virtual_nodes, db.sharding.boundaries)
+    ctx.plan.outputs[f"{db.ref}.shard_map"] = ring
+    ctx.plan.outputs[f"{db.ref}.shards"] = {s: rds_url(db, s) for s in shards}
+    ctx.plan.components[db.ref].outputs["shard_map"] = ring
+
+
+# ---------------------------------------------------------------- multi-primary (Aurora DSQL)
+
+
+def dsql_regions(ctx: AwsContext, db: Database) -> tuple[str, str, str]:
+    """(primary, peer, witness) regions of a multi-Region DSQL cluster pair."""
+    primary = ctx.bp.aws.region
+    regions = dsql_region_set(primary)
+    path = ("databases", db.name, "replication", "mode")
+    if regions is None:
+        raise ctx.unsupported(
+            f"{db.ref}: Aurora DSQL multi-Region clusters are not offered in {primary}",
+            "set `aws.region` to one of us-east-1, us-east-2, us-west-2, eu-west-1, eu-west-2, eu-west-3, "
+            "ap-northeast-1, ap-northeast-2, ap-northeast-3, or use `mode: primary-replica`", *path)
+    dr = ctx.bp.disaster_recovery
+    others = [r for r in regions if r != primary]
+    peer = dr.region if dr is not None and dr.region else others[0]
+    if peer not in others:
+        raise ctx.unsupported(
+            f"{db.ref}: Aurora DSQL peers {primary} only with {' or '.join(others)}, "
+            f"but the DR region is {peer}",
+            f"set `disaster_recovery.region` to {others[0]}, or use `mode: primary-replica`", *path)
+    witness = next(r for r in others if r != peer)
+    return primary, peer, witness
+
+
+def _build_dsql(ctx: AwsContext, db: Database) -> None:
+    """Two peered DSQL clusters, both writable, with a witness region for quorum."""
+    if db.replication.replicas != 1:
+        raise ctx.unsupported(
+            f"{db.ref}: Aurora DSQL peers exactly two regional clusters, but {db.replication.replicas} "
+            "extra primaries were asked", "set `replication.replicas: 1`",
+            "databases", db.name, "replication", "replicas")
+    if db.sharding is not None and db.sharding.shards:
+        raise ctx.unsupported(f"{db.ref}: a multi-primary database cannot be sharded", None,
+                              "databases", db.name, "sharding")
+    primary_region, peer_region, witness = dsql_regions(ctx, db)
+    base, peer = ctx.prefix(db), dsql_peer(ctx, db)
+    # DSQL always encrypts at rest (an AWS-owned key unless one is given).
+    common = {"deletion_protection_enabled": db.protect, "multi_region_properties": {"witness_region": witness}}
+    ctx.add(DSQL_CLUSTER, base, {**common, "region": primary_region, "tags": ctx.tags()}, protect=db.protect)
+    ctx.add(DSQL_CLUSTER, peer, {**common, "region": peer_region, "tags": ctx.tags()}, protect=db.protect)
+    ctx.add(DSQL_PEERING, f"{base}-peering", {
+        "identifier": ref(base, "identifier"), "clusters": [ref(peer, "arn")], "witness_region": witness,
+        "region": primary_region})
+    ctx.add(DSQL_PEERING, f"{peer}-peering", {
+        "identifier": ref(peer, "identifier"), "clusters": [ref(base, "arn")], "witness_region": witness,
+        "region": peer_region})
+    # DSQL is reached over its public endpoint with IAM tokens, not through the
+    # VPC: access is the IAM grant, so only referencing services get one.
+    for service in ctx.access.users(db.ref):
+        ctx.iam.grant_task_role(f"{base}-connect-{ctx.prefix(ctx.bp.component(service))}", service, [{
+            "Effect": "Allow", "Action": ["dsql:DbConnectAdmin"],
+            "Resource": [ref(base, "arn"), ref(peer, "arn")]}], db.ref)
+
+
+def attribute(ctx: AwsContext, db: Database, attr: str) -> str:
+    """`${databases.x.url}` and friends at the asking site (the DR copy with a hot DR site)."""
+    return stores.attribute(ctx, db, attr, values)
+
+
+def _export(ctx: AwsContext, db: Database, attrs: tuple[str, ...]) -> None:
+    """The attributes it offers as outputs, and every replica's URL for clients that spread reads."""
+    ctx.export(db, attrs)
+    if not is_dsql(db) and db.replica_count:
+        ctx.plan.outputs[f"{db.ref}.replica_urls"] = [
+            rds_url(db, r) for p in primaries(ctx, db) for r in replicas(p, db.replica_count)]
+
+
+def rds_url(db: Database, instance: str) -> str:
+    tls = "?sslmode=require" if db.engine == "postgres" else ""
+    return (f"{URL_SCHEME[db.engine]}://{MASTER_USERNAME}@{ref(instance, 'address')}:{ENGINE_PORT[db.engine]}"
+            f"/{db.database_name}{tls}")
+
+
+def dsql_host(cluster: str, region: str) -> str:
+    return f"{ref(cluster, 'identifier')}.dsql.{region}.on.aws"
+
+
+def values(ctx: AwsContext, db: Database, site: str) -> dict[str, str]:
+    if is_dsql(db):
+        _, peer_region = dsql_regions(ctx, db)[:2]
+        local = (ctx.prefix(db), ctx.bp.aws.region)
+        remote = (dsql_peer(ctx, db), peer_region)
+        if site == DR:
+            local, remote = remote, local
+        url = "postgres://{user}@{host}:{port}/{db}?sslmode=require"
+        return {
+            "url": url.format(user=DSQL_USER, host=dsql_host(*local), port=DSQL_PORT, db=DSQL_DATABASE),
+            # Both clusters take reads and writes: the other region's endpoint reads too.
+            "reader_url": url.format(user=DSQL_USER, host=dsql_host(*remote), port=DSQL_PORT,
+                                     db=DSQL_DATABASE),
+            "host": dsql_host(*local),
+            "port": str(DSQL_PORT),
+            "name": DSQL_DATABASE,
+        }
+    instances = [site_name(p, site) for p in primaries(ctx, db)]
+    first = instances[0]
+    # On the DR site the local cross-region replica answers (read-only until promoted).
+    readers = replicas(first, db.replica_count) if site == PRIMARY else []
+    return {
+        "url": rds_url(db, first),
+        "host": ref(first, "address"),
+        "port": str(ENGINE_PORT[db.engine]),
+        "name": db.database_name,
+        # RDS instances have no shared reader endpoint: readers get replica 1
+        # (every replica's URL is a stack output for clients that spread reads).
+        "reader_url": rds_url(db, readers[0] if readers else first),
+        "shard_urls": ",".join(rds_url(db, p) for p in instances),
+    }
+
+
+def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
+    """ECS container `secrets` entries: the RDS password for each env var naming a database.
+
+    `DATABASE_URL: ${databases.users.url}` gives `DATABASE_PASSWORD`, which ECS
+    reads when the task starts from the RDS-managed secret (`valueFrom:
+    <secret ARN>:password::`, a JSON key of the secret); the password never
+    appears in the task definition, the Plan or the state. `shard_urls` gives
+    one `…_PASSWORD_<i>` per shard. A replica shares its primary's password.
+    """
+    entries: dict[str, str] = {}
+    for read in ctx.access.store_reads(ctx.ref_of(service)):
+        db = ctx.bp.component(read.target)
+        if read.env is None or not isinstance(db, Database) or is_dsql(db):
+            continue
+        if read.attr not in PASSWORD_SOURCES:
+            continue
+        base = read.env
+        for suffix in ("_URLS", "_URL", "_HOST"):
+            if base.endswith(suffix) and len(base) > len(suffix):
+                base = base[: -len(suffix)]
+                break
+        writers = primaries(ctx, db)
+        if read.attr == "shard_urls" and len(writers) > 1:
+            names = [(f"{base}_PASSWORD_{i}", p) for i, p in enumerate(writers)]
+        else:
+            names = [(f"{base}_PASSWORD", writers[0])]
+        for secret_name, instance in names:
+            if secret_name in service.env:
+                continue  # the user set it; ECS refuses a name in both env and secrets
+            entries.setdefault(secret_name, f"{ref(instance, 'master_user_secrets[0].secret_arn')}:password::")
+    return [{"name": name, "valueFrom": value} for name, value in entries.items()]
+
+
+def secret_arns(entries: list[dict[str, str]]) -> list[str]:
+    """Secret ARNs of `secrets()` entries, which the ECS execution role must read."""
+    return sorted({entry["valueFrom"].removesuffix(":password::") for entry in entries})

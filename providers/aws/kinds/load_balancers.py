@@ -1,0 +1,266 @@
+"""Load balancers: layer 7 → ALB, layer 4 → NLB, with target groups, listeners and rules.
+
+An ALB redirects plain HTTP to HTTPS, terminates TLS with an ACM certificate
+and an explicit TLS policy (TLS 1.3 and 1.2 only), drops invalid headers, and
+routes path/host rules to one target group per service, weighted where the
+blueprint weighs. Its security group admits the internet (unless the
+balancer is `internal`) on the listener ports only and sends only to the
+services behind it. Names are functions of
+the blueprint, so a service (built first) can register with a target
+group the balancer creates later (`attachments_of`, from attachments.py's
+index). A balancer is built at every site; `${load_balancers.x.url}` read
+through `ctx.at("dr")` names the DR site's copy.
+"""
+
+from __future__ import annotations
+
+from topoform.dsl.models import HealthCheck, LoadBalancer, Service
+from topoform.providers.plan import ref
+
+from ..context import AwsContext
+from ..endpoints import endpoint_attribute
+from ..sites import PRIMARY, site_name
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ALGORITHMS = {  # blueprint → ALB target group load_balancing_algorithm_type
+    "round_robin": "round_robin", "least_connections": "least_outstanding_requests",
+    "random": "weighted_random", "weighted": "weighted_random", "source_hash": "round_robin",
+}
+CATCH_ALL = ("/*", "/")
+MAX_FORWARD_WEIGHT = 999  # ALB weighted forward
+
+
+def forward(groups: list[tuple[str, int]], stickiness: int | None = None) -> dict:
+    """A forward action to one target group, or weighted over several."""
+    if len(groups) == 1 and stickiness is None:
+        return {"type": "forward", "target_group_arn": ref(groups[0][0], "arn")}
+    action = {"type": "forward", "forward": {
+        "target_groups": [{"arn": ref(tg, "arn"), "weight": weight} for tg, weight in groups]}}
+    if stickiness is not None:
+        action["forward"]["stickiness"] = {"enabled": True, "duration": stickiness}
+    return action
+
+
+def build(ctx: AwsContext, lb: LoadBalancer) -> None:
+    for site in ctx.sites.all:
+        build_at(ctx, lb, site)
+    ctx.export(lb, ("url",))
+
+
+def attribute(ctx: AwsContext, lb: LoadBalancer, attr: str) -> str:
+    """The balancer's AWS name at the asking site (`ctx.site`)."""
+    host = ref(balancer_name(ctx, lb, ctx.site), "dns_name")
+    scheme = ("https" if has_tls(lb) else "http") if lb.layer == 7 else "tcp"
+    return endpoint_attribute(ctx, lb, attr, host, port_of(lb), scheme)
+
+
+def target_group_name(ctx: AwsContext, lb: LoadBalancer, key: str, site: str) -> str:
+    return site_name(f"{ctx.prefix(lb)}-tg-{key}", site)
+
+
+def listener_name(ctx: AwsContext, lb: LoadBalancer, port: int, site: str) -> str:
+    return site_name(f"{ctx.prefix(lb)}-listener-{port}", site)
+
+
+def balancer_name(ctx: AwsContext, lb: LoadBalancer, site: str) -> str:
+    return site_name(ctx.prefix(lb), site)
+
+
+def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, list[str]]]:
+    """(target group, container port, listeners that use it) for each balancer in front of `svc`."""
+    found = []
+    for item in ctx.attachments.of(ctx.ref_of(svc)):
+        lb = ctx.bp.component(item.balancer)
+        if lb.layer == 7:
+            listeners = [listener_name(ctx, lb, listener.port, site) for listener in lb.listeners
+                         if not listener.redirect_to_https]
+        else:
+            listeners = [listener_name(ctx, lb, int(item.group_key), site)]
+        found.append((target_group_name(ctx, lb, item.group_key, site), item.port, listeners))
+    return found
+
+
+# ---------------------------------------------------------------- the balancer
+
+
+def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
+    net = ctx.networks.network(site)
+    where = {"region": net.region}
+    sg = ctx.networks.security_group(lb, site)
+    public = not lb.internal
+    for listener in lb.listeners:
+        if public:
+            protocol = "udp" if (listener.protocol == "udp") else "tcp"
+            ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=protocol,
+                                    why=f"clients of {ctx.ref_of(lb)} on {listener.port}")
+    for svc_ref, port in targets_of(ctx, lb):
+        svc = ctx.bp.component(svc_ref)
+        ctx.networks.allow(lb, svc, port, site)
+        ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=port, why=f"{ctx.ref_of(lb)} to {svc_ref}")
+    props = {
+        "load_balancer_type": "application" if lb.layer == 7 else "network",
+        "internal": lb.internal, "subnets": ctx.networks.subnet_ids(site, public=public),
+        "security_groups": [ref(sg, "id")], "ip_address_type": "ipv4",
+        "enable_cross_zone_load_balancing": True, "enable_deletion_protection": False,
+        **where, "tags": ctx.tags(),
+    }
+    if lb.layer == 7:
+        props.update(drop_invalid_header_fields=True, enable_http2=True, idle_timeout=60,
+                     desync_mitigation_mode="defensive")
+    balancer = ctx.add("aws:lb/loadBalancer:LoadBalancer", balancer_name(ctx, lb, site), props)
+    if lb.layer == 7:
+        _application_listeners(ctx, lb, balancer.name, site)
+    else:
+        _network_listeners(ctx, lb, balancer.name, site)
+
+
+def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int]]:
+    """(service ref, port) of every service behind `lb`, once each, in blueprint order."""
+    found: dict[tuple[str, int], None] = {}
+    if lb.layer == 7:
+        for route in lb.routes or ():
+            svc = ctx.bp.component(route.target)
+            if svc is not None and svc.port:
+                found[(ctx.ref_of(svc), svc.port)] = None
+    else:
+        for target in lb.targets or ():
+            svc = ctx.bp.component(target.target)
+            port = target.port or (svc.port if svc else None)
+            if port:
+                found[(target.target, port)] = None
+    return list(found)
+
+
+def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: str) -> dict:
+    check: HealthCheck = lb.health_check or (svc.health if svc else None) or HealthCheck()
+    interval = int(min(max(check.interval, 5), 300))
+    timeout = int(min(max(check.timeout, 2), interval - 1, 120))
+    if check.interval != interval or check.timeout != timeout:
+        ctx.warn(f"{ctx.ref_of(lb)}: AWS health checks take an interval of 5s–300s and a shorter timeout; "
+                 f"using {interval}s and {timeout}s", None, "load_balancers", lb.name)
+    health = {"enabled": True, "interval": interval, "timeout": timeout,
+              "healthy_threshold": check.healthy, "unhealthy_threshold": max(check.unhealthy, 2),
+              "port": str(check.port) if check.port else "traffic-port", "protocol": protocol}
+    if protocol in ("HTTP", "HTTPS"):
+        health.update(path=check.path, matcher="200-399")
+    return health
+
+
+def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: int, protocol: str,
+                  svc: Service | None) -> str:
+    net = ctx.networks.network(site)
+    health_protocol = protocol if protocol in ("HTTP", "HTTPS") else ("HTTP" if lb.health_check else "TCP")
+    props: dict = {
+        "target_type": "ip", "port": port, "protocol": protocol, "vpc_id": ref(net.vpc, "id"),
+        "deregistration_delay": 30, "health_check": _health(ctx, lb, svc, health_protocol),
+        "region": net.region, "tags": ctx.tags(),
+    }
+    if lb.layer == 7:
+        props["protocol_version"] = "HTTP1"
+        props["load_balancing_algorithm_type"] = ALGORITHMS[lb.algorithm]
+        sticky = lb.sticky_sessions
+        if sticky is not None:
+            duration = int(min(max(sticky.duration, 1), 604800))
+            props["stickiness"] = ({"type": "app_cookie", "cookie_name": sticky.cookie, "cookie_duration": duration,
+                                    "enabled": True} if sticky.cookie else
+                                   {"type": "lb_cookie", "cookie_duration": duration, "enabled": True})
+        elif lb.algorithm == "source_hash":
+            # ALBs have no source hashing: a balancer cookie pins a client to a target instead.
+            props["stickiness"] = {"type": "lb_cookie", "cookie_duration": 86400, "enabled": True}
+    elif lb.algorithm == "source_hash" or lb.sticky_sessions is not None:
+        props["stickiness"] = {"type": "source_ip", "enabled": True}
+    name = target_group_name(ctx, lb, key, site)
+    ctx.add("aws:lb/targetGroup:TargetGroup", name, props)
+    return name
+
+
+def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: str) -> None:
+    where = {"region": ctx.sites.region(site)}
+    if lb.algorithm == "source_hash" and site == PRIMARY:
+        ctx.warn(f"{ctx.ref_of(lb)}: an ALB cannot hash the client address; clients are pinned with a balancer "
+                 "cookie instead", "use `layer: 4` (NLB source-IP stickiness) for address affinity",
+                 "load_balancers", lb.name, "algorithm")
+    groups: dict[str, str] = {}
+    for route in lb.routes or ():
+        svc = ctx.bp.component(route.target)
+        if svc.name not in groups:
+            groups[svc.name] = _target_group(ctx, lb, svc.name, site, svc.port, "HTTP", svc)
+    # Routes with the same path and host share one rule that weighs their targets.
+    rules: dict[tuple, list] = {}
+    for i, route in enumerate(lb.routes or ()):
+        weight = 1 if route.weight is None else route.weight
+        if weight > MAX_FORWARD_WEIGHT:
+            raise ctx.unsupported(f"an ALB weighs targets from 0 to {MAX_FORWARD_WEIGHT}, but {weight} was given",
+                                  "scale the weights down", "load_balancers", lb.name, "routes", i, "weight")
+        tg = groups[route.target.partition(".")[2]]
+        rules.setdefault((route.path, route.host), []).append((tg, weight))
+    stickiness = int(lb.sticky_sessions.duration) if lb.sticky_sessions else None
+    tls_port = next((listener.port for listener in lb.listeners if listener.tls), 443)
+    default = {"type": "fixed-response",
+               "fixed_response": {"content_type": "text/plain", "message_body": "not found", "status_code": "404"}}
+    catch_all = next((key for key in rules if key[0] in CATCH_ALL and key[1] is None), None)
+    if catch_all is not None:
+        targets = rules.pop(catch_all)
+        default = forward(targets, stickiness if len(targets) > 1 else None)
+    for listener in lb.listeners:
+        name = listener_name(ctx, lb, listener.port, site)
+        props: dict = {"load_balancer_arn": ref(balancer, "arn"), "port": listener.port, **where,
+                       "tags": ctx.tags()}
+        if listener.redirect_to_https:
+            props.update(protocol="HTTP", default_actions=[{"type": "redirect", "redirect": {
+                "port": str(tls_port), "protocol": "HTTPS", "status_code": "HTTP_301"}}])
+            ctx.add("aws:lb/listener:Listener", name, props)
+            continue
+        if listener.tls or listener.protocol == "https":
+            props.update(protocol="HTTPS", certificate_arn=ctx.certificates.certificate(site), ssl_policy=TLS_POLICY)
+        else:
+            props["protocol"] = "HTTP"
+        props["default_actions"] = [default]
+        ctx.add("aws:lb/listener:Listener", name, props)
+        for priority, ((path, host), targets) in enumerate(rules.items(), start=1):
+            conditions = [{"path_pattern": {"values": [path]}}]
+            if host:
+                conditions.append({"host_header": {"values": [host]}})
+            ctx.add("aws:lb/listenerRule:ListenerRule", f"{name}-rule-{priority}", {
+                "listener_arn": ref(name, "arn"), "priority": priority * 10,
+                "conditions": conditions,
+                "actions": [forward(targets, stickiness if len(targets) > 1 else None)],
+                **where, "tags": ctx.tags(),
+            })
+
+
+def _network_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: str) -> None:
+    where = {"region": ctx.sites.region(site)}
+    targets = lb.targets or []
+    weights = {t.weight for t in targets if t.weight is not None}
+    if len(weights) > 1 and site == PRIMARY:
+        ctx.warn(f"{ctx.ref_of(lb)}: an NLB spreads flows evenly over its targets; target weights are ignored", None,
+                 "load_balancers", lb.name, "targets")
+    if lb.algorithm not in ("round_robin", "source_hash") and site == PRIMARY:
+        ctx.warn(f"{ctx.ref_of(lb)}: an NLB picks targets by flow hash; `algorithm: {lb.algorithm}` has no AWS equivalent",
+                 None, "load_balancers", lb.name, "algorithm")
+    first = ctx.bp.component(targets[0].target) if targets else None
+    for listener in lb.listeners:
+        protocol = {"udp": "UDP", "tls": "TLS"}.get(listener.protocol or "", "TLS" if listener.tls else "TCP")
+        port = (targets[0].port or first.port) if targets else listener.port
+        tg = _target_group(ctx, lb, str(listener.port), site, port, "UDP" if protocol == "UDP" else "TCP", first)
+        props: dict = {"load_balancer_arn": ref(balancer, "arn"), "port": listener.port, "protocol": protocol,
+                       "default_actions": [{"type": "forward", "target_group_arn": ref(tg, "arn")}],
+                       **where, "tags": ctx.tags()}
+        if protocol == "TLS":
+            props.update(certificate_arn=ctx.certificates.certificate(site), ssl_policy=TLS_POLICY)
+        ctx.add("aws:lb/listener:Listener", listener_name(ctx, lb, listener.port, site), props)
+
+
+def has_tls(lb: LoadBalancer) -> bool:
+    return any(listener.tls or listener.protocol in ("https", "tls") for listener in lb.listeners)
+
+
+def port_of(lb: LoadBalancer) -> int:
+    for listener in lb.listeners:
+        if listener.tls:
+            return listener.port
+    for listener in lb.listeners:
+        if not listener.redirect_to_https:
+            return listener.port
+    return lb.listeners[0].port

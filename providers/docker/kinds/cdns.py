@@ -1,0 +1,37 @@
+"""CDNs: one nginx per running site, always answering https (like CloudFront).
+
+- pull: a proxy cache in front of `origin`, with CloudFront-like
+  default/min/max TTLs (see `configs.cdn_ttl_directives`).
+- push: the blueprint's `content` directory uploaded and served as files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from topoform.dsl.models import Cdn
+
+from .. import configs, nginx
+from ..context import DockerContext
+
+CONTENT_DIR = "/usr/share/nginx/cdn"
+
+endpoint = nginx.endpoint
+attribute = nginx.attribute
+
+
+def build(ctx: DockerContext, cdn: Cdn) -> None:
+    tls = configs.NginxTls(nginx.HTTPS_PORT, nginx.NGINX_CERT, nginx.NGINX_KEY, redirect_http=cdn.https_only)
+    uploads: list[dict[str, Any]] = []
+    if cdn.mode == "pull":
+        cache = configs.NginxCache(default_ttl=cdn.ttl.default, min_ttl=cdn.ttl.min, max_ttl=cdn.ttl.max,
+                                   max_size="1GiB")
+        context = configs.NginxContext(name=ctx.names.host(cdn), upstream=nginx.upstream(ctx, cdn.origin),
+                                       tls=tls, compression=cdn.compress, cache=cache)
+    else:
+        context = configs.NginxContext(name=ctx.names.host(cdn), root=CONTENT_DIR, root_ttl=cdn.ttl.default,
+                                       tls=tls, compression=cdn.compress)
+        uploads = nginx.directory_uploads(ctx, cdn.content, CONTENT_DIR, ("cdns", cdn.name, "content"))
+        ctx.export("files", len(uploads))
+    nginx.containers(ctx, cdn, context, uploads, 1)
+    ctx.export("mode", cdn.mode)

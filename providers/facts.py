@@ -1,0 +1,124 @@
+"""Recording what a target built for each component, for the analyses.
+
+Each target's facts module (providers/docker/facts.py, providers/aws/facts.py)
+holds its table of per-copy availability figures, with their sources, and
+one function per kind saying how many copies run where and how the data is
+replicated. This module is what the two share: the walk that stores a
+`Facts` on every component of the Plan, and the kinds whose facts read the
+same on both targets. `report`, `lint` and `graph` read only these facts
+(providers/insight), so they cannot disagree with the compiler.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from topoform.dsl.topology import DR, PRIMARY, topology
+
+from .plan import Availability, ComponentInfo, Facts, Replica
+
+OVERRIDE = "`availability:` in the blueprint"
+SITES = (PRIMARY, DR)
+
+# One kind's facts on one target: (context, component, defaults table) → Facts.
+Describe = Callable[[Any, Any, Mapping[str, Availability]], Facts]
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def per_copy(component: Any, table: Mapping[str, Availability], section: str, variant: str = "") -> Availability:
+    """The figure for one copy: the blueprint's `availability:` if set, else the target's table."""
+    override = getattr(component, "availability", None)
+    if override is not None:
+        return Availability(override, OVERRIDE, "override")
+    default = table.get(f"{section}/{variant}") if variant else None
+    return default if default is not None else table[section]
+
+
+def same_at_both_sites(ctx: Any, component: Any, table: Mapping[str, Availability], copies: int, basis: str,
+                       variant: str = "", **facts: Any) -> Facts:
+    """Facts of a component whose DR copy (if a hot site runs one) is built like the primary one."""
+    figure = per_copy(component, table, component.section, variant)
+    return Facts(copies={PRIMARY: copies, DR: copies}, basis={PRIMARY: basis, DR: basis},
+                 availability={PRIMARY: figure, DR: figure}, **facts)
+
+
+# ------------------------------------------------------------------ kinds alike on both targets
+
+
+def services(ctx: Any, service: Any, table: Mapping[str, Availability]) -> Facts:
+    return same_at_both_sites(ctx, service, table, service.replicas, plural(service.replicas, "replica"),
+                              dr_copy=topology(ctx.bp).hot_dr, scaling="replicas")
+
+
+def caches(ctx: Any, cache: Any, table: Mapping[str, Availability]) -> Facts:
+    n = cache.replicas
+    basis = "a primary" + (f" + {plural(n, 'replica')}" if n else " alone")
+    replication = (Replica("replica", PRIMARY, n, "async"),) if n else ()
+    return same_at_both_sites(ctx, cache, table, 1 + n, basis, dr_copy=topology(ctx.bp).hot_dr,
+                              replication=replication, scaling="cache_replicas" if n < 5 else None,
+                              implementation=cache.engine)
+
+
+def cdns(ctx: Any, cdn: Any, table: Mapping[str, Availability]) -> Facts:
+    # A CDN is global: a DR site sits behind it, not beside it.
+    return same_at_both_sites(ctx, cdn, table, 1, "one distribution")
+
+
+def queues(ctx: Any, queue: Any, table: Mapping[str, Availability]) -> Facts:
+    return same_at_both_sites(ctx, queue, table, 1, "one copy", dr_copy=topology(ctx.bp).hot_dr)
+
+
+def dns(ctx: Any, section: Any, table: Mapping[str, Availability]) -> Facts:
+    figure = per_copy(section, table, "dns")
+    return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: "one zone", DR: "one zone"},
+                 availability={PRIMARY: figure, DR: figure})
+
+
+def database_replicas(db: Any, hot: bool) -> tuple[Replica, ...]:
+    """Read replicas (asynchronous streaming) and the hot DR site's copy, on either target."""
+    found: list[Replica] = []
+    if db.replica_count:
+        found.append(Replica("read-replica", PRIMARY, db.replica_count, "async"))
+    if hot:
+        found.append(Replica("cross-region-replica", DR, 1, "async"))
+    return tuple(found)
+
+
+def per_shard(db: Any) -> str:
+    """What the copies of a sharded database are counted per (a request reaches one shard)."""
+    if db.sharding is not None and db.shard_count > 1:
+        return f", per shard (a request reaches one of {db.shard_count} shards)"
+    return ""
+
+
+DR_DATABASE_BASIS = "the cross-region replica, promoted on failover"
+
+
+# ------------------------------------------------------------------ the walk
+
+
+def record(ctx: Any, table: Mapping[str, Availability], kinds: Mapping[str, Describe],
+           zones: int | None = None, region: str | None = None) -> None:
+    """Store the facts of every component (and of DNS and the platform) on `ctx.plan`.
+
+    Components the compiler did not reach (a refused build) get an entry too,
+    so an analysis of a design the target refuses still has its figures.
+    """
+    plan, bp = ctx.plan, ctx.bp
+    plan.defaults = dict(table)
+    for component in bp.components():
+        _info(ctx, component.ref).facts = kinds[component.section](ctx, component, table)
+    if bp.dns is not None:
+        _info(ctx, "dns").facts = dns(ctx, bp.dns, table)
+    _info(ctx, "platform").facts = Facts(copies={}, basis={}, availability={}, zones=zones, region=region)
+
+
+def _info(ctx: Any, ref: str) -> ComponentInfo:
+    info = ctx.plan.components.get(ref)
+    if info is None:
+        with ctx.owning(ref, ("dns",) if ref == "dns" else ()) as info:
+            pass
+    return info
