@@ -26,7 +26,7 @@ class _RecordingStack:
 
 def _deploy_config(plan) -> dict:
     """The stack config `topoform up` records before running this Plan."""
-    from topoform.providers.engine.workspace import store_config
+    from topoform.cli.engine.workspace import store_config
 
     stack = _RecordingStack()
     store_config(stack, project=plan.blueprint, blueprint_path=f"{plan.blueprint}.yaml", target=plan.target,
