@@ -169,7 +169,10 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
         "deployment_circuit_breaker": {"enable": True, "rollback": True},
         "deployment_minimum_healthy_percent": 100, "deployment_maximum_percent": 200,
         "enable_ecs_managed_tags": True, "propagate_tags": "SERVICE",
-        "wait_for_steady_state": False, **where, "tags": ctx.tags(),
+        # `up` waits until the tasks run and pass their health checks (the provider's
+        # 20-minute create/update timeout); a task that crash-loops trips the circuit
+        # breaker, which rolls back and fails the deployment instead of reporting success.
+        "wait_for_steady_state": True, **where, "tags": ctx.tags(),
     }
     if svc.port:
         discovery = ctx.add("aws:servicediscovery/service:Service", n(f"{prefix}-discovery"), {
