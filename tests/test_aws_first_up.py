@@ -55,3 +55,13 @@ def test_ecs_services_wait_for_steady_state():
     services = of_type(plan, "aws:ecs/service:Service")
     assert services and all(s.properties["wait_for_steady_state"] is True for s in services)
     assert all(s.properties["deployment_circuit_breaker"] == {"enable": True, "rollback": True} for s in services)
+
+
+def test_dead_letter_queue_admits_only_its_source_queue():
+    plan = plan_of(SERVICE_AND_QUEUE)
+    allow = props(plan, "queue-work-dlq-redrive-allow")
+    assert allow["queue_url"] == "${queue-work-dlq.url}"
+    assert allow["redrive_allow_policy"] == {"$json": {"redrivePermission": "byQueue",
+                                                       "sourceQueueArns": ["${queue-work.arn}"]}}
+    # No cycle: the DLQ does not name its source, the source names the DLQ.
+    assert "queue-work" not in plan.get("queue-work-dlq").references()
