@@ -65,3 +65,32 @@ def test_dead_letter_queue_admits_only_its_source_queue():
                                                        "sourceQueueArns": ["${queue-work.arn}"]}}
     # No cycle: the DLQ does not name its source, the source names the DLQ.
     assert "queue-work" not in plan.get("queue-work-dlq").references()
+
+
+CACHED = """
+blueprint: shop
+aws: {region: eu-west-1}
+services:
+  web: {image: web:1, port: 8080, env: {CACHE_URL: "${caches.sessions.url}", MC: "${caches.pages.host}"}}
+caches:
+  sessions: {engine: redis, memory: 512MiB, replicas: 1}
+  pages: {engine: memcached, memory: 512MiB}
+"""
+
+
+def test_redis_requires_an_auth_token_its_clients_receive():
+    plan = plan_of(CACHED)
+    group = props(plan, "cache-sessions")
+    assert group["transit_encryption_enabled"] is True
+    assert group["auth_token"] == "${cache-sessions-auth-token.result}"
+    assert "auth_token" in plan.get("cache-sessions").secret_outputs
+    token = plan.get("cache-sessions-auth-token")
+    assert token.type == "random:index/randomPassword:RandomPassword" and token.properties["special"] is False
+    assert props(plan, "cache-sessions-auth-value")["secret_string"] == "${cache-sessions-auth-token.result}"
+    container = props(plan, "svc-web-task")["container_definitions"]["$json"][0]
+    assert {"name": "CACHE_PASSWORD", "valueFrom": "${cache-sessions-auth.arn}"} in container["secrets"]
+    assert not any("auth-token" in json.dumps(e) for e in container["environment"])  # never plain text
+    policy = props(plan, "svc-web-execution-secrets")["policy"]["$json"]["Statement"][0]
+    assert "${cache-sessions-auth.arn}" in policy["Resource"]
+    # memcached on ElastiCache has no AUTH: nothing to inject for it.
+    assert not any(s["name"] == "MC_PASSWORD" for s in container["secrets"])

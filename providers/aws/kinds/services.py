@@ -6,7 +6,8 @@ stores attach their grants to it — receive from a consumed queue, send to
 another). Environment values whose names say SECRET/PASSWORD/TOKEN/KEY go to
 Secrets Manager, and store passwords come from the RDS-managed secret; both
 reach the container through `secrets`, never as plain `environment`, so they
-show in neither the task definition nor the Plan. Tasks run in private
+show in neither the task definition nor the Plan; a redis cache's AUTH token
+reaches its clients the same way (kinds/caches.py `secrets`). Tasks run in private
 subnets with no public address (a `public` service: public subnets and an
 address, its port open to the internet); a deployment that fails to
 stabilise rolls back (circuit breaker).
@@ -30,7 +31,7 @@ from topoform.providers.plan import ref
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
-from . import databases, load_balancers
+from . import caches, databases, load_balancers
 
 # Fargate's valid task sizes: CPU units → (min, max, step) of memory in MiB.
 FARGATE_MEMORY = {
@@ -85,6 +86,7 @@ def cluster(ctx: AwsContext, site: str) -> str:
 
 
 def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[str, str]]) -> None:
+    store_secrets = store_secrets + caches.secrets(ctx, svc, site)
     memory_mib = max(int(svc.memory // 1024**2), 1)
     size = fargate_size(svc.cpu, memory_mib)
     if size is None:
