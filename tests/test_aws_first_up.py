@@ -94,3 +94,28 @@ def test_redis_requires_an_auth_token_its_clients_receive():
     assert "${cache-sessions-auth.arn}" in policy["Resource"]
     # memcached on ElastiCache has no AUTH: nothing to inject for it.
     assert not any(s["name"] == "MC_PASSWORD" for s in container["secrets"])
+
+
+NO_CACHE_CDN = """
+blueprint: shop
+aws: {region: us-east-1, certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/abc"}
+services:
+  web: {image: web:1, port: 8080}
+load_balancers:
+  edge:
+    listeners: [{port: 443, tls: true}]
+    routes: [{path: /*, target: services.web}]
+cdns:
+  live: {mode: pull, origin: load_balancers.edge, ttl: {default: 0s, max: 0s, min: 0s}, compress: true}
+  files: {mode: push, content: ./static, ttl: {default: 0s, max: 0s}}
+"""
+
+
+def test_caching_disabled_uses_the_managed_policy():
+    """All TTLs 0 with gzip/brotli or query strings in the key: CloudFront refuses the policy."""
+    plan = plan_of(NO_CACHE_CDN)
+    assert not of_type(plan, "aws:cloudfront/cachePolicy:CachePolicy")
+    for name in ("cdn-live-distribution", "cdn-files-distribution"):
+        behavior = props(plan, name)["default_cache_behavior"]
+        assert behavior["cache_policy_id"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+        assert behavior["compress"] is True  # compression still works: CloudFront compresses on its own

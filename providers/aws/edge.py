@@ -29,6 +29,7 @@ from .sites import PRIMARY
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # origin request policy
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # response headers policy
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # cache policy, for dynamic paths
+MANAGED = "$managed:"  # a cache policy given by its AWS id, not a resource of the Plan
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD"]
 CACHED_METHODS = ["GET", "HEAD"]
@@ -128,6 +129,13 @@ def viewer_certificate(ctx: AwsContext, component) -> tuple[list[str], dict]:
 
 def cache_policy(ctx: AwsContext, component, default: float, minimum: float, maximum: float, compress: bool,
                  dynamic: bool) -> str:
+    """A cache policy carrying these TTLs, or AWS's CachingDisabled where they are all 0.
+
+    With every TTL 0 CloudFront refuses a policy that normalises Accept-Encoding
+    or keys on anything, so the managed policy (which does neither) stands in.
+    """
+    if int(default) == int(minimum) == int(maximum) == 0:
+        return MANAGED + CACHING_DISABLED
     name = f"{ctx.prefix(component)}-cache-policy"
     ctx.add("aws:cloudfront/cachePolicy:CachePolicy", name, {
         "comment": f"TTLs of {ctx.ref_of(component)}",
@@ -167,7 +175,7 @@ def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, d
         "target_origin_id": origin_id,
         "viewer_protocol_policy": "redirect-to-https" if https_only else "allow-all",
         "allowed_methods": ALL_METHODS if dynamic else READ_METHODS, "cached_methods": CACHED_METHODS,
-        "cache_policy_id": ref(policy, "id") if not policy.startswith("$managed:") else policy[9:],
+        "cache_policy_id": policy.removeprefix(MANAGED) if policy.startswith(MANAGED) else ref(policy, "id"),
         "response_headers_policy_id": SECURITY_HEADERS, "compress": compress,
     }
     if dynamic:

@@ -111,7 +111,7 @@ def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer) -
     if proxy.cache:
         policy = edge.cache_policy(ctx, proxy, proxy.cache.ttl, 0, max(proxy.cache.ttl, 86400), compress, dynamic=True)
     else:
-        policy = "$managed:" + edge.CACHING_DISABLED
+        policy = edge.MANAGED + edge.CACHING_DISABLED
     default = edge.behavior(origin["origin_id"], policy, https_only=True, compress=compress, dynamic=True)
     ordered, bucket = [], None
     if proxy.static:
