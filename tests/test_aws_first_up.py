@@ -119,3 +119,55 @@ def test_caching_disabled_uses_the_managed_policy():
         behavior = props(plan, name)["default_cache_behavior"]
         assert behavior["cache_policy_id"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
         assert behavior["compress"] is True  # compression still works: CloudFront compresses on its own
+
+
+# Every field whose `${kind.name.attr}` the compilers interpolate: what a service
+# reads (dsl/topology.py `Read`: an env value, or an argument of the command).
+INTERPOLATED = """
+blueprint: jobs
+aws: {region: eu-west-1}
+services:
+  settler:
+    image: worker:1
+    env: {QUEUE: "${queues.work.url}", PEER: "at ${services.api.url}/x"}
+    command: ["settle", "--queue", "${queues.work.url}", "--peer=at ${services.api.url}/x", "$${HOME}"]
+  api: {image: api:1, port: 8080}
+queues:
+  work: {}
+"""
+
+
+@pytest.mark.parametrize("target", ["aws", "docker"])
+def test_every_interpolated_field_gets_the_targets_values(target):
+    """`${…}` in `command` is interpolated like `env`; a raw one read as a reference to a resource 'queues'."""
+    plan = plan_of(INTERPOLATED, target)
+    sections = {"services", "queues", "load_balancers", "databases", "caches", "cdns", "reverse_proxies"}
+    for resource in plan.resources:
+        assert not resource.references() & sections, f"{resource.name} names a section as a resource"
+    if target == "aws":
+        (container,) = props(plan, "svc-settler-task")["container_definitions"]["$json"]
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        command = container["command"]
+    else:
+        (container,) = [r for r in plan.resources if r.type == "docker:index/container:Container"
+                        and r.name.startswith("svc-settler")]
+        env = dict(item.split("=", 1) for item in container.properties["envs"])
+        command = container.properties["command"]
+    assert command[2] == env["QUEUE"] and "${" in env["QUEUE"]  # a reference to the target's queue resource
+    assert command[3] == "--peer=" + env["PEER"] and env["PEER"].startswith("at ") and env["PEER"].endswith("/x")
+    assert command[4] == "$${HOME}"  # a literal `${`, escaped in the Plan
+
+
+def test_interpolated_command_synthesizes_and_ejects(tmp_path):
+    from topoform.providers.eject import write_project
+    from topoform.testing import synth
+
+    bp = load(INTERPOLATED)
+    write_project(compile_plan(bp, "aws"), str(tmp_path), blueprint_file="test.yaml")
+    program = (tmp_path / "__main__.py").read_text()
+    compile(program, "__main__.py", "exec")
+    assert '"--queue",\n                    queue_work.url,' in program and '"${HOME}"' in program
+    stack = synth(bp, target="aws")
+    (container,) = json.loads(stack.named("svc-settler-task").inputs["containerDefinitions"])
+    assert container["command"][2] == stack.named("queue-work").outputs["url"]
+    assert container["command"][4] == "${HOME}"

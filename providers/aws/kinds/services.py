@@ -153,7 +153,8 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
     if svc.port:
         container["portMappings"] = [{"containerPort": svc.port, "protocol": "tcp", "name": "main"}]
     if svc.command:
-        container["command"] = list(svc.command)
+        # `${...}` in the command reads the same values as in env (the site's copies).
+        container["command"] = [here.interpolate(arg) for arg in svc.command]
     task = ctx.add("aws:ecs/taskDefinition:TaskDefinition", n(f"{prefix}-task"), {
         "family": f"{ctx.bp.blueprint}-{ctx.stack}-{site_name(svc.name, site)}",
         "cpu": str(task_cpu), "memory": str(task_memory),
