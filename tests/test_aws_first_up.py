@@ -171,3 +171,74 @@ def test_interpolated_command_synthesizes_and_ejects(tmp_path):
     (container,) = json.loads(stack.named("svc-settler-task").inputs["containerDefinitions"])
     assert container["command"][2] == stack.named("queue-work").outputs["url"]
     assert container["command"][4] == "${HOME}"
+
+
+LAYER4 = """
+blueprint: udp
+aws: {region: eu-west-1}
+services:
+  dns: {image: dns:1, port: 8053}
+  dns2: {image: dns:1, port: 8053}
+  client: {image: c:1, env: {DNS: "${load_balancers.l4.url}"}}
+load_balancers:
+  l4:
+    layer: 4
+    listeners: [{port: 53, protocol: udp}, {port: 5300, protocol: tcp}, {port: 7777, protocol: udp}]
+    targets: [{target: services.dns, port: 5353}, {target: services.dns2, port: 5353}]
+"""
+
+
+def test_layer4_udp_protocol_and_port_end_to_end():
+    """listener → target group → ECS registration → container port mapping → security-group rules."""
+    plan = plan_of(LAYER4)
+    listeners = {(r.properties["port"], r.properties["protocol"]): r for r in of_type(plan, "aws:lb/listener:Listener")}
+    assert set(listeners) == {(53, "UDP"), (5300, "TCP"), (7777, "UDP")}
+    group_of = {key: plan.get(l.properties["default_actions"][0]["target_group_arn"][2:].split(".")[0])
+                for key, l in listeners.items()}
+    assert group_of[(53, "UDP")].properties["protocol"] == "UDP" and group_of[(5300, "TCP")].properties["protocol"] == "TCP"
+    for group in group_of.values():
+        check = group.properties["health_check"]
+        assert check["protocol"] == "TCP"  # never UDP, never HTTP on an NLB without a path asked for
+        if group.properties["protocol"] == "UDP":
+            assert check["port"] == "8053"  # the service's TCP port: nothing answers TCP on the UDP one
+    ingress = of_type(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    egress = of_type(plan, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    for svc, port in (("dns", 5353), ("dns2", 5353)):
+        service = props(plan, f"svc-{svc}")
+        (container,) = props(plan, f"svc-{svc}-task")["container_definitions"]["$json"]
+        mapped = {(m["containerPort"], m["protocol"]) for m in container["portMappings"]}
+        assert len({m["name"] for m in container["portMappings"]}) == len(mapped)
+        for entry in service["load_balancers"]:
+            group = plan.get(entry["target_group_arn"][2:].split(".")[0])
+            want = group.properties["protocol"].lower()
+            assert entry["container_port"] == port and (port, want) in mapped, (svc, group.name)
+            assert any(r.properties["security_group_id"] == f"${{svc-{svc}-sg.id}}" and r.properties["ip_protocol"] == want
+                       and r.properties["from_port"] == port and "lb-l4-sg" in r.properties["referenced_security_group_id"]
+                       for r in ingress), (svc, want)
+            assert any(r.properties["security_group_id"] == "${lb-l4-sg.id}" and r.properties["ip_protocol"] == want
+                       and r.properties["from_port"] == port for r in egress), (svc, want)
+    # Clients of the balancer reach each listener with its own protocol.
+    assert {(r.properties["from_port"], r.properties["ip_protocol"]) for r in ingress
+            if r.properties["security_group_id"] == "${lb-l4-sg.id}"} >= {(53, "udp"), (5300, "tcp"), (7777, "udp")}
+    # ... and the health checker reaches the TCP port it probes.
+    assert any(r.properties["security_group_id"] == "${svc-dns-sg.id}" and r.properties["from_port"] == 8053
+               and r.properties["ip_protocol"] == "tcp" for r in ingress)
+
+
+def test_udp_without_a_tcp_port_to_probe_is_refused():
+    text = """
+    blueprint: udp
+    aws: {region: eu-west-1}
+    services:
+      game: {image: game:1, port: 7000}
+    load_balancers:
+      l4: {layer: 4, listeners: [{port: 7000, protocol: udp}], targets: [{target: services.game}]}
+    """
+    with pytest.raises(UnsupportedError, match="NLB health checks are TCP"):
+        plan_of(text)
+    mixed = text.replace("port: 7000}", "port: 7000}\n      chat: {image: chat:1, port: 7001}").replace(
+        "targets: [{target: services.game}]", "targets: [{target: services.game, port: 9000}, {target: services.chat, port: 9000}]")
+    with pytest.raises(UnsupportedError, match="different health-check ports"):
+        plan_of(mixed)
+    plan = plan_of(text.replace("targets:", "health_check: {port: 8080}, targets:"))
+    assert props(plan, "lb-l4-tg-7000")["health_check"]["port"] == "8080"

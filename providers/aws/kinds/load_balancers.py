@@ -17,6 +17,7 @@ from __future__ import annotations
 from topoform.dsl.models import HealthCheck, LoadBalancer, Service
 from topoform.providers.plan import ref
 
+from ..attachments import transport
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
@@ -66,8 +67,8 @@ def balancer_name(ctx: AwsContext, lb: LoadBalancer, site: str) -> str:
     return site_name(ctx.prefix(lb), site)
 
 
-def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, list[str]]]:
-    """(target group, container port, listeners that use it) for each balancer in front of `svc`."""
+def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, str, list[str]]]:
+    """(target group, container port, its protocol, listeners that use it) for each balancer in front of `svc`."""
     found = []
     for item in ctx.attachments.of(ctx.ref_of(svc)):
         lb = ctx.bp.component(item.balancer)
@@ -76,7 +77,7 @@ def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, 
                          if not listener.redirect_to_https]
         else:
             listeners = [listener_name(ctx, lb, int(item.group_key), site)]
-        found.append((target_group_name(ctx, lb, item.group_key, site), item.port, listeners))
+        found.append((target_group_name(ctx, lb, item.group_key, site), item.port, item.protocol, listeners))
     return found
 
 
@@ -93,10 +94,17 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
             protocol = "udp" if (listener.protocol == "udp") else "tcp"
             ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=protocol,
                                     why=f"clients of {ctx.ref_of(lb)} on {listener.port}")
-    for svc_ref, port in targets_of(ctx, lb):
+    for svc_ref, port, protocol in targets_of(ctx, lb):
         svc = ctx.bp.component(svc_ref)
-        ctx.networks.allow(lb, svc, port, site)
-        ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=port, why=f"{ctx.ref_of(lb)} to {svc_ref}")
+        ctx.networks.allow(lb, svc, port, site, protocol)
+        ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=port, protocol=protocol,
+                                  why=f"{ctx.ref_of(lb)} to {svc_ref}")
+        check_port = health_port(ctx, lb, svc, port, protocol)
+        if check_port is not None and (check_port, "tcp") != (port, protocol):
+            # The health checker probes over TCP on its own port.
+            ctx.networks.allow(lb, svc, check_port, site)
+            ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=check_port,
+                                      why=f"{ctx.ref_of(lb)} health checks of {svc_ref}")
     props = {
         "load_balancer_type": "application" if lb.layer == 7 else "network",
         "internal": lb.internal, "subnets": ctx.networks.subnet_ids(site, public=public),
@@ -114,24 +122,49 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
         _network_listeners(ctx, lb, balancer.name, site)
 
 
-def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int]]:
-    """(service ref, port) of every service behind `lb`, once each, in blueprint order."""
-    found: dict[tuple[str, int], None] = {}
+def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int, str]]:
+    """(service ref, port, protocol) of every service behind `lb`, once each, in blueprint order."""
+    found: dict[tuple[str, int, str], None] = {}
     if lb.layer == 7:
         for route in lb.routes or ():
             svc = ctx.bp.component(route.target)
             if svc is not None and svc.port:
-                found[(ctx.ref_of(svc), svc.port)] = None
+                found[(ctx.ref_of(svc), svc.port, "tcp")] = None
     else:
-        for target in lb.targets or ():
-            svc = ctx.bp.component(target.target)
-            port = target.port or (svc.port if svc else None)
-            if port:
-                found[(target.target, port)] = None
+        for listener in lb.listeners:
+            for target in lb.targets or ():
+                svc = ctx.bp.component(target.target)
+                port = target.port or (svc.port if svc else None)
+                if port:
+                    found[(target.target, port, transport(listener.protocol))] = None
     return list(found)
 
 
-def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: str) -> dict:
+def health_port(ctx: AwsContext, lb: LoadBalancer, svc: Service, port: int, protocol: str) -> int | None:
+    """The TCP port a target group probes a target on; None: its traffic port.
+
+    Health checks are TCP, HTTP or HTTPS, never UDP: behind a UDP listener the
+    probe needs a TCP port — `health_check.port`, the service's own `port` when
+    that is not the UDP one, or the same port when another listener carries
+    TCP to it. Otherwise ECS would replace every task as unhealthy: refused.
+    """
+    check = lb.health_check
+    if check is not None and check.port:
+        return check.port
+    if protocol != "udp":
+        return None
+    if svc.port and svc.port != port:
+        return svc.port
+    if (port, "tcp") in {(p, proto) for ref, p, proto in targets_of(ctx, lb) if ref == ctx.ref_of(svc)}:
+        return port
+    raise ctx.unsupported(
+        f"{ctx.ref_of(lb)} sends UDP to {ctx.ref_of(svc)} on {port}, but NLB health checks are TCP and no TCP "
+        "port of the service is known", f"set `health_check: {{port: N}}` on {ctx.ref_of(lb)} to a TCP port "
+        f"{ctx.ref_of(svc)} listens on", "load_balancers", lb.name)
+
+
+def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: str,
+            port: int | None = None) -> dict:
     check: HealthCheck = lb.health_check or (svc.health if svc else None) or HealthCheck()
     interval = int(min(max(check.interval, 5), 300))
     timeout = int(min(max(check.timeout, 2), interval - 1, 120))
@@ -140,19 +173,22 @@ def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: st
                  f"using {interval}s and {timeout}s", None, "load_balancers", lb.name)
     health = {"enabled": True, "interval": interval, "timeout": timeout,
               "healthy_threshold": check.healthy, "unhealthy_threshold": max(check.unhealthy, 2),
-              "port": str(check.port) if check.port else "traffic-port", "protocol": protocol}
+              "port": str(port or check.port) if (port or check.port) else "traffic-port", "protocol": protocol}
     if protocol in ("HTTP", "HTTPS"):
         health.update(path=check.path, matcher="200-399")
     return health
 
 
 def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: int, protocol: str,
-                  svc: Service | None) -> str:
+                  svc: Service | None, health_check_port: int | None = None) -> str:
     net = ctx.networks.network(site)
-    health_protocol = protocol if protocol in ("HTTP", "HTTPS") else ("HTTP" if lb.health_check else "TCP")
+    # An NLB probes over TCP unless the blueprint asks for an HTTP check (a path) —
+    # and never over HTTP to a UDP port.
+    http = lb.health_check is not None and protocol != "UDP"
+    health_protocol = protocol if protocol in ("HTTP", "HTTPS") else ("HTTP" if http else "TCP")
     props: dict = {
         "target_type": "ip", "port": port, "protocol": protocol, "vpc_id": ref(net.vpc, "id"),
-        "deregistration_delay": 30, "health_check": _health(ctx, lb, svc, health_protocol),
+        "deregistration_delay": 30, "health_check": _health(ctx, lb, svc, health_protocol, health_check_port),
         "region": net.region, "tags": ctx.tags(),
     }
     if lb.layer == 7:
@@ -172,6 +208,18 @@ def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: 
     name = target_group_name(ctx, lb, key, site)
     ctx.add("aws:lb/targetGroup:TargetGroup", name, props)
     return name
+
+
+def _group_health_port(ctx: AwsContext, lb: LoadBalancer, protocol: str) -> int | None:
+    """The one health-check port of a listener's group, which holds every target of `lb`."""
+    ports = {health_port(ctx, lb, ctx.bp.component(ref), port, protocol)
+             for ref, port, proto in targets_of(ctx, lb) if proto == protocol}
+    if len(ports) > 1:
+        raise ctx.unsupported(f"the targets of {ctx.ref_of(lb)} need different health-check ports "
+                              f"({', '.join(str(p or 'traffic') for p in sorted(ports, key=str))}), but a "
+                              "target group has one", f"set `health_check: {{port: N}}` on {ctx.ref_of(lb)}",
+                              "load_balancers", lb.name)
+    return next(iter(ports), None)
 
 
 def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: str) -> None:
@@ -242,8 +290,12 @@ def _network_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: s
     first = ctx.bp.component(targets[0].target) if targets else None
     for listener in lb.listeners:
         protocol = {"udp": "UDP", "tls": "TLS"}.get(listener.protocol or "", "TLS" if listener.tls else "TCP")
+        # One group per listener, holding every target (each registered by ECS on its own
+        # port, attachments.py); TLS ends at the NLB, so its targets receive TCP.
         port = (targets[0].port or first.port) if targets else listener.port
-        tg = _target_group(ctx, lb, str(listener.port), site, port, "UDP" if protocol == "UDP" else "TCP", first)
+        check_port = _group_health_port(ctx, lb, transport(listener.protocol))
+        tg = _target_group(ctx, lb, str(listener.port), site, port, "UDP" if protocol == "UDP" else "TCP", first,
+                           check_port)
         props: dict = {"load_balancer_arn": ref(balancer, "arn"), "port": listener.port, "protocol": protocol,
                        "default_actions": [{"type": "forward", "target_group_arn": ref(tg, "arn")}],
                        **where, "tags": ctx.tags()}

@@ -28,6 +28,7 @@ from topoform.dsl.models import Component, Service
 from topoform.providers.base import PLATFORM
 from topoform.providers.plan import ref
 
+from ..attachments import transport
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
@@ -150,8 +151,16 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
             "awslogs-stream-prefix": svc.name}},
         "linuxParameters": {"initProcessEnabled": True},
     }
-    if svc.port:
-        container["portMappings"] = [{"containerPort": svc.port, "protocol": "tcp", "name": "main"}]
+    attachments = load_balancers.attachments_of(ctx, svc, site)
+    mappings = [(svc.port, "tcp")] if svc.port else []
+    # A balancer registers the container on the port and protocol it forwards (udp behind
+    # a UDP listener, a target's own `port`): ECS needs a mapping for each.
+    mappings += [(port, protocol) for _, port, protocol, _ in attachments if (port, protocol) not in mappings]
+    if mappings:
+        container["portMappings"] = [
+            {"containerPort": port, "protocol": protocol,
+             "name": "main" if (port, protocol) == (svc.port, "tcp") else f"{protocol}-{port}"}
+            for port, protocol in dict.fromkeys(mappings)]
     if svc.command:
         # `${...}` in the command reads the same values as in env (the site's copies).
         container["command"] = [here.interpolate(arg) for arg in svc.command]
@@ -186,15 +195,14 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
             "force_destroy": True, **where, "tags": ctx.tags(),
         })
         props["service_registries"] = {"registry_arn": ref(discovery, "arn")}
-    attachments = load_balancers.attachments_of(ctx, svc, site)
     depends_on = []
     if attachments:
         props["load_balancers"] = [
             {"target_group_arn": ref(tg, "arn"), "container_name": svc.name, "container_port": port}
-            for tg, port, _ in attachments]
+            for tg, port, _, _ in attachments]
         props["health_check_grace_period_seconds"] = 60
         # A target group must be attached to a listener before a service registers in it.
-        depends_on = sorted({listener for _, _, listeners in attachments for listener in listeners})
+        depends_on = sorted({listener for _, _, _, listeners in attachments for listener in listeners})
     ctx.add("aws:ecs/service:Service", n(prefix), props, depends_on=depends_on)
 
 
@@ -216,12 +224,12 @@ def grant_access(ctx: AwsContext) -> None:
                 if target is None or target_ref == svc_ref or target.section not in ("services", "load_balancers"):
                     continue
                 if ctx.networks.has_security_group(target, site):
-                    for port in ports_of(target):
-                        ctx.networks.allow(svc, target, port, site)
+                    for port, protocol in ports_of(target):
+                        ctx.networks.allow(svc, target, port, site, protocol)
 
 
-def ports_of(component: Component) -> list[int]:
-    """Ports a client opens on a service or balancer (for security-group rules)."""
+def ports_of(component: Component) -> list[tuple[int, str]]:
+    """(port, protocol) a client opens on a service or balancer (for security-group rules)."""
     if component.section == "services":
-        return [component.port] if component.port else []
-    return sorted({listener.port for listener in component.listeners})
+        return [(component.port, "tcp")] if component.port else []
+    return sorted({(listener.port, transport(listener.protocol)) for listener in component.listeners})
