@@ -474,7 +474,8 @@ def test_attributes_of_edge_components(full):
     assert full.outputs["load_balancers.edge.url"] == "https://${lb-edge.dns_name}"
     assert full.outputs["services.web.url"] == "http://web.shop.local"
     assert full.outputs["cdns.assets.url"] == "https://www.shop.example.com"
-    assert full.outputs["cdns.media.url"] == "https://${cdn-media-distribution.domain_name}"
+    # No record names the push CDN: with a zone it gets its own name, record and certificate.
+    assert full.outputs["cdns.media.url"] == "https://media.shop.example.com"
 
 
 def test_compiling_is_deterministic():

@@ -242,3 +242,40 @@ def test_udp_without_a_tcp_port_to_probe_is_refused():
         plan_of(mixed)
     plan = plan_of(text.replace("targets:", "health_check: {port: 8080}, targets:"))
     assert props(plan, "lb-l4-tg-7000")["health_check"]["port"] == "8080"
+
+
+def every_section_plan():
+    from topoform.dsl import load_blueprint
+
+    return compile_plan(load_blueprint(os.path.join(BLUEPRINTS, "two-region-hot-dr.yaml"), target="aws"), "aws")
+
+
+def test_a_distribution_no_record_names_gets_its_own_name_and_certificate():
+    """rp-front (caching proxy) had no alias and no record: its cache, WAF and compression were on no request path."""
+    plan = every_section_plan()
+    dist = props(plan, "rp-front-distribution")
+    assert dist["aliases"] == ["front.shop.example.com"]
+    assert dist["viewer_certificate"]["acm_certificate_arn"] == "${acm-us-east-1-validation.certificate_arn}"
+    assert dist["viewer_certificate"]["minimum_protocol_version"] == "TLSv1.2_2021"
+    record = props(plan, "rp-front-record")
+    assert record["name"] == "front.shop.example.com"
+    assert record["aliases"][0]["name"] == "${rp-front-distribution.domain_name}"
+    assert record["aliases"][0]["zone_id"] == "${rp-front-distribution.hosted_zone_id}"
+    assert plan.outputs["reverse_proxies.front.url"] == "https://front.shop.example.com"
+    assert any("rp-front" in w.message or "reverse_proxies.front" in w.message for w in plan.warnings)
+
+
+def test_default_certificate_says_tlsv1_and_warns():
+    """AWS serves TLSv1 with the *.cloudfront.net certificate whatever minimum_protocol_version says."""
+    plan = plan_of(NO_CACHE_CDN)
+    for name in ("cdn-live-distribution", "cdn-files-distribution"):
+        cert = props(plan, name)["viewer_certificate"]
+        assert cert == {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1"}
+    assert sum("accepts viewers from TLSv1" in w.message for w in plan.warnings) == 2
+
+
+def test_an_origin_without_tls_is_fetched_over_http_with_a_warning():
+    plan = plan_of(NO_CACHE_CDN.replace("listeners: [{port: 443, tls: true}]", "listeners: [{port: 80}]"))
+    (origin,) = props(plan, "cdn-live-distribution")["origins"]
+    assert origin["custom_origin_config"]["origin_protocol_policy"] == "http-only"
+    assert any("over plain HTTP" in w.message for w in plan.warnings)

@@ -45,9 +45,23 @@ def object_slug(key: str, taken: set[str]) -> str:
 
 def distribution_attribute(ctx: AwsContext, component: Cdn | ReverseProxy, attr: str) -> str:
     """The first record name aliasing the distribution, else its CloudFront name; always HTTPS."""
-    aliases = ctx.certificates.aliases.get(ctx.ref_of(component))
+    aliases = distribution_aliases(ctx, component)
     host = aliases[0] if aliases else ref(distribution_name(ctx, component), "domain_name")
     return endpoint_attribute(ctx, component, attr, host, 443, "https")
+
+
+def distribution_aliases(ctx: AwsContext, component: Cdn | ReverseProxy) -> list[str]:
+    """The names viewers reach a distribution by: the records that name it, else `NAME.zone`.
+
+    A distribution no record names would be on nobody's request path (its WAF,
+    cache and compression never apply) and could only use the *.cloudfront.net
+    certificate, which accepts TLSv1; with a `dns.zone` it gets a name of its
+    own (`own_record` creates the record), unless a record already takes that name.
+    """
+    named = ctx.certificates.aliases.get(ctx.ref_of(component))
+    if named or ctx.bp.dns is None or component.name in {r.name for r in ctx.bp.dns.records}:
+        return list(named or [])
+    return [ctx.certificates.record_fqdn(component.name)]
 
 
 def distribution_name(ctx: AwsContext, component: Cdn | ReverseProxy) -> str:
@@ -93,6 +107,9 @@ def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
                      "balancer an origin name the certificate covers", "load_balancers", lb.name)
         policy, port = "https-only", load_balancers.port_of(lb)
     else:
+        ctx.warn(f"CloudFront reaches {ctx.ref_of(lb)} over plain HTTP: it has no TLS listener",
+                 "add `{port: 443, tls: true}` to its listeners so the origin is fetched over TLS 1.2",
+                 "load_balancers", lb.name, "listeners")
         policy, port = "http-only", load_balancers.port_of(lb)
     config = {"http_port": port if policy == "http-only" else 80,
               "https_port": port if policy == "https-only" else 443,
@@ -120,11 +137,37 @@ def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
 
 
 def viewer_certificate(ctx: AwsContext, component) -> tuple[list[str], dict]:
-    aliases = ctx.certificates.aliases.get(ctx.ref_of(component), [])
+    """(aliases, viewer certificate): an ACM certificate for the aliases with TLS 1.2 at least, or
+    CloudFront's default certificate, with which AWS always allows TLSv1 (so the Plan says so)."""
+    aliases = distribution_aliases(ctx, component)
     if not aliases:
-        return [], {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"}
+        what = ctx.ref_of(component)
+        ctx.warn(f"{what}: CloudFront's default *.cloudfront.net certificate accepts viewers from TLSv1 on "
+                 "(AWS ignores a higher minimum with it)", "add a `dns.zone` so Topoform names the distribution "
+                 "and issues it a certificate with TLS 1.2 as the minimum", *component_path(component))
+        return [], {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1"}
     return aliases, {"acm_certificate_arn": ctx.certificates.cloudfront_certificate(), "ssl_support_method": "sni-only",
                      "minimum_protocol_version": "TLSv1.2_2021"}
+
+
+def component_path(component) -> tuple[str, str]:
+    return component.section, component.name
+
+
+def own_record(ctx: AwsContext, component) -> None:
+    """The alias record of a distribution's own name (`distribution_aliases`), where no record names it."""
+    if ctx.certificates.aliases.get(ctx.ref_of(component)) or not distribution_aliases(ctx, component):
+        return
+    fqdn = distribution_aliases(ctx, component)[0]
+    name = distribution_name(ctx, component)
+    ctx.warn(f"{ctx.ref_of(component)}: no DNS record names this distribution, so Topoform names it {fqdn}; "
+             "its features apply only to requests sent there", "add a `dns.records` entry targeting "
+             f"{ctx.ref_of(component)} to choose the name", *component_path(component))
+    ctx.add("aws:route53/record:Record", f"{ctx.prefix(component)}-record", {
+        "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": fqdn, "type": "A",
+        "aliases": [{"name": ref(name, "domain_name"), "zone_id": ref(name, "hosted_zone_id"),
+                     "evaluate_target_health": False}],
+    })
 
 
 def cache_policy(ctx: AwsContext, component, default: float, minimum: float, maximum: float, compress: bool,
@@ -165,8 +208,10 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
     }
     if root_object:
         props["default_root_object"] = root_object
-    return ctx.add("aws:cloudfront/distribution:Distribution", distribution_name(ctx, component), props,
+    name = ctx.add("aws:cloudfront/distribution:Distribution", distribution_name(ctx, component), props,
                    depends_on=depends_on).name
+    own_record(ctx, component)
+    return name
 
 
 def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, dynamic: bool,
