@@ -118,7 +118,6 @@ def test_caching_disabled_uses_the_managed_policy():
     for name in ("cdn-live-distribution", "cdn-files-distribution"):
         behavior = props(plan, name)["default_cache_behavior"]
         assert behavior["cache_policy_id"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
-        assert behavior["compress"] is True  # compression still works: CloudFront compresses on its own
 
 
 # Every field whose `${kind.name.attr}` the compilers interpolate: what a service
@@ -279,3 +278,43 @@ def test_an_origin_without_tls_is_fetched_over_http_with_a_warning():
     (origin,) = props(plan, "cdn-live-distribution")["origins"]
     assert origin["custom_origin_config"]["origin_protocol_policy"] == "http-only"
     assert any("over plain HTTP" in w.message for w in plan.warnings)
+
+
+APP_CDN = """
+blueprint: shop
+aws: {region: us-east-1}
+services:
+  web: {image: web:1, port: 8080}
+  api: {image: api:1, port: 9000}
+load_balancers:
+  edge:
+    listeners: [{port: 443, tls: true}]
+    routes: [{path: /api/*, target: services.api}, {path: /admin/*, host: admin.shop.example.com, target: services.web},
+             {path: /*, target: services.web}]
+cdns:
+  app: {mode: pull, origin: load_balancers.edge}
+dns:
+  zone: shop.example.com
+  records: [{name: www, endpoints: [{target: cdns.app}]}]
+"""
+
+
+def test_pull_cdn_caches_only_what_is_marked_cacheable():
+    """/api/* was cached for an hour with no cookie or header in the key: one user's answer served to all."""
+    plan = plan_of(APP_CDN)
+    policy = props(plan, "cdn-app-cache-policy")
+    assert (policy["min_ttl"], policy["default_ttl"]) == (0, 0) and policy["max_ttl"] > 0  # the origin decides
+    dist = props(plan, "cdn-app-distribution")
+    assert dist["default_cache_behavior"]["cache_policy_id"] == "${cdn-app-cache-policy.id}"
+    (api,) = dist["ordered_cache_behaviors"]  # the host rule cannot be matched by CloudFront: default behaviour
+    assert api["path_pattern"] == "/api/*"
+    assert api["cache_policy_id"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    assert api["origin_request_policy_id"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
+    assert "POST" in api["allowed_methods"]
+    assert not any("shares it with every viewer" in w.message for w in plan.warnings)
+
+
+def test_pull_cdn_with_a_long_default_ttl_warns():
+    plan = plan_of(APP_CDN.replace("origin: load_balancers.edge}", "origin: load_balancers.edge, ttl: {default: 1h}}"))
+    assert props(plan, "cdn-app-cache-policy")["default_ttl"] == 3600  # the blueprint asked for it
+    assert any("shares it with every viewer" in w.message for w in plan.warnings)

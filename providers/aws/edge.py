@@ -29,6 +29,7 @@ from .sites import PRIMARY
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # origin request policy
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # response headers policy
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # cache policy, for dynamic paths
+SHARED_RESPONSE_TTL = 60  # seconds: past this a shared answer of an application is worth a warning
 MANAGED = "$managed:"  # a cache policy given by its AWS id, not a resource of the Plan
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD"]
@@ -212,6 +213,16 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
                    depends_on=depends_on).name
     own_record(ctx, component)
     return name
+
+
+def dynamic_paths(lb: LoadBalancer) -> list[str]:
+    """Path patterns the balancer routes to services by a rule of their own (not its catch-all).
+
+    CloudFront matches paths only, so host rules stay with the default behaviour;
+    the patterns read the same on both (`*` any characters, case-sensitive).
+    """
+    paths = [route.path for route in lb.routes or () if route.host is None and route.path not in load_balancers.CATCH_ALL]
+    return list(dict.fromkeys(paths))
 
 
 def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, dynamic: bool,
