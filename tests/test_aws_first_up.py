@@ -318,3 +318,61 @@ def test_pull_cdn_with_a_long_default_ttl_warns():
     plan = plan_of(APP_CDN.replace("origin: load_balancers.edge}", "origin: load_balancers.edge, ttl: {default: 1h}}"))
     assert props(plan, "cdn-app-cache-policy")["default_ttl"] == 3600  # the blueprint asked for it
     assert any("shares it with every viewer" in w.message for w in plan.warnings)
+
+
+HEALTH_CHECKED = """
+blueprint: shop
+aws: {region: eu-west-1}
+services:
+  api: {image: api:1, port: 8080}
+load_balancers:
+  edge:
+    listeners: [{port: 80, redirect_to_https: true}, {port: 443, tls: true}]
+    routes: [{path: /v1/*, target: services.api}, {path: /healthz, host: api.shop.example.com, target: services.api}]
+dns:
+  zone: shop.example.com
+  records:
+    - name: api
+      routing: failover
+      health_check: {path: /healthz}
+      endpoints: [{target: load_balancers.edge, role: primary}, {value: 192.0.2.10, role: secondary}]
+"""
+
+
+@pytest.mark.parametrize("target", ["aws", pytest.param("docker", marks=pytest.mark.xfail(
+    strict=True, reason="needs `routing.refuse_unrouted_health_checks(ctx)` in providers/docker/dns.py (dockerfix)"))])
+def test_a_health_check_path_no_route_takes_is_refused(target):
+    """Only /v1/* is forwarded (the host rule does not see the checker's Host): /healthz gets the 404, for ever."""
+    text = HEALTH_CHECKED if target == "aws" else HEALTH_CHECKED.replace(
+        ", {path: /healthz, host: api.shop.example.com, target: services.api}", "")
+    with pytest.raises(UnsupportedError) as refused:
+        plan_of(text, target)
+    (diagnostic,) = [d for d in refused.value.diagnostics if "health check probes" in d.message]
+    assert "/healthz" in diagnostic.message and "load_balancers.edge" in diagnostic.message
+    assert diagnostic.hint.startswith("add a route `{path: /healthz, target: services.api}`")
+    assert diagnostic.line == 15  # the health check's path
+    plan_of(text.replace("{path: /v1/*, target: services.api}",
+                         "{path: /v1/*, target: services.api}, {path: /healthz, target: services.api}"), target)
+
+
+def test_route_patterns_read_as_on_the_balancers():
+    from topoform.providers.routing import pattern_matches
+
+    assert pattern_matches("/v1/*", "/v1/health") and not pattern_matches("/v1/*", "/healthz")
+    assert pattern_matches("/", "/anything") and pattern_matches("/*", "/")
+    assert pattern_matches("/h?alth", "/health") and not pattern_matches("/a.b", "/axb")
+    assert not pattern_matches("/API/*", "/api/x")  # case-sensitive
+
+
+def test_nlb_target_groups_probe_tcp_by_default():
+    plan = plan_of("""
+    blueprint: tls
+    aws: {region: eu-west-1, certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}
+    services:
+      db: {image: pg:1, port: 5432}
+    load_balancers:
+      l4: {layer: 4, listeners: [{port: 5432, protocol: tls}], targets: [{target: services.db}]}
+    """)
+    group = props(plan, "lb-l4-tg-5432")
+    assert group["protocol"] == "TCP" and group["health_check"]["protocol"] == "TCP"
+    assert "path" not in group["health_check"]  # not HTTP `/` on a port that speaks TLS
