@@ -376,3 +376,80 @@ def test_nlb_target_groups_probe_tcp_by_default():
     group = props(plan, "lb-l4-tg-5432")
     assert group["protocol"] == "TCP" and group["health_check"]["protocol"] == "TCP"
     assert "path" not in group["health_check"]  # not HTTP `/` on a port that speaks TLS
+
+
+BEHIND_CLOUDFRONT = """
+blueprint: shop
+aws: {region: eu-west-1}
+services:
+  web: {image: web:1, port: 8080}
+load_balancers:
+  edge:
+    listeners: [{port: 80, redirect_to_https: true}, {port: 443, tls: true}]
+    routes: [{path: /api/*, target: services.web}, {path: /*, target: services.web}]
+reverse_proxies:
+  front: {upstream: load_balancers.edge, tls: true, compression: true, rate_limit: {requests_per_second: 20},
+          deny: [198.51.100.0/24]}
+dns:
+  zone: shop.example.com
+  records: [{name: www, endpoints: [{target: reverse_proxies.front}]}]
+"""
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def test_a_balancer_only_cloudfront_reaches_admits_only_cloudfront_with_the_origin_secret():
+    """Open to 0.0.0.0/0, the ALB let clients skip CloudFront and its WAF."""
+    plan = plan_of(BEHIND_CLOUDFRONT)
+    lb_rules = [r.properties for r in of_type(plan, INGRESS) if r.properties["security_group_id"] == "${lb-edge-sg.id}"]
+    assert lb_rules and not any("cidr_ipv4" in r or "cidr_ipv6" in r for r in lb_rules)
+    assert {r["from_port"] for r in lb_rules} == {80, 443}
+    for rule in lb_rules:
+        assert rule["prefix_list_id"] == {"$lookup": {
+            "function": "aws:ec2/getManagedPrefixList:getManagedPrefixList",
+            "args": {"name": "com.amazonaws.global.cloudfront.origin-facing", "region": "eu-west-1"}, "attr": "id"}}
+    secret = "${lb-edge-origin-secret.result}"
+    assert plan.get("lb-edge-origin-secret").type == "random:index/randomPassword:RandomPassword"
+    (origin,) = props(plan, "rp-front-distribution")["origins"]
+    assert origin["custom_headers"] == [{"name": "X-Origin-Verify", "value": secret}]
+    listener = props(plan, "lb-edge-listener-443")
+    assert listener["default_actions"][0]["fixed_response"]["status_code"] == "403"
+    rules = sorted((r.properties for r in of_type(plan, "aws:lb/listenerRule:ListenerRule")
+                    if r.properties["listener_arn"] == "${lb-edge-listener-443.arn}"), key=lambda r: r["priority"])
+    assert [r["conditions"][0]["path_pattern"]["values"] for r in rules] == [["/api/*"], ["/*"]]  # catch-all last
+    for rule in rules:
+        assert {"http_header": {"http_header_name": "X-Origin-Verify", "values": [secret]}} in rule["conditions"]
+
+
+def test_the_proxy_web_acl_is_on_its_distribution():
+    """A REGIONAL ACL behind CloudFront saw edge addresses: the deny list never matched, the rate limit hit edges."""
+    plan = plan_of(BEHIND_CLOUDFRONT)
+    acl = props(plan, "rp-front-web-acl")
+    assert (acl["scope"], acl["region"]) == ("CLOUDFRONT", "us-east-1")
+    assert props(plan, "rp-front-deny-ipv4")["scope"] == "CLOUDFRONT"
+    assert props(plan, "rp-front-distribution")["web_acl_id"] == "${rp-front-web-acl.arn}"
+    assert not of_type(plan, "aws:wafv2/webAclAssociation:WebAclAssociation")
+
+
+def test_a_balancer_also_reached_directly_stays_open_with_a_warning():
+    plan = plan_of(BEHIND_CLOUDFRONT.replace("[{target: reverse_proxies.front}]}]",
+                                             "[{target: reverse_proxies.front}]}, {name: api, endpoints: [{target: load_balancers.edge}]}]"))
+    assert any(r.properties.get("cidr_ipv4") == "0.0.0.0/0" for r in of_type(plan, INGRESS)
+               if r.properties["security_group_id"] == "${lb-edge-sg.id}")
+    assert "custom_headers" not in props(plan, "rp-front-distribution")["origins"][0]
+    assert any("can be bypassed" in w.message and "dns record api" in w.message for w in plan.warnings)
+
+
+def test_the_prefix_list_lookup_runs_in_the_program_and_in_eject(tmp_path):
+    from topoform.providers.eject import write_project
+    from topoform.testing import synth
+
+    bp = load(BEHIND_CLOUDFRONT)
+    stack = synth(bp, target="aws")
+    ids = {stack.named(r.name).inputs["prefixListId"] for r in stack.of_type(INGRESS)
+           if r.name.startswith("lb-edge-sg-from-cloudfront")}
+    assert len(ids) == 1 and next(iter(ids)).startswith("pl-")
+    write_project(compile_plan(bp, "aws"), str(tmp_path), blueprint_file="test.yaml")
+    program = (tmp_path / "__main__.py").read_text()
+    compile(program, "__main__.py", "exec")
+    assert ('prefix_list_id=aws.ec2.get_managed_prefix_list_output(\n        name="com.amazonaws.global.cloudfront.'
+            'origin-facing",\n        region="eu-west-1",\n    ).id,') in program

@@ -69,12 +69,7 @@ def distribution_name(ctx: AwsContext, component: Cdn | ReverseProxy) -> str:
     return f"{ctx.prefix(component)}-distribution"
 
 
-def has_distribution(component) -> bool:
-    if component.section == "cdns":
-        return True
-    if component.section == "reverse_proxies":
-        return bool(component.compression or component.cache or component.static)
-    return False
+has_distribution = load_balancers.has_distribution
 
 
 # ---------------------------------------------------------------- origins
@@ -116,7 +111,11 @@ def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
               "https_port": port if policy == "https-only" else 443,
               "origin_protocol_policy": policy, "origin_ssl_protocols": ["TLSv1.2"],
               "origin_read_timeout": 30, "origin_keepalive_timeout": 5}
-    return {"domain_name": domain, "origin_id": ctx.ref_of(lb), "custom_origin_config": config}
+    origin = {"domain_name": domain, "origin_id": ctx.ref_of(lb), "custom_origin_config": config}
+    headers = load_balancers.origin_headers(ctx, lb)
+    if headers:
+        origin["custom_headers"] = headers
+    return origin
 
 
 def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
@@ -197,7 +196,7 @@ def cache_policy(ctx: AwsContext, component, default: float, minimum: float, max
 
 def distribution(ctx: AwsContext, component, origins: list[dict], default_behavior: dict,
                  ordered: list[dict] | None = None, root_object: str | None = None,
-                 depends_on: list[str] | None = None) -> str:
+                 depends_on: list[str] | None = None, web_acl: str | None = None) -> str:
     aliases, certificate = viewer_certificate(ctx, component)
     props = {
         "enabled": True, "is_ipv6_enabled": True, "http_version": "http2and3",
@@ -209,6 +208,8 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
     }
     if root_object:
         props["default_root_object"] = root_object
+    if web_acl:
+        props["web_acl_id"] = ref(web_acl, "arn")  # WAFv2: the ACL's ARN
     name = ctx.add("aws:cloudfront/distribution:Distribution", distribution_name(ctx, component), props,
                    depends_on=depends_on).name
     own_record(ctx, component)

@@ -246,6 +246,24 @@ class Networks:
             })
         return name
 
+    def allow_prefix_list(self, target: Component | str, port: int, prefix_list: dict, label: str,
+                          site: str = PRIMARY, why: str = "") -> str | None:
+        """Ingress to `target` from an AWS-managed prefix list (`prefix_list` a value giving its id)."""
+        dst_ref = self._names.ref(target)
+        key = ("prefix-list", dst_ref, port, label, site)
+        if key in self._rules:
+            return None
+        self._rules.add(key)
+        target_sg = self.security_group(target, site)
+        name = f"{target_sg}-from-{label}-{port}"
+        with self._ctx.owning(dst_ref):
+            self._ctx.add(INGRESS, name, {
+                "security_group_id": ref(target_sg, "id"), "prefix_list_id": prefix_list, "ip_protocol": "tcp",
+                "from_port": port, "to_port": port, "description": why or f"{label} to {dst_ref} on {port}",
+                "region": self._sites.region(site), "tags": self._ctx.tags(dst_ref),
+            })
+        return name
+
     def allow_egress(self, source: Component | str, site: str = PRIMARY, *, cidr: str = "0.0.0.0/0",
                      port: int | None = None, protocol: str = "tcp", why: str = "") -> str | None:
         """Egress from `source` to `cidr` (all protocols when no port)."""

@@ -5,7 +5,9 @@ and an explicit TLS policy (TLS 1.3 and 1.2 only), drops invalid headers, and
 routes path/host rules to one target group per service, weighted where the
 blueprint weighs. Its security group admits the internet (unless the
 balancer is `internal`) on the listener ports only and sends only to the
-services behind it. Names are functions of
+services behind it — or, when only CloudFront distributions reach it
+(`cloudfront_only`), CloudFront's origin-facing addresses only, and its
+rules forward only requests carrying the origin secret the distributions send. Names are functions of
 the blueprint, so a service (built first) can register with a target
 group the balancer creates later (`attachments_of`, from attachments.py's
 index). A balancer is built at every site; `${load_balancers.x.url}` read
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from topoform.dsl.models import HealthCheck, LoadBalancer, Service
 from topoform.providers.plan import ref
+from topoform.providers.values import lookup
 
 from ..attachments import transport
 from ..context import AwsContext
@@ -28,6 +31,14 @@ ALGORITHMS = {  # blueprint → ALB target group load_balancing_algorithm_type
     "random": "weighted_random", "weighted": "weighted_random", "source_hash": "round_robin",
 }
 CATCH_ALL = ("/*", "/")
+# Behind CloudFront only: the addresses CloudFront fetches from (an AWS-managed prefix list,
+# looked up at deploy time) and a header with a generated value it sends and the ALB requires.
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+PREFIX_LIST_LOOKUP = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
+ORIGIN_HEADER = "X-Origin-Verify"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+FORBIDDEN = {"type": "fixed-response",
+             "fixed_response": {"content_type": "text/plain", "message_body": "forbidden", "status_code": "403"}}
 MAX_FORWARD_WEIGHT = 999  # ALB weighted forward
 
 
@@ -67,6 +78,75 @@ def balancer_name(ctx: AwsContext, lb: LoadBalancer, site: str) -> str:
     return site_name(ctx.prefix(lb), site)
 
 
+# ---------------------------------------------------------------- behind CloudFront
+
+
+def has_distribution(component) -> bool:
+    """Whether a CDN or reverse proxy is a CloudFront distribution on aws (edge.py builds it)."""
+    if component.section == "cdns":
+        return True
+    if component.section == "reverse_proxies":
+        return bool(component.compression or component.cache or component.static)
+    return False
+
+
+def _leads_to(ctx: AwsContext, component, lb: LoadBalancer, through_distributions: bool) -> bool:
+    """Whether `component` reaches `lb`, following reverse proxies (that are no distribution, unless asked)."""
+    seen = set()
+    while component is not None and component.section in ("reverse_proxies", "cdns") and component.ref not in seen:
+        seen.add(component.ref)
+        if has_distribution(component) and not through_distributions:
+            return False
+        component = ctx.bp.component(component.upstream if component.section == "reverse_proxies" else
+                                     (component.origin if component.mode == "pull" else None))
+    return component is lb
+
+
+def fronting_distributions(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
+    """The CDNs and caching proxies whose distribution fetches from `lb` (its next hop)."""
+    found = []
+    for component in [*ctx.bp.cdns.values(), *ctx.bp.reverse_proxies.values()]:
+        if not has_distribution(component) or (component.section == "cdns" and component.mode != "pull"):
+            continue
+        upstream = ctx.bp.component(component.origin if component.section == "cdns" else component.upstream)
+        if _leads_to(ctx, upstream, lb, through_distributions=False):
+            found.append(component.ref)
+    return found
+
+
+def direct_clients(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
+    """What reaches `lb` other than CloudFront: DNS records naming it (or a plain proxy of it), services."""
+    found = []
+    for record in ctx.bp.dns.records if ctx.bp.dns else ():
+        if any(e.target and _leads_to(ctx, ctx.bp.component(e.target), lb, through_distributions=False)
+               for e in record.endpoints):
+            found.append(f"dns record {record.name}")
+    found += ctx.access.users(lb.ref)
+    return found
+
+
+def cloudfront_only(ctx: AwsContext, lb: LoadBalancer) -> bool:
+    """A public ALB that only distributions reach: it admits only CloudFront carrying the origin secret."""
+    return (lb.layer == 7 and not lb.internal and bool(fronting_distributions(ctx, lb))
+            and not direct_clients(ctx, lb))
+
+
+def origin_secret(ctx: AwsContext, lb: LoadBalancer) -> str:
+    """The generated value CloudFront sends in `ORIGIN_HEADER` to `lb` (one per balancer, every site)."""
+    name = f"{ctx.prefix(lb)}-origin-secret"
+    if name not in ctx.plan:
+        with ctx.owning(ctx.ref_of(lb)):
+            ctx.add(PASSWORD, name, {"length": 40, "special": False}, secret_outputs=["result"])
+    return name
+
+
+def origin_headers(ctx: AwsContext, lb: LoadBalancer) -> list[dict]:
+    """The custom headers a distribution sends to `lb` as its origin."""
+    if not cloudfront_only(ctx, lb):
+        return []
+    return [{"name": ORIGIN_HEADER, "value": ref(origin_secret(ctx, lb), "result")}]
+
+
 def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, str, list[str]]]:
     """(target group, container port, its protocol, listeners that use it) for each balancer in front of `svc`."""
     found = []
@@ -89,10 +169,20 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
     where = {"region": net.region}
     sg = ctx.networks.security_group(lb, site)
     public = not lb.internal
+    fronted = fronting_distributions(ctx, lb) if lb.layer == 7 and public else []
+    behind_cloudfront = cloudfront_only(ctx, lb)
+    if fronted and not behind_cloudfront and site == PRIMARY:
+        ctx.warn(f"{ctx.ref_of(lb)} is the origin of {', '.join(fronted)} but also reached directly "
+                 f"({', '.join(direct_clients(ctx, lb))}), so it stays open to the internet and CloudFront "
+                 "(its cache, its WAF) can be bypassed", "point the records at the distribution", "load_balancers",
+                 lb.name)
     for listener in lb.listeners:
-        if public:
-            protocol = "udp" if (listener.protocol == "udp") else "tcp"
-            ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=protocol,
+        if behind_cloudfront:
+            ctx.networks.allow_prefix_list(
+                lb, listener.port, lookup(PREFIX_LIST_LOOKUP, "id", name=CLOUDFRONT_ORIGIN_FACING, region=net.region),
+                "cloudfront", site, why=f"CloudFront, the only client of {ctx.ref_of(lb)}, on {listener.port}")
+        elif public:
+            ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=transport(listener.protocol),
                                     why=f"clients of {ctx.ref_of(lb)} on {listener.port}")
     for svc_ref, port, protocol in targets_of(ctx, lb):
         svc = ctx.bp.component(svc_ref)
@@ -247,7 +337,14 @@ def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, sit
     default = {"type": "fixed-response",
                "fixed_response": {"content_type": "text/plain", "message_body": "not found", "status_code": "404"}}
     catch_all = next((key for key in rules if key[0] in CATCH_ALL and key[1] is None), None)
-    if catch_all is not None:
+    secret = ref(origin_secret(ctx, lb), "result") if cloudfront_only(ctx, lb) else None
+    if secret is not None:
+        # Only requests carrying CloudFront's origin secret are forwarded; the catch-all
+        # becomes the last rule, and anything else is refused.
+        default = FORBIDDEN
+        if catch_all is not None:
+            rules[catch_all] = rules.pop(catch_all)
+    elif catch_all is not None:
         targets = rules.pop(catch_all)
         default = forward(targets, stickiness if len(targets) > 1 else None)
     for listener in lb.listeners:
@@ -269,6 +366,8 @@ def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, sit
             conditions = [{"path_pattern": {"values": [path]}}]
             if host:
                 conditions.append({"host_header": {"values": [host]}})
+            if secret is not None:
+                conditions.append({"http_header": {"http_header_name": ORIGIN_HEADER, "values": [secret]}})
             ctx.add("aws:lb/listenerRule:ListenerRule", f"{name}-rule-{priority}", {
                 "listener_arn": ref(name, "arn"), "priority": priority * 10,
                 "conditions": conditions,
