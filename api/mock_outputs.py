@@ -222,6 +222,8 @@ def invoke(token: str, args: dict) -> dict[str, Any]:
         return {"name": region, "region": region, "id": region}
     if token == "aws:cloudfront/getCachePolicy:getCachePolicy":
         return {"id": f"cp-{_short(str(args.get('name')))}", "name": args.get("name")}
+    if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+        return {"id": f"pl-{_short(str(args.get('name')) + region)[:8]}", "name": args.get("name")}
     if token == "aws:ec2/getAmi:getAmi":
         return {"id": "ami-0123456789abcdef0"}
     return {}
