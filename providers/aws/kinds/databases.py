@@ -40,6 +40,7 @@ from ..store_catalog import (
     RDS_INSTANCE_CLASS,
     TLS_PARAMETER,
     URL_SCHEME,
+    VersionNotOffered,
     dsql_region_set,
     physical_id,
     rds_family,
@@ -95,6 +96,11 @@ def build(ctx: AwsContext, db: Database) -> None:
         _build_dsql(ctx, db)
         _export(ctx, db, ("url", "host", "port", "name", "reader_url"))
         return
+    try:
+        rds_family(db.engine, db.version or "")
+    except VersionNotOffered as exc:
+        raise ctx.unsupported(f"{db.ref}: {exc}", f"set `version` to one of {', '.join(exc.offered)}",
+                              "databases", db.name, "version") from None
     gib = math.ceil(db.storage / GIB)
     if gib > RDS_MAX_STORAGE_GIB:
         raise ctx.unsupported(f"{db.ref}: RDS stores at most 64TiB, but {gib}GiB was asked",
