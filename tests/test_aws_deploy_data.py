@@ -103,3 +103,50 @@ def test_postgres_9_6_is_refused_with_the_versions_rds_offers():
 def test_an_unoffered_cache_version_is_refused_with_the_list():
     message = refusal(cache("redis", "3.2.10"))
     assert "ElastiCache offers no redis 3.2.10" in message and "4.0, 5.0, 6.0, 6.2, 7.0, 7.1" in message
+
+
+# ---------------------------------------------------------------- windows (item 15)
+
+HOT = """
+blueprint: shop
+services:
+  web: {image: "nginx:1.27", port: 80, env: {DATABASE_URL: "${databases.main.url}"}}
+load_balancers:
+  edge: {routes: [{target: services.web}]}
+databases:
+  main: {replication: {mode: primary-replica, replicas: 2}, sharding: {shards: 2, key: id}}
+disaster_recovery: {strategy: hot, region: us-west-2}
+"""
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def week_spans(window: str) -> list[tuple[int, int]]:
+    """A daily `hh:mm-hh:mm` or weekly `ddd:hh:mm-ddd:hh:mm` window as minute spans of the week."""
+    start, end = window.split("-")
+    if start[:3] in DAYS:
+        day = DAYS.index(start[:3])
+        begin = day * 1440 + _minutes(start[4:])
+        return [(begin, begin + (_minutes(end[4:]) - _minutes(start[4:])) % 1440)]
+    return [(d * 1440 + _minutes(start), d * 1440 + _minutes(start) + (_minutes(end) - _minutes(start)) % 1440)
+            for d in range(7)]
+
+
+def test_every_instance_has_explicit_windows_that_do_not_overlap_or_meet_aws_backup():
+    plan = compile_aws(HOT)
+    instances = plan.of_type(RDS)
+    assert {r.name for r in instances} >= {"db-main-shard-0-replica-2", "dr-db-main-shard-1"}
+    backup_job = next(r for rule in plan.get("backup-plan-db-main").properties["rules"] for r in [rule])
+    hour = int(re.match(r"cron\(0 (\d+) ", backup_job["schedule"]).group(1))
+    for db in instances:
+        backup, maintenance = db.properties.get("backup_window"), db.properties.get("maintenance_window")
+        assert backup and maintenance, f"{db.name}: RDS would pick random windows"
+        spans, weekly = week_spans(backup), week_spans(maintenance)
+        assert not any(b0 < m1 and m0 < b1 for b0, b1 in spans for m0, m1 in weekly), db.name
+        # The daily AWS Backup job starts at least an hour after either window ends.
+        for _, end in spans + weekly:
+            assert (hour * 60 - end % 1440) % 1440 >= 60, (db.name, backup, maintenance, hour)

@@ -55,8 +55,13 @@ DSQL_CLUSTER = "aws:dsql/cluster:Cluster"
 DSQL_PEERING = "aws:dsql/clusterPeering:ClusterPeering"
 
 RDS_MAX_STORAGE_GIB = 65536
-BACKUP_WINDOW = "03:00-04:00"  # UTC; must not overlap the maintenance window
-MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+# Both windows are set on every instance (read replicas and DR copies too,
+# where RDS would otherwise pick random ones), in UTC, apart from each other
+# (RDS refuses overlapping windows) and ending well before the daily AWS
+# Backup job (05:00 UTC, store_catalog.backup_schedule), which a backup or
+# maintenance window in progress would delay.
+BACKUP_WINDOW = "01:00-02:00"
+MAINTENANCE_WINDOW = "sun:02:30-sun:03:30"
 DSQL_DATABASE = "postgres"  # DSQL has one database; applications use schemas inside it
 DSQL_USER = "admin"  # authenticated with an IAM token (dsql:DbConnectAdmin), never a password
 DSQL_PORT = 5432
@@ -126,8 +131,6 @@ def build(ctx: AwsContext, db: Database) -> None:
             "manage_master_user_password": True,
             "multi_az": db.multi_az,
             "backup_retention_period": days,
-            "backup_window": BACKUP_WINDOW,
-            "maintenance_window": MAINTENANCE_WINDOW,
             "copy_tags_to_snapshot": True,
             "delete_automated_backups": False,  # they outlive the instance: a restore stays possible
             "skip_final_snapshot": False,
@@ -181,6 +184,8 @@ def rds_common(ctx: AwsContext, db: Database, name: str, group: str, params: str
         "publicly_accessible": False,
         "auto_minor_version_upgrade": True,
         "deletion_protection": db.protect,
+        "backup_window": BACKUP_WINDOW,
+        "maintenance_window": MAINTENANCE_WINDOW,
         "region": ctx.sites.region(site),
         "tags": ctx.tags(),
     }
