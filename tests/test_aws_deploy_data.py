@@ -150,3 +150,15 @@ def test_every_instance_has_explicit_windows_that_do_not_overlap_or_meet_aws_bac
         # The daily AWS Backup job starts at least an hour after either window ends.
         for _, end in spans + weekly:
             assert (hour * 60 - end % 1440) % 1440 >= 60, (db.name, backup, maintenance, hour)
+
+
+def test_the_dr_copy_of_uploaded_content_is_not_force_destroyed():
+    plan = compile_aws("""
+    blueprint: shop
+    cdns:
+      media: {mode: push, content: ./static}
+    disaster_recovery: {strategy: cold, region: us-west-2}
+    """.replace("./static", str(__import__("pathlib").Path(__file__).parents[1] / "blueprints" / "static")))
+    buckets = {b.name: b.properties for b in plan.of_type("aws:s3/bucket:Bucket")}
+    assert set(buckets) == {"cdn-media-bucket", "dr-cdn-media-bucket"}
+    assert all(props["force_destroy"] is False for props in buckets.values())
