@@ -4,7 +4,7 @@ A deploy that dies minutes in with a provider's stack trace about a socket
 or a credential chain is the experience to avoid. These checks are local
 and instant (no network): a Docker socket or DOCKER_HOST for the docker
 target; credentials the AWS SDK would find (environment, profile files,
-web identity, container credentials) for the aws target. On an EC2 host
+web identity, container credentials) and a region for the aws target. On an EC2 host
 whose credentials come from the instance role, set
 TOPOFORM_SKIP_PREFLIGHT=1 (we cannot see that without the network).
 """
@@ -85,27 +85,40 @@ def aws_credential_source(environ: Mapping[str, str] | None = None) -> str | Non
     return None
 
 
-def check_aws(environ: Mapping[str, str] | None = None) -> str:
+def check_aws(environ: Mapping[str, str] | None = None, region: str | None = None) -> str:
+    """Credentials and region; the message names each one that is missing.
+
+    The region comes from the blueprint's `aws.region` (the deploy writes it
+    to stack config as `aws:region`); `region=None` means the Plan gave none.
+    """
+    environ = os.environ if environ is None else environ
     source = aws_credential_source(environ)
+    env_region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    missing, fixes = [], []
     if source is None:
-        environ = os.environ if environ is None else environ
         profile = environ.get("AWS_PROFILE")
-        raise AwsCredentialsMissing(
-            "no AWS credentials found" + (f" (profile {profile!r} is in neither ~/.aws/credentials nor ~/.aws/config)"
-                                          if profile else ""),
-            "run `aws configure` (or `aws sso login --profile NAME` and export AWS_PROFILE), or export "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on EC2 with an instance role set TOPOFORM_SKIP_PREFLIGHT=1",
-        )
-    return source
+        missing.append("no AWS credentials found" + (
+            f" (profile {profile!r} is in neither ~/.aws/credentials nor ~/.aws/config)" if profile else ""))
+        fixes.append("run `aws configure` (or `aws sso login --profile NAME` and export AWS_PROFILE), or export "
+                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on EC2 with an instance role set "
+                     "TOPOFORM_SKIP_PREFLIGHT=1")
+    if region is None and not env_region:
+        missing.append("no AWS region (the Plan names none, and AWS_REGION is unset)")
+        fixes.append("set `aws.region` in the blueprint (e.g. `region: us-east-1`); it becomes the stack's "
+                     "`aws:region`")
+    if missing:
+        raise AwsCredentialsMissing("; ".join(missing), "; ".join(fixes))
+    where = f"region {region} (aws.region → stack config aws:region)" if region else f"region {env_region} (AWS_REGION)"
+    return f"{source}, {where}"
 
 
-def check_target(target: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """What the target will use (a socket, a credential source); raises when nothing is there."""
+def check_target(target: str, environ: Mapping[str, str] | None = None, region: str | None = None) -> str | None:
+    """What the target will use (a socket, a credential source and region); raises when something is missing."""
     environ = os.environ if environ is None else environ
     if environ.get("TOPOFORM_SKIP_PREFLIGHT"):
         return None
     if target == "docker":
         return check_docker(environ)
     if target == "aws":
-        return check_aws(environ)
+        return check_aws(environ, region)
     return None
