@@ -162,3 +162,60 @@ def test_the_dr_copy_of_uploaded_content_is_not_force_destroyed():
     buckets = {b.name: b.properties for b in plan.of_type("aws:s3/bucket:Bucket")}
     assert set(buckets) == {"cdn-media-bucket", "dr-cdn-media-bucket"}
     assert all(props["force_destroy"] is False for props in buckets.values())
+
+
+# ---------------------------------------------------------------- passwords (items 1, 10, 11)
+
+def _task_secrets(plan, task: str) -> dict[str, str]:
+    from topoform.providers.values import special
+
+    definitions = special(plan.get(task).properties["container_definitions"])[1]
+    return {s["name"]: s["valueFrom"] for s in definitions[0]["secrets"]}
+
+
+def test_replicas_are_of_sources_whose_password_topoform_owns():
+    from aws_rules import registry
+
+    plan = compile_aws(HOT)
+    rule = {r.id: r for r in registry.all_rules()}["rds-replica-of-managed-password"]
+    assert rule.violations(plan) == []
+    for db in plan.of_type(RDS):
+        assert "manage_master_user_password" not in db.properties, db.name
+        if "replicate_source_db" in db.properties:
+            assert "password" not in db.properties, f"{db.name} inherits its source's password"
+        else:
+            assert db.properties["password"] == f"${{{db.name}-password.result}}"
+    generator = plan.get("db-main-shard-0-password")
+    assert generator.type == "random:index/randomPassword:RandomPassword" and generator.properties["special"] is False
+    value = plan.get("db-main-shard-0-password-secret-value").properties
+    assert value["secret_string"] == {"$secret": "${db-main-shard-0-password.result}"}
+
+
+def test_dr_tasks_read_the_password_from_a_secret_in_the_dr_region():
+    plan = compile_aws(HOT)
+    assert _task_secrets(plan, "svc-web-task")["DATABASE_PASSWORD"] == "${db-main-shard-0-password-secret.arn}"
+    assert _task_secrets(plan, "dr-svc-web-task")["DATABASE_PASSWORD"] == "${dr-db-main-shard-0-password-secret.arn}"
+    assert plan.get("db-main-shard-0-password-secret").properties["region"] == "us-east-1"
+    for i in range(2):
+        copy = plan.get(f"dr-db-main-shard-{i}-password-secret-value").properties
+        assert copy["region"] == "us-west-2"
+        assert copy["secret_string"] == {"$secret": f"${{db-main-shard-{i}-password.result}}"}
+    policy = plan.get("dr-svc-web-execution-secrets").properties["policy"]["$json"]
+    assert policy["Statement"][0]["Resource"] == ["${dr-db-main-shard-0-password-secret.arn}"]
+
+
+def test_a_cold_site_keeps_a_copy_of_the_password_too():
+    plan = compile_aws(HOT.replace("strategy: hot", "strategy: cold").replace(
+        "load_balancers:\n  edge: {routes: [{target: services.web}]}\n", ""))
+    assert plan.get("dr-db-main-shard-0-password-secret").properties["region"] == "us-west-2"
+
+
+def test_plan_says_who_logs_in_and_that_the_password_is_not_rotated():
+    plan = compile_aws(HOT)
+    messages = {w.message: w.hint for w in plan.warnings}
+    login = messages["databases.main: services log in as the RDS master user `app`"]
+    assert "CREATE ROLE" in login and "CREATE USER" in login
+    rotation = messages["databases.main: the master password is not rotated"]
+    assert "aws ecs update-service" in rotation and "--force-new-deployment" in rotation
+    assert plan.outputs["databases.main.password_secrets"] == {
+        f"db-main-shard-{i}": f"${{db-main-shard-{i}-password-secret.arn}}" for i in range(2)}

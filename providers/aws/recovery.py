@@ -82,6 +82,10 @@ def build(ctx: AwsContext, dr: DisasterRecovery) -> None:
             "tags": ctx.tags(),
         }, protect=any(db.protect for db in rds))
     _backups(ctx, dr)
+    if dr.strategy in ("cold", "hot"):
+        for db in rds:  # the password must be readable there with the primary region gone
+            with ctx.owning(db.ref):
+                databases.dr_password_copy(ctx, db)
     if dr.strategy == "cold":
         for db in rds:
             _replicate_automated_backups(ctx, db, dr_region)
