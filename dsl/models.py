@@ -393,10 +393,16 @@ class DisasterRecovery(StrictModel):
     rpo: Duration | None = None
 
 
+# Where SLO alerts go: an email address, an https:// endpoint, or an SNS topic ARN.
+ALERT_DESTINATION = r"^([^@\s]+@[^@\s]+\.[^@\s]+|https://\S+|arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+)$"
+
+
 class Slos(StrictModel):
     availability: Percent | None = None
     latency_p99: Duration | None = None
     error_rate: Percent | None = None
+    notify: list[Annotated[str, Field(pattern=ALERT_DESTINATION)]] = Field(
+        default_factory=list, description="where alarms go: email addresses, https:// endpoints, SNS topic ARNs")
 
 
 class Variable(StrictModel):
