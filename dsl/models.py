@@ -297,6 +297,10 @@ class DnsRecord(StrictModel):
 
 class Dns(StrictModel):
     zone: str = Field(..., pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}\.?$")
+    zone_id: str | None = Field(None, pattern=r"^Z[A-Z0-9]{1,31}$",
+                                description="aws: an existing Route53 hosted zone of `zone`, used instead of a new one")
+    delegated: bool = Field(False, description="aws: the parent domain delegates `zone` to the zone Topoform "
+                                               "created (output dns.name_servers); certificates validate only then")
     ttl: Duration = 60.0
     records: list[DnsRecord] = Field(default_factory=list)
     availability: Percent | None = None

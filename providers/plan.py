@@ -198,6 +198,12 @@ class Plan:
         self.resources.append(resource)
         return resource
 
+    def remove(self, names: set[str]) -> None:
+        """Drop the named resources (a target deferring part of a Plan to a later run)."""
+        self.resources[:] = [r for r in self.resources if r.name not in names]
+        for name in names:
+            self._index.pop(name, None)
+
     def get(self, name: str) -> Resource:
         return self._index[name]
 

@@ -47,6 +47,7 @@ def platform(ctx: AwsContext) -> None:
 
 def finish(ctx: AwsContext) -> None:
     services.grant_access(ctx)
+    ctx.certificates.defer_until_delegated()  # last: it leaves out what waits for DNS delegation
 
 
 TARGET = Target(
