@@ -150,6 +150,15 @@ def dsql_region_set(region: str) -> tuple[str, ...] | None:
     return None
 
 
+# A hot DR site's databases are cross-region read replicas: they take writes
+# once promoted (`aws rds promote-read-replica`, the runbook output
+# `disaster_recovery.promote`). RDS User Guide, "Promoting a read replica to
+# be a standalone DB instance": the replica reboots and promotion takes a few
+# minutes; 5 minutes, counted from when someone starts it.
+RDS_PROMOTION = 300.0
+RDS_PROMOTION_BASIS = "promoting the DR read replicas by hand (output disaster_recovery.promote): about 5m"
+
+
 # ---------------------------------------------------------------- durations → AWS units
 
 
