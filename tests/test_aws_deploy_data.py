@@ -219,3 +219,15 @@ def test_plan_says_who_logs_in_and_that_the_password_is_not_rotated():
     assert "aws ecs update-service" in rotation and "--force-new-deployment" in rotation
     assert plan.outputs["databases.main.password_secrets"] == {
         f"db-main-shard-{i}": f"${{db-main-shard-{i}-password-secret.arn}}" for i in range(2)}
+
+
+def test_dsql_admin_login_is_explained():
+    plan = compile_aws("""
+    blueprint: shop
+    services:
+      web: {image: "nginx:1.27", port: 80, env: {DATABASE_URL: "${databases.ledger.url}"}}
+    databases:
+      ledger: {replication: {mode: multi-primary, replicas: 1}}
+    """)
+    [warning] = [w for w in plan.warnings if "Aurora DSQL as its `admin` role" in w.message]
+    assert "AWS IAM GRANT" in warning.hint and "dsql:DbConnect" in warning.hint

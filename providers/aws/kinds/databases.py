@@ -309,8 +309,18 @@ def _build_dsql(ctx: AwsContext, db: Database) -> None:
         "identifier": ref(peer, "identifier"), "clusters": [ref(base, "arn")], "witness_region": witness,
         "region": peer_region})
     # DSQL is reached over its public endpoint with IAM tokens, not through the
-    # VPC: access is the IAM grant, so only referencing services get one.
-    for service in ctx.access.users(db.ref):
+    # VPC: access is the IAM grant, so only referencing services get one. The
+    # grant is the admin role's: a custom role (dsql:DbConnect) exists only
+    # after SQL run as admin creates it and maps it to the task role, which no
+    # provider resource does, so the first deploy could not connect otherwise.
+    users = ctx.access.users(db.ref)
+    if users:
+        ctx.warn(f"{db.ref}: services connect to Aurora DSQL as its `admin` role (dsql:DbConnectAdmin)",
+                 "for least privilege, connect once as admin and run `CREATE ROLE app WITH LOGIN; AWS IAM GRANT "
+                 "app TO '<task role ARN>';` plus the GRANTs the application needs, then connect as `app` "
+                 "(its task role needs only dsql:DbConnect); Topoform cannot run that SQL",
+                 "databases", db.name, "replication", "mode")
+    for service in users:
         ctx.iam.grant_task_role(f"{base}-connect-{ctx.prefix(ctx.bp.component(service))}", service, [{
             "Effect": "Allow", "Action": ["dsql:DbConnectAdmin"],
             "Resource": [ref(base, "arn"), ref(peer, "arn")]}], db.ref)
