@@ -215,12 +215,16 @@ def start_engine(session: Session, backend_url: str | None, secrets_provider: st
     """Preflight the target, connect, install the pinned provider plugins."""
     from topoform.cli.engine.operations import engine_call
     from topoform.cli.engine.plugins import install_plugins, required_plugins
-    from topoform.cli.engine.preflight import check_target
+    from topoform.cli.engine.preflight import check_delegation, check_target
+    from topoform.cli.engine.workspace import stack_output
     from topoform.cli.engine.workspace import configure_target, make_program, plan_region
 
     check_target(session.target, region=plan_region(session.plan) if session.target == "aws" else None)
     connect(session, backend_url, secrets_provider, create=create, program=make_program(session.plan))
     configure_target(session.stack, session.plan)
+    delegation = check_delegation(session.plan, lambda: stack_output(session.stack, "dns.name_servers"))
+    if delegation:
+        _notify(delegation)
     say(f"{session.project}/{session.stack_name} · target {session.target} · {session.backend.describe()}",
         as_json, dim=True)
     plugins = required_plugins(r.type for r in session.plan.resources)

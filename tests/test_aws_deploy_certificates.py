@@ -86,3 +86,34 @@ def test_the_staged_plan_runs_under_mocks():
     stack = synth_plan(plan)
     assert {r.name for r in stack.resources} == {r.name for r in plan.resources}
     assert stack.outputs["dns.name_servers"]
+
+
+# ---------------------------------------------------------------- preview: is the delegation there?
+
+ZONE_SERVERS = ["ns-1.awsdns-01.org", "ns-2.awsdns-02.com"]
+
+
+def second_stage():
+    return compile_aws(BLUEPRINT.replace("  zone: shop.example.com\n", "  zone: shop.example.com\n  delegated: true\n"))
+
+
+def test_preview_warns_when_public_dns_does_not_delegate_the_zone():
+    from topoform.cli.engine.preflight import check_delegation
+
+    asked = []
+    warning = check_delegation(second_stage(), lambda: ZONE_SERVERS,
+                               lambda zone: asked.append(zone) or ["ns1.registrar.example."])
+    assert asked == ["shop.example.com"]
+    assert "does not delegate shop.example.com" in warning and "75 minutes" in warning
+    assert check_delegation(second_stage(), lambda: ZONE_SERVERS, lambda zone: ["NS-1.awsdns-01.org."]) is None
+
+
+def test_nothing_to_check_before_the_zone_exists_or_without_a_resolver():
+    from topoform.cli.engine.preflight import check_delegation
+
+    def never(zone):
+        raise AssertionError("no lookup expected")
+
+    assert check_delegation(compile_aws(BLUEPRINT), lambda: ZONE_SERVERS, never) is None  # stage 1: no validation
+    assert check_delegation(second_stage(), lambda: None, never) is None  # never deployed: no name servers yet
+    assert check_delegation(second_stage(), lambda: ZONE_SERVERS, lambda zone: None) is None  # no `dig`

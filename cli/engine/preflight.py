@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
+import subprocess
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import AwsCredentialsMissing, DockerMissing
 
@@ -122,3 +124,47 @@ def check_target(target: str, environ: Mapping[str, str] | None = None, region: 
     if target == "aws":
         return check_aws(environ, region)
     return None
+
+
+# ---------------------------------------------------------------- DNS delegation (aws)
+
+ZONE = "aws:route53/zone:Zone"
+VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+
+
+def public_name_servers(zone: str) -> list[str] | None:
+    """NS records public DNS answers for `zone` (through `dig`), or None when that cannot be asked."""
+    dig = shutil.which("dig")
+    if dig is None:
+        return None
+    try:
+        done = subprocess.run([dig, "+short", "NS", zone], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else None
+
+
+def check_delegation(plan: Any, zone_name_servers: Callable[[], list[str] | None],
+                     lookup: Callable[[str], list[str] | None] = public_name_servers) -> str | None:
+    """A warning when the Plan validates certificates through the zone it created (`dns.delegated:
+    true`) but public DNS does not delegate that zone to it: ACM would wait 75 minutes.
+
+    `zone_name_servers` gives the zone's name servers from the stack (output dns.name_servers of the
+    first stage); with no zone yet, or no way to ask DNS, nothing can be checked and None is returned.
+    """
+    zones = [r for r in plan.resources if r.type == ZONE]
+    if plan.target != "aws" or not zones or not any(r.type == VALIDATION for r in plan.resources):
+        return None
+    zone = str(zones[0].properties.get("name", "")).rstrip(".")
+    wanted = {ns.rstrip(".").lower() for ns in (zone_name_servers() or [])}
+    if not wanted:
+        return None
+    answered = lookup(zone)
+    if answered is None:
+        return None
+    if wanted & {ns.rstrip(".").lower() for ns in answered}:
+        return None
+    return (f"`dns.delegated` is true, but public DNS does not delegate {zone} to its hosted zone "
+            f"(NS answers: {', '.join(answered) or 'none'}; the zone's: {', '.join(sorted(wanted))}): certificate "
+            "validation will wait up to 75 minutes; add the zone's name servers as NS records at its registrar "
+            "or parent zone first")

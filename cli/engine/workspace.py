@@ -168,6 +168,17 @@ def store_config(stack: Any, *, project: str, blueprint_path: str, target: str,
     stack.set_all_config(config)
 
 
+def stack_output(stack: Any, name: str) -> Any:
+    """One output of the stack's last update, or None (never deployed, or no such output)."""
+    from pulumi.automation import errors
+
+    try:
+        found = stack.outputs().get(name)
+    except errors.CommandError:  # a stack without an update has no outputs to read
+        return None
+    return None if found is None else found.value
+
+
 def read_secret_variables(stack: Any, project: str, names: list[str]) -> dict[str, str]:
     """Decrypt stored secret variables through the CLI (needs the passphrase)."""
     return {name: stack.get_config(f"{project}:{name}").value for name in names}
