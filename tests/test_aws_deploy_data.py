@@ -162,6 +162,7 @@ def test_the_dr_copy_of_uploaded_content_is_not_force_destroyed():
     buckets = {b.name: b.properties for b in plan.of_type("aws:s3/bucket:Bucket")}
     assert set(buckets) == {"cdn-media-bucket", "dr-cdn-media-bucket"}
     assert all(props["force_destroy"] is False for props in buckets.values())
+    assert plan.get("dr-cdn-media-bucket").protect is True
 
 
 # ---------------------------------------------------------------- passwords (items 1, 10, 11)

@@ -273,9 +273,9 @@ def _replicate_push_buckets(ctx: AwsContext, region: str) -> None:
 
 def _replicate_bucket(ctx: AwsContext, source: str, region: str, versioning: dict[str, Any]) -> None:
     target = site_name(source, DR)
-    # Like its source (edge.py), the copy holds uploaded content: S3 refuses to delete it while
-    # it holds objects, so `destroy` never empties it without the user deleting them first.
-    ctx.add(S3_BUCKET, target, {"region": region, "force_destroy": False, "tags": ctx.tags()})
+    # The copy holds uploaded content, which README promises is protected: Pulumi `protect`, and
+    # no force_destroy (S3 refuses to delete a bucket that still holds objects).
+    ctx.add(S3_BUCKET, target, {"region": region, "force_destroy": False, "tags": ctx.tags()}, protect=True)
     ctx.add(S3_PUBLIC_ACCESS, f"{target}-public-access", {
         "bucket": ref(target, "id"), "block_public_acls": True, "block_public_policy": True,
         "ignore_public_acls": True, "restrict_public_buckets": True, "region": region})
