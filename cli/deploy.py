@@ -174,6 +174,9 @@ def prepare(blueprint: str, target: str | None, stack: str, variables: tuple[str
     pending = [n for n in stored.secret if n not in cli_vars]
     if pending:
         # Encrypted variables from an earlier `up`: decrypting them needs the CLI and the passphrase.
+        from topoform.cli.engine.preflight import check_all
+
+        check_all(target)  # the target only if given: the blueprint's default is not read yet
         connect(session, backend_url, secrets_provider, create=False, program=None)
         values.update(read_secret_variables(session.stack, session.project, pending))
     result = validate_file(blueprint, values, target)
@@ -215,11 +218,11 @@ def start_engine(session: Session, backend_url: str | None, secrets_provider: st
     """Preflight the target, connect, install the pinned provider plugins."""
     from topoform.cli.engine.operations import engine_call
     from topoform.cli.engine.plugins import install_plugins, required_plugins
-    from topoform.cli.engine.preflight import check_delegation, check_target
-    from topoform.cli.engine.workspace import stack_output
-    from topoform.cli.engine.workspace import configure_target, make_program, plan_region
+    from topoform.cli.engine.preflight import check_all, check_delegation
+    from topoform.cli.engine.workspace import configure_target, make_program, plan_region, stack_output
 
-    check_target(session.target, region=plan_region(session.plan) if session.target == "aws" else None)
+    # The CLI and the target together: every missing piece in one message.
+    check_all(session.target, region=plan_region(session.plan) if session.target == "aws" else None)
     connect(session, backend_url, secrets_provider, create=create, program=make_program(session.plan))
     configure_target(session.stack, session.plan)
     delegation = check_delegation(session.plan, lambda: stack_output(session.stack, "dns.name_servers"))
