@@ -569,7 +569,11 @@ def _labels(props: dict[str, Any]) -> dict[str, str]:
 def _published(container: Any) -> dict[tuple[int, str], int]:
     container.reload()
     ports: dict[tuple[int, str], int] = {}
-    for key, bindings in (container.attrs["NetworkSettings"].get("Ports") or {}).items():
+    # What is bound now, else (a container restarting has none) what was asked for.
+    live = container.attrs["NetworkSettings"].get("Ports") or {}
+    asked = {k: v for k, v in (container.attrs["HostConfig"].get("PortBindings") or {}).items()
+             if all(b.get("HostPort") for b in v or [])}
+    for key, bindings in (live or asked).items():
         port, proto = key.split("/")
         for binding in bindings or []:
             ports.setdefault((int(port), proto), int(binding["HostPort"]))
