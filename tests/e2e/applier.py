@@ -307,6 +307,7 @@ class Applier:
         self.outputs: dict[str, dict[str, Any]] = {}
         self.created: list[tuple[Resource, Any]] = []   # (resource, engine object id or None)
         self.resolver = Resolver(self.outputs)
+        self.resolved: dict[str, dict[str, Any]] = {}  # each resource's properties, references resolved
         self.applied: Applied | None = None
 
     # -- checks without an engine
@@ -367,6 +368,7 @@ class Applier:
             except Exception as error:  # the engine's refusal, with the resource that caused it
                 raise ApplyError(f"{resource.name} ({resource.type}): {error}") from error
             self.outputs[resource.name] = made
+            self.resolved[resource.name] = props
         resolved = {name: self.resolver.value(value) for name, value in self.plan.outputs.items()}
         self.applied = Applied(self.plan, resolved, self.outputs)
         for resource, object_id in self.created:
@@ -500,6 +502,32 @@ class Applier:
                 raise ApplyError(f"{resource.name}: not healthy within wait_timeout {timeout}s")
             time.sleep(1)
 
+    def replace(self, name: str) -> Any:
+        """Replace one container as `pulumi up` does on a changed property: stop (with its grace),
+        remove, create again from the same properties. Its volumes stay. Returns the new container."""
+        resource = self.plan.get(name)
+        if resource.type != "docker:index/container:Container":
+            raise ApplyError(f"{name}: only containers are replaced by the e2e applier")
+        index = next(i for i, (r, _) in enumerate(self.created) if r.name == name)
+        self._remove_container(resource, self.created[index][1])
+        del self.created[index]
+        self.outputs[name] = self._create_Container(resource, self.resolved[name])
+        container = self.client.containers.get(self.outputs[name]["id"])
+        if self.applied is not None:
+            self.applied.containers[name] = container
+            self.applied.host_ports[name] = _published(container)
+        return container
+
+    def _remove_container(self, resource: Resource, object_id: str) -> None:
+        import docker.errors
+        grace = int(resource.properties.get("destroy_grace_seconds") or 0)
+        try:
+            # As the provider: stop with the grace (0 when unset: SIGTERM then SIGKILL at once).
+            self.client.api.stop(object_id, timeout=grace)
+            self.client.api.remove_container(object_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
     # -- destroy
 
     def destroy(self, remove_protected: bool = False) -> list[str]:
@@ -510,13 +538,7 @@ class Applier:
         for resource, object_id in reversed(self.created):
             try:
                 if resource.type == "docker:index/container:Container":
-                    grace = int(resource.properties.get("destroy_grace_seconds") or 0)
-                    try:
-                        # As the provider: stop with the grace (0 when unset: SIGTERM then SIGKILL at once).
-                        self.client.api.stop(object_id, timeout=grace)
-                        self.client.api.remove_container(object_id, force=True, v=True)
-                    except docker.errors.NotFound:
-                        pass
+                    self._remove_container(resource, object_id)
                 elif resource.type == "docker:index/network:Network":
                     try:
                         self.client.api.remove_network(object_id)

@@ -102,3 +102,33 @@ def dig(port: int, name: str, rtype: str = "A", subnet: str | None = None, timeo
     if result.returncode != 0:
         raise AssertionError(f"dig {name} {rtype} on 127.0.0.1:{port} failed: {result.stdout}{result.stderr}")
     return [line for line in result.stdout.splitlines() if line and not line.startswith(";")]
+
+
+def run_probe(client: Any, image: str, network: str, script: str, packages: tuple[str, ...] = (),
+              timeout: float = 120.0) -> tuple[int, str]:
+    """Run a Python `script` in a throw-away container on the test's own `network` (for protocols with
+    no published port); pure-Python `packages` of this interpreter (e.g. "pika") are copied in.
+    Returns (exit code, output); the container is always removed."""
+    import importlib
+    import io
+    import os
+    import tarfile
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name in packages:
+            root = os.path.dirname(importlib.import_module(name).__file__)
+            tar.add(root, arcname=f"opt/probe/{name}", filter=lambda t: None if "__pycache__" in t.name else t)
+        data = script.encode()
+        info = tarfile.TarInfo("opt/probe/probe.py")
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    container = client.containers.create(image, ["python3", "/opt/probe/probe.py"], network=network,
+                                         environment={"PYTHONPATH": "/opt/probe"}, entrypoint=[])
+    try:
+        container.put_archive("/", archive.getvalue())
+        container.start()
+        result = container.wait(timeout=timeout)
+        return result["StatusCode"], container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
