@@ -132,3 +132,39 @@ def run_probe(client: Any, image: str, network: str, script: str, packages: tupl
         return result["StatusCode"], container.logs().decode(errors="replace")
     finally:
         container.remove(force=True)
+
+
+def burst(port: int, path: str, connections: int, per_connection: int, tls: bool = False,
+          timeout: float = 20.0) -> tuple["Counter[int]", float]:
+    """`connections` keep-alive connections sending `per_connection` requests each, all at once:
+    (status counts, seconds taken). Keep-alive spares a TLS handshake per request, so a slow machine
+    still sends faster than the limits under test."""
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one_connection(_: int) -> list[int]:
+        if tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn: httpclient.HTTPConnection = httpclient.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                                                          context=context)
+        else:
+            conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        statuses = []
+        try:
+            for _ in range(per_connection):
+                conn.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+                response = conn.getresponse()
+                response.read()
+                statuses.append(response.status)
+                if response.getheader("connection", "").lower() == "close":
+                    conn.close()
+        finally:
+            conn.close()
+        return statuses
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(connections) as pool:
+        counts = Counter(s for statuses in pool.map(one_connection, range(connections)) for s in statuses)
+    return counts, time.monotonic() - started
