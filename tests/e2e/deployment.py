@@ -119,3 +119,43 @@ def logs_of(deployment: Deployment, names: Iterable[str], lines: int = 15) -> st
         text = deployment.container(name).logs(tail=lines).decode(errors="replace")
         out.append(f"--- {name}\n{text}")
     return "\n".join(out)
+
+
+def until(check: Callable[[], Any], timeout: float, step: float = 1.0) -> Any:
+    """`check()` again every `step` seconds until it is truthy or `timeout` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def module_deployment(client: Any, ensure_images: Callable[[Iterable[str]], None], name: str,
+                      settle_timeout: float) -> Any:
+    """The body of a module fixture: deploy, wait for health (recorded, not asserted), yield, destroy."""
+    deployment = deploy(client, ensure_images, name)
+    deployment.settle_timeout = settle_timeout
+    deployment.states = wait_settled(deployment, settle_timeout)
+    deployment.healthy_at = time.monotonic()
+    yield deployment
+    deployment.applier.destroy(remove_protected=True)
+
+
+def assert_settled(deployment: Deployment) -> None:
+    bad = not_settled(deployment.states)
+    print(f"{deployment.name}: {len(deployment.applied.containers)} containers, applied in "
+          f"{deployment.apply_seconds:.1f}s, settled in {deployment.settle_seconds:.1f}s")
+    assert not bad, (f"not running/healthy after {deployment.settle_timeout}s: {bad}\n"
+                     f"{logs_of(deployment, list(bad)[:6])}")
+
+
+def assert_teardown_keeps_only_protected_volumes(deployment: Deployment, client: Any) -> None:
+    protected = {deployment.applier.outputs[r.name]["name"] for r in deployment.plan.resources
+                 if r.protect and r.type == "docker:index/volume:Volume"}
+    deployment.applier.destroy()
+    left = leftovers(client, deployment.stack)
+    assert left["containers"] == [] and left["networks"] == [], left
+    assert set(left["volumes"]) == protected, f"kept {left['volumes']}, protected {sorted(protected)}"
+    deployment.applier.destroy(remove_protected=True)
+    assert leftovers(client, deployment.stack)["volumes"] == []

@@ -29,17 +29,24 @@ class Reply:
         return self.headers.get(name.lower())
 
 
+def _unverified() -> ssl.SSLContext:
+    """TLS without verification: the certificates are the Plan's self-signed ones (tests compare them)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _connection(port: int, tls: bool, timeout: float) -> httpclient.HTTPConnection:
+    if tls:
+        return httpclient.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=_unverified())
+    return httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+
 def http(port: int, path: str = "/", *, tls: bool = False, host: str | None = None,
          headers: dict[str, str] | None = None, timeout: float = 5.0, method: str = "GET") -> Reply:
     """One request to 127.0.0.1:`port`; a self-signed certificate is accepted (we test that TLS ends there)."""
-    if tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        conn: httpclient.HTTPConnection = httpclient.HTTPSConnection("127.0.0.1", port, timeout=timeout,
-                                                                        context=context)
-    else:
-        conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = _connection(port, tls, timeout)
     try:
         all_headers = {"Host": host or f"127.0.0.1:{port}", "Connection": "close", **(headers or {})}
         conn.request(method, path, headers=all_headers)
@@ -55,11 +62,8 @@ def http(port: int, path: str = "/", *, tls: bool = False, host: str | None = No
 def peer_certificate(port: int, timeout: float = 5.0) -> bytes:
     """The DER certificate 127.0.0.1:`port` presents."""
     import socket
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as wrapped:
+        with _unverified().wrap_socket(raw, server_hostname="localhost") as wrapped:
             return wrapped.getpeercert(binary_form=True)
 
 
@@ -143,14 +147,7 @@ def burst(port: int, path: str, connections: int, per_connection: int, tls: bool
     from concurrent.futures import ThreadPoolExecutor
 
     def one_connection(_: int) -> list[int]:
-        if tls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            conn: httpclient.HTTPConnection = httpclient.HTTPSConnection("127.0.0.1", port, timeout=timeout,
-                                                                          context=context)
-        else:
-            conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = _connection(port, tls, timeout)
         statuses = []
         try:
             for _ in range(per_connection):

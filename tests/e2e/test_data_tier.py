@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from .deployment import Deployment, deploy, leftovers, logs_of, not_settled, wait_settled
+from .deployment import (Deployment, assert_settled, assert_teardown_keeps_only_protected_volumes,
+                         module_deployment, until)
 from .probes import exec_in, http
 
 SETTLE_TIMEOUT = 420  # s: 13 postgres and 5 mariadb servers initialise on 2 cores
@@ -17,20 +18,7 @@ SETTLE_TIMEOUT = 420  # s: 13 postgres and 5 mariadb servers initialise on 2 cor
 
 @pytest.fixture(scope="module")
 def ledger(docker_client, stand_in_images):
-    deployment = deploy(docker_client, stand_in_images, "data-tier")
-    deployment.states = wait_settled(deployment, SETTLE_TIMEOUT)
-    deployment.healthy_at = time.monotonic()
-    yield deployment
-    deployment.applier.destroy(remove_protected=True)
-
-
-def _until(check, timeout: float, step: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
+    yield from module_deployment(docker_client, stand_in_images, "data-tier", SETTLE_TIMEOUT)
 
 
 def _psql(ledger: Deployment, name: str, sql: str) -> str:
@@ -42,10 +30,7 @@ def _mariadb(ledger: Deployment, name: str, sql: str) -> tuple[int, str]:
 
 
 def test_every_container_runs_and_is_healthy(ledger):
-    bad = not_settled(ledger.states)
-    print(f"data-tier: {len(ledger.applied.containers)} containers, applied in {ledger.apply_seconds:.1f}s, "
-          f"settled in {ledger.settle_seconds:.1f}s")
-    assert not bad, f"not running/healthy after {SETTLE_TIMEOUT}s: {bad}\n{logs_of(ledger, list(bad)[:6])}"
+    assert_settled(ledger)
 
 
 def test_layer4_source_hash_keeps_a_client_on_one_replica(ledger):
@@ -64,7 +49,7 @@ def test_every_postgres_replica_reads_its_primarys_rows(ledger):
     missing = []
     for primary, replica in pairs:
         _psql(ledger, primary, f"CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('{primary}')")
-        if not _until(lambda: primary in _psql(ledger, replica, "SELECT v FROM e2e"), 30):
+        if not until(lambda: primary in _psql(ledger, replica, "SELECT v FROM e2e"), 30):
             missing.append(replica)
     assert not missing, f"never replicated: {missing}"
 
@@ -81,7 +66,7 @@ def test_mariadb_replicas_read_the_primarys_rows(ledger):
                                               "INSERT INTO app.e2e VALUES ('from the primary')")
     assert code == 0, out
     for replica in ("db-search-replica-0", "db-search-replica-1"):
-        assert _until(lambda: "from the primary" in _mariadb(ledger, replica, "SELECT v FROM app.e2e")[1], 30), \
+        assert until(lambda: "from the primary" in _mariadb(ledger, replica, "SELECT v FROM app.e2e")[1], 30), \
             _mariadb(ledger, replica, "SHOW REPLICA STATUS\\G")[1][-1500:]
 
 
@@ -90,7 +75,7 @@ def test_valkey_replicas_see_a_write(ledger):
                         ["sh", "-c", 'valkey-cli -a "$CACHE_PASSWORD" --no-auth-warning SET e2e seen'])
     assert code == 0 and "OK" in out, out
     for replica in ("cache-sessions-replica-0", "cache-sessions-replica-1"):
-        assert _until(lambda: "seen" in exec_in(ledger.container(replica), [
+        assert until(lambda: "seen" in exec_in(ledger.container(replica), [
             "sh", "-c", 'valkey-cli -a "$CACHE_PASSWORD" --no-auth-warning GET e2e'])[1], 20), replica
 
 
@@ -111,9 +96,4 @@ def test_every_database_has_a_backup_within_a_minute_of_being_healthy(ledger):
 
 
 def test_teardown_leaves_only_protected_volumes(ledger, docker_client):
-    protected = {ledger.applier.outputs[r.name]["name"] for r in ledger.plan.resources
-                 if r.protect and r.type == "docker:index/volume:Volume"}
-    ledger.applier.destroy()
-    left = leftovers(docker_client, ledger.stack)
-    assert left["containers"] == [] and left["networks"] == [] and set(left["volumes"]) == protected
-    ledger.applier.destroy(remove_protected=True)
+    assert_teardown_keeps_only_protected_volumes(ledger, docker_client)

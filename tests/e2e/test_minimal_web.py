@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from .deployment import Deployment, deploy, leftovers, logs_of, not_settled, wait_settled
+from .deployment import (Deployment, assert_settled, assert_teardown_keeps_only_protected_volumes,
+                         module_deployment, wait_settled)
 from .probes import exec_in, http, wait_http
 
 SETTLE_TIMEOUT = 120  # s: health checks every 10s, two passes to be healthy, slow 2-core CI
@@ -18,9 +19,7 @@ SETTLE_TIMEOUT = 120  # s: health checks every 10s, two passes to be healthy, sl
 
 @pytest.fixture(scope="module")
 def web(docker_client, stand_in_images):
-    deployment = deploy(docker_client, stand_in_images, "minimal-web")
-    yield deployment
-    deployment.applier.destroy(remove_protected=True)
+    yield from module_deployment(docker_client, stand_in_images, "minimal-web", SETTLE_TIMEOUT)
 
 
 def _balancer_ports(web: Deployment) -> list[int]:
@@ -28,10 +27,7 @@ def _balancer_ports(web: Deployment) -> list[int]:
 
 
 def test_every_container_runs_and_is_healthy(web):
-    states = wait_settled(web, SETTLE_TIMEOUT)
-    bad = not_settled(states)
-    assert not bad, f"not running/healthy after {SETTLE_TIMEOUT}s: {bad}\n{logs_of(web, bad)}"
-    print(f"minimal-web: applied in {web.apply_seconds:.1f}s, settled in {web.settle_seconds:.1f}s")
+    assert_settled(web)
 
 
 def test_each_balancer_copy_answers_on_its_local_url(web):
@@ -110,5 +106,4 @@ def test_balancer_health_follows_its_backends(web):
 
 
 def test_teardown_leaves_nothing(web, docker_client):
-    web.applier.destroy()
-    assert leftovers(docker_client, web.stack) == {"containers": [], "networks": [], "volumes": []}
+    assert_teardown_keeps_only_protected_volumes(web, docker_client)

@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from .deployment import Deployment, deploy, leftovers, logs_of, not_settled, wait_settled
+from .deployment import (Deployment, assert_settled, assert_teardown_keeps_only_protected_volumes,
+                         module_deployment, until)
 from .probes import burst, dig, exec_in, http, peer_certificate, run_probe
 
 SETTLE_TIMEOUT = 300  # s: postgres init + clone, rabbitmq's 60s start period and 30s checks, on 2 cores
@@ -19,35 +20,20 @@ SETTLE_TIMEOUT = 300  # s: postgres init + clone, rabbitmq's 60s start period an
 
 @pytest.fixture(scope="module")
 def shop(docker_client, stand_in_images):
-    deployment = deploy(docker_client, stand_in_images, "three-tier")
-    deployment.states = wait_settled(deployment, SETTLE_TIMEOUT)
-    deployment.healthy_at = time.monotonic()
-    yield deployment
-    deployment.applier.destroy(remove_protected=True)
+    yield from module_deployment(docker_client, stand_in_images, "three-tier", SETTLE_TIMEOUT)
 
 
 def _psql(shop: Deployment, name: str, sql: str) -> tuple[int, str]:
     return exec_in(shop.container(name), ["psql", "-U", "app", "-d", "app", "-tAXc", sql])
 
 
-def _until(check, timeout: float, step: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
 def test_every_container_runs_and_is_healthy(shop):
-    bad = not_settled(shop.states)
-    print(f"three-tier: applied in {shop.apply_seconds:.1f}s, settled in {shop.settle_seconds:.1f}s")
-    assert not bad, f"not running/healthy after {SETTLE_TIMEOUT}s: {bad}\n{logs_of(shop, bad)}"
+    assert_settled(shop)
 
 
 def test_worker_runs_its_job(shop):
     for name in shop.containers_of("services.worker"):
-        logs = _until(lambda: "orders queue reachable" in shop.container(name).logs().decode(errors="replace"), 40)
+        logs = until(lambda: "orders queue reachable" in shop.container(name).logs().decode(errors="replace"), 40)
         assert logs, f"{name}: {shop.container(name).logs(tail=5)!r}"
 
 
@@ -116,7 +102,7 @@ def test_a_row_written_on_the_primary_is_read_on_the_replica(shop):
     code, out = _psql(shop, "db-catalog", "CREATE TABLE IF NOT EXISTS e2e (id int PRIMARY KEY, v text);"
                                           "INSERT INTO e2e VALUES (1, 'written on the primary') ON CONFLICT DO NOTHING")
     assert code == 0, out
-    read = _until(lambda: "written on the primary" in _psql(shop, "db-catalog-replica-0",
+    read = until(lambda: "written on the primary" in _psql(shop, "db-catalog-replica-0",
                                                              "SELECT v FROM e2e WHERE id = 1")[1], 30)
     assert read, _psql(shop, "db-catalog-replica-0", "SELECT v FROM e2e WHERE id = 1")
 
@@ -125,7 +111,7 @@ def test_the_first_backup_exists_within_a_minute_of_a_healthy_database(shop):
     """Defect: the first dump runs before postgres is up, fails, and the loop sleeps a whole hour."""
     backup = shop.container("db-catalog-backup")
     remaining = max(0.0, 60 - (time.monotonic() - shop.healthy_at))
-    found = _until(lambda: exec_in(backup, ["sh", "-c", "ls /backup/*.sql.gz 2>/dev/null"])[0] == 0, remaining, 3)
+    found = until(lambda: exec_in(backup, ["sh", "-c", "ls /backup/*.sql.gz 2>/dev/null"])[0] == 0, remaining, 3)
     assert found, f"no backup within a minute; backup logs:\n{backup.logs(tail=5).decode(errors='replace')}"
 
 
@@ -133,7 +119,7 @@ def test_the_redis_replica_sees_a_write(shop):
     code, out = exec_in(shop.container("cache-pages"),
                         ["sh", "-c", 'redis-cli -a "$CACHE_PASSWORD" --no-auth-warning SET e2e-key seen'])
     assert code == 0 and "OK" in out, out
-    read = _until(lambda: "seen" in exec_in(shop.container("cache-pages-replica-0"), [
+    read = until(lambda: "seen" in exec_in(shop.container("cache-pages-replica-0"), [
         "sh", "-c", 'redis-cli -a "$CACHE_PASSWORD" --no-auth-warning GET e2e-key'])[1], 20)
     assert read
 
@@ -190,7 +176,7 @@ def test_a_protected_volume_survives_a_container_replacement(shop):
     _psql(shop, "db-catalog", "CREATE TABLE IF NOT EXISTS e2e (id int PRIMARY KEY, v text);"
                               "INSERT INTO e2e VALUES (2, 'before the replacement') ON CONFLICT DO NOTHING")
     shop.replaced = shop.applier.replace("db-catalog")
-    healthy = _until(lambda: (shop.replaced.reload() or True)
+    healthy = until(lambda: (shop.replaced.reload() or True)
                      and (shop.replaced.attrs["State"].get("Health") or {}).get("Status") == "healthy", 120, 2)
     assert healthy, shop.replaced.logs(tail=20).decode(errors="replace")
     assert "before the replacement" in _psql(shop, "db-catalog", "SELECT v FROM e2e WHERE id = 2")[1]
@@ -203,11 +189,4 @@ def test_stop_is_graceful(shop):
 
 
 def test_teardown_keeps_only_protected_volumes(shop, docker_client):
-    protected = {shop.applier.outputs[r.name]["name"] for r in shop.plan.resources
-                 if r.protect and r.type == "docker:index/volume:Volume"}
-    shop.applier.destroy()
-    left = leftovers(docker_client, shop.stack)
-    assert left["containers"] == [] and left["networks"] == []
-    assert set(left["volumes"]) == protected
-    shop.applier.destroy(remove_protected=True)
-    assert leftovers(docker_client, shop.stack)["volumes"] == []
+    assert_teardown_keeps_only_protected_volumes(shop, docker_client)

@@ -12,7 +12,8 @@ from collections import Counter
 
 import pytest
 
-from .deployment import Deployment, deploy, leftovers, logs_of, not_settled, wait_settled
+from .deployment import (Deployment, assert_settled, assert_teardown_keeps_only_protected_volumes,
+                         module_deployment, until)
 from .probes import dig, exec_in, http
 
 SETTLE_TIMEOUT = 480  # s: ~15 postgres servers initialise and clone on 2 cores
@@ -20,30 +21,15 @@ SETTLE_TIMEOUT = 480  # s: ~15 postgres servers initialise and clone on 2 cores
 
 @pytest.fixture(scope="module")
 def site(docker_client, stand_in_images):
-    deployment = deploy(docker_client, stand_in_images, "two-region-hot-dr")
-    deployment.states = wait_settled(deployment, SETTLE_TIMEOUT)
-    yield deployment
-    deployment.applier.destroy(remove_protected=True)
+    yield from module_deployment(docker_client, stand_in_images, "two-region-hot-dr", SETTLE_TIMEOUT)
 
 
 def _dns_port(site: Deployment) -> int:
     return site.applied.port("dns-server", 53, "udp")
 
 
-def _until(check, timeout: float, step: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
 def test_every_container_runs_and_is_healthy(site):
-    bad = not_settled(site.states)
-    print(f"two-region-hot-dr: {len(site.applied.containers)} containers, applied in {site.apply_seconds:.1f}s, "
-          f"settled in {site.settle_seconds:.1f}s")
-    assert not bad, f"not running/healthy after {SETTLE_TIMEOUT}s: {bad}\n{logs_of(site, list(bad)[:6])}"
+    assert_settled(site)
 
 
 def test_weighted_dns_holds_its_shares(site):
@@ -108,7 +94,7 @@ def test_a_row_on_every_primary_is_read_on_every_replica_and_dr_copy(site):
             def seen(copy=copy, primary=primary):
                 return f"from {primary}" in exec_in(site.container(copy), [
                     "psql", "-U", "app", "-d", "app", "-tAXc", "SELECT v FROM e2e"])[1]
-            if not _until(seen, 30):
+            if not until(seen, 30):
                 missing.append(f"{copy} (of {primary})")
     assert not missing, f"rows never reached {missing}"
 
@@ -119,7 +105,7 @@ def test_redis_replicas_see_a_write_on_both_sites(site):
         code, out = exec_in(site.container(primary), [
             "sh", "-c", f'redis-cli -a "$CACHE_PASSWORD" --no-auth-warning SET e2e {primary}'])
         assert code == 0 and "OK" in out, out
-        assert _until(lambda: primary in exec_in(site.container(replica), [
+        assert until(lambda: primary in exec_in(site.container(replica), [
             "sh", "-c", 'redis-cli -a "$CACHE_PASSWORD" --no-auth-warning GET e2e'])[1], 20), replica
 
 
@@ -134,23 +120,18 @@ def test_failover_moves_api_to_the_dr_site_and_back(site):
         lb.stop(timeout=5)
     stopped = time.monotonic()
     try:
-        moved = _until(lambda: (a := set(dig(port, f"api.{zone}"))) and a <= dr, 60)
+        moved = until(lambda: (a := set(dig(port, f"api.{zone}"))) and a <= dr, 60)
         away = time.monotonic() - stopped
         assert moved, f"api still answers {dig(port, f'api.{zone}')} {away:.0f}s after the primary balancers stopped"
     finally:
         for lb in balancers:
             lb.start()
     restarted = time.monotonic()
-    back = _until(lambda: (a := set(dig(port, f"api.{zone}"))) and a <= primary, 60)
+    back = until(lambda: (a := set(dig(port, f"api.{zone}"))) and a <= primary, 60)
     home = time.monotonic() - restarted
     print(f"failover: api moved to DR in {away:.1f}s and back in {home:.1f}s")
     assert back, "api did not return to the primary site within 60s"
 
 
 def test_teardown_leaves_only_protected_volumes(site, docker_client):
-    protected = {site.applier.outputs[r.name]["name"] for r in site.plan.resources
-                 if r.protect and r.type == "docker:index/volume:Volume"}
-    site.applier.destroy()
-    left = leftovers(docker_client, site.stack)
-    assert left["containers"] == [] and left["networks"] == [] and set(left["volumes"]) == protected
-    site.applier.destroy(remove_protected=True)
+    assert_teardown_keeps_only_protected_volumes(site, docker_client)
