@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests: a Docker engine and the stand-in images it runs.
 
-``docker_client`` is a session fixture; every test in this folder is marked
-``docker_e2e`` (``-m "not docker_e2e"`` leaves them out). Where there is no
+``docker_client`` is a session fixture; every test in this folder that uses the engine is
+marked ``docker_e2e`` (``-m "not docker_e2e"`` leaves them out). Where there is no
 engine, or a stand-in image cannot be built, a test is skipped with the
 reason, except in CI (``CI=true``), where that is a failure: CI installs
 docker.io and debootstrap itself, so a missing engine there is a broken setup,
@@ -35,8 +35,9 @@ def unavailable(reason: str) -> NoReturn:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test here that uses the engine (directly or through another fixture) docker_e2e."""
     for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
+        if HERE in Path(str(item.fspath)).resolve().parents and "docker_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker_e2e)
 
 

@@ -69,6 +69,7 @@ class Engine:
     """A client on a working engine, and what (if anything) we must do to release it."""
 
     client: docker.DockerClient
+    address: str
     owned: bool  # our dedicated dockerd (stopped by its last user), not an engine found running
     started_here: bool
     start_seconds: float = 0.0
@@ -76,11 +77,10 @@ class Engine:
 
     @property
     def description(self) -> str:
-        base = self.client.api.base_url
         if not self.owned:
-            return f"existing engine at {base}"
+            return f"existing engine at {self.address}"
         how = f"started in {self.start_seconds:.1f}s" if self.started_here else "already running"
-        return f"topoform-e2e dockerd at {base} ({how})"
+        return f"the tests' dockerd at {self.address} ({how})"
 
     def release(self) -> None:
         """Give the engine back; the last user of our own dockerd cleans it and stops it."""
@@ -323,7 +323,8 @@ def acquire_engine(start_timeout: float = START_TIMEOUT) -> Engine:
     """An engine to use: one already answering, else our dockerd (started if it is not running)."""
     found = existing_engine()
     if found is not None:
-        return Engine(client=found, owned=False, started_here=False)
+        return Engine(client=found, address=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+                      owned=False, started_here=False)
     reason = why_no_dockerd()
     if reason is not None:
         raise EngineUnavailable(reason)
@@ -346,4 +347,5 @@ def acquire_engine(start_timeout: float = START_TIMEOUT) -> Engine:
     except BaseException:
         lock.close()
         raise
-    return Engine(client=client, owned=True, started_here=seconds > 0, start_seconds=seconds, _lock=lock)
+    return Engine(client=client, address=f"unix://{socket_path()}", owned=True, started_here=seconds > 0,
+                  start_seconds=seconds, _lock=lock)
