@@ -20,11 +20,11 @@ from topoform.providers import compile_plan
 from topoform.providers.plan import Plan
 
 from .applier import Applied, Applier
+from .images.plans import plan_image_tags as image_tags
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "blueprints"
 CONTAINER = "docker:index/container:Container"
-IMAGE = "docker:index/remoteImage:RemoteImage"
 
 
 def unique_stack(prefix: str = "e2e") -> str:
@@ -33,10 +33,6 @@ def unique_stack(prefix: str = "e2e") -> str:
 
 def compile_example(name: str, stack: str, variables: dict[str, Any] | None = None) -> Plan:
     return compile_plan(load_blueprint(str(EXAMPLES / f"{name}.yaml"), variables), "docker", stack)
-
-
-def image_tags(plan: Plan) -> set[str]:
-    return {r.properties["name"] for r in plan.of_type(IMAGE)}
 
 
 def leftovers(client: Any, stack: str) -> dict[str, list[str]]:
