@@ -19,6 +19,7 @@ from topoform.dsl import validate_text
 from topoform.dsl.kinds import SECTIONS
 from topoform.providers import compile_plan
 from topoform.providers.docker import TARGET
+from topoform.providers.docker.ports import block_start
 from topoform.providers.base import UnsupportedError
 from topoform.providers.plan import REFERENCE_RE, unescape
 
@@ -127,9 +128,14 @@ def test_public_service_publishes_its_port_and_exports_a_local_url():
         services:
           api: {image: "python:3.12-slim", port: 8080, replicas: 2, public: true}
     """)
-    assert props(plan, "svc-api-0")["ports"] == [{"internal": 8080, "external": 18080, "protocol": "tcp"}]
-    assert props(plan, "svc-api-1")["ports"] == [{"internal": 8080, "external": 18081, "protocol": "tcp"}]
-    assert plan.outputs["services.api.local_urls"] == ["http://localhost:18080", "http://localhost:18081"]
+    base = block_start("api", "dev")
+    # public: true is "reachable from the internet": every interface, with a warning.
+    assert props(plan, "svc-api-0")["ports"] == [{"internal": 8080, "external": base, "ip": "0.0.0.0",
+                                                  "protocol": "tcp"}]
+    assert props(plan, "svc-api-1")["ports"] == [{"internal": 8080, "external": base + 1, "ip": "0.0.0.0",
+                                                  "protocol": "tcp"}]
+    assert plan.outputs["services.api.local_urls"] == [f"http://localhost:{base}", f"http://localhost:{base + 1}"]
+    assert [w.message for w in plan.warnings if "0.0.0.0" in w.message and "services.api is public" in w.message]
 
 
 def test_same_name_in_two_sections_gets_distinct_aliases():
@@ -300,7 +306,8 @@ def test_data_stores_are_published_only_when_public():
     private = compile_text("blueprint: s\ndatabases:\n  users: {}\ncaches:\n  c: {}\nqueues:\n  q: {}\n")
     assert not any("ports" in r.properties for r in private.of_type(CONTAINER))
     public = compile_text("blueprint: s\ndatabases:\n  users: {public: true}\n")
-    assert props(public, "db-users")["ports"] == [{"internal": 5432, "external": 15432, "protocol": "tcp"}]
+    assert props(public, "db-users")["ports"] == [{"internal": 5432, "external": block_start("s", "dev"),
+                                                   "ip": "0.0.0.0", "protocol": "tcp"}]
 
 
 # ---------------------------------------------------------------- caches and queues
@@ -385,9 +392,11 @@ def test_haproxy_balancer_two_copies_routes_tls_and_published_ports():
     plan = compile_text(EDGE)
     copies = [r for r in plan.of_type(CONTAINER) if r.component == "load_balancers.edge"]
     assert [r.name for r in copies] == ["lb-edge-0", "lb-edge-1"]
-    assert props(plan, "lb-edge-0")["ports"] == [{"internal": 80, "external": 8080, "protocol": "tcp"},
-                                                 {"internal": 443, "external": 8443, "protocol": "tcp"}]
-    assert props(plan, "lb-edge-1")["ports"][0]["external"] == 8081
+    base = block_start(plan.blueprint, "dev")
+    assert props(plan, "lb-edge-0")["ports"] == [
+        {"internal": 80, "external": base, "ip": "127.0.0.1", "protocol": "tcp"},
+        {"internal": 443, "external": base + 1, "ip": "127.0.0.1", "protocol": "tcp"}]
+    assert props(plan, "lb-edge-1")["ports"][0]["external"] == base + 2
     assert props(plan, "lb-edge-0")["sysctls"] == {"net.ipv4.ip_unprivileged_port_start": "0"}
     cfg = upload(plan, "lb-edge-0", "/usr/local/etc/haproxy/haproxy.cfg")
     assert "balance leastconn" in cfg
@@ -402,7 +411,7 @@ def test_haproxy_balancer_two_copies_routes_tls_and_published_ports():
     assert cert["private_key_pem"] == "${lb-edge-tls-key.private_key_pem}"
     assert "localhost" in cert["dns_names"] and "server_auth" in cert["allowed_uses"]
     assert plan.outputs["load_balancers.edge.url"] == "https://edge:443"
-    assert plan.outputs["load_balancers.edge.local_url"] == "https://localhost:8443"
+    assert plan.outputs["load_balancers.edge.local_url"] == f"https://localhost:{base + 1}"
 
 
 def test_active_passive_warns_that_docker_has_no_floating_address():
@@ -568,9 +577,13 @@ def test_dns_answers_fixed_addresses_with_each_routing_policy():
     assert any("geolocation routing needs a GeoIP database" in w.message for w in plan.warnings)
     dns = props(plan, "dns-server")
     assert [n["name"] for n in dns["networks_advanced"]] == ["${net-primary.name}", "${net-dr.name}"]
-    assert dns["ports"] == [{"internal": 53, "external": 8053, "protocol": "udp"},
-                            {"internal": 53, "external": 8053, "protocol": "tcp"}]
-    assert plan.outputs["dns.nameserver"] == "127.0.0.1:8053"
+    first = block_start(plan.blueprint, "dev")
+    udp = dns["ports"][0]["external"]
+    assert first <= udp < first + 100
+    assert dns["ports"] == [{"internal": 53, "external": udp, "ip": "127.0.0.1", "protocol": "udp"},
+                            {"internal": 53, "external": dns["ports"][1]["external"], "ip": "127.0.0.1",
+                             "protocol": "tcp"}]
+    assert plan.outputs["dns.nameserver"] == f"127.0.0.1:{udp}"
 
 
 def test_dr_endpoint_without_a_hot_site_is_refused():
@@ -724,3 +737,36 @@ def test_rabbitmq_wrapper_writes_a_hash_rabbitmq_accepts(tmp_path):
     user = json.loads((tmp_path / "definitions.json").read_text())["users"][0]
     raw = base64.b64decode(user["password_hash"])
     assert hashlib.sha256(raw[:4] + b"s3cretPassw0rd").digest() == raw[4:]
+
+
+def test_host_ports_are_a_block_per_stack_on_loopback():
+    """Two stacks (and two blueprints) on one engine publish different host ports, on 127.0.0.1 only."""
+    def host_ports(stack):
+        plan = compile_text(EDGE, stack=stack)
+        return plan, [p for r in plan.of_type(CONTAINER) for p in r.properties.get("ports", [])]
+    dev, dev_ports = host_ports("dev")
+    staging, staging_ports = host_ports("staging")
+    assert dev_ports and all(p["ip"] == "127.0.0.1" for p in dev_ports + staging_ports)
+    assert not {p["external"] for p in dev_ports} & {p["external"] for p in staging_ports}
+    first = block_start(dev.blueprint, "dev")
+    assert 20000 <= first and first + 99 <= 59999 and first == block_start(dev.blueprint, "dev")
+    assert all(first <= p["external"] < first + 100 for p in dev_ports)
+    assert dev.outputs["platform.host_ports"] == f"127.0.0.1:{first}-{first + 99}"
+    assert any(f"127.0.0.1:{first}-{first + 99}" in w.message for w in dev.warnings)
+
+
+def test_more_published_ports_than_the_block_holds_is_refused():
+    services = "".join(f"  s{i}: {{image: app:1, port: 80, replicas: 10, public: true}}\n" for i in range(11))
+    with pytest.raises(UnsupportedError, match="more than 100 tcp host ports"):
+        compile_text(f"blueprint: many\nservices:\n{services}")
+
+
+def test_rate_limit_and_deny_warn_that_host_clients_share_the_gateway_address():
+    plan = compile_text("""
+        blueprint: edge
+        services:
+          api: {image: "app:1", port: 8080}
+        reverse_proxies:
+          front: {upstream: services.api, rate_limit: {requests_per_second: 5}, deny: ["10.0.0.0/8"]}
+    """)
+    assert any("bridge gateway" in w.message and "rate-limit bucket" in w.message for w in plan.warnings)
