@@ -146,7 +146,8 @@ def test_haproxy_docker_dns_and_content():
     assert "default-server init-addr last,libc,none" in text
     assert "server web-0 web-0:80 check weight 3 cookie web-0 resolvers docker" in text
     assert "server-template api 3 api:8080 check resolvers docker init-addr none" in text
-    assert "cookie SID insert indirect nocache maxlife 1h" in text
+    assert "cookie SID insert indirect maxidle 1h maxlife 1h" in text and "nocache" not in text
+    assert "monitor fail if { nbsrv(web) lt 1 }" in text and "monitor fail if { nbsrv(api) lt 1 }" in text
     assert "http-request redirect scheme https code 301 unless { ssl_fc }" in text
     assert "acl route_0 path_beg /api/\n    use_backend api if route_0" in text
     assert "default_backend web" in text

@@ -95,6 +95,11 @@ def build(ctx: DockerContext, lb: LoadBalancer) -> None:
     if lb.sticky_sessions is not None:
         # A named cookie is the application's session cookie (AWS app_cookie): haproxy
         # must not replace it; without a name haproxy inserts its own (AWS lb_cookie).
+        if lb.sticky_sessions.cookie is not None and lb.layer == 7 and "duration" in lb.sticky_sessions.model_fields_set:
+            # haproxy's maxidle/maxlife apply to cookies it inserts, not to a prefixed one.
+            ctx.warn("sticky_sessions.duration does not apply to the application's own cookie on docker: "
+                     "the pin lasts as long as the application's cookie", "leave out `cookie` for a "
+                     "balancer cookie that expires after `duration`", *path, "sticky_sessions", "duration")
         sticky = configs.HaproxyStickiness(cookie=lb.sticky_sessions.cookie or "SERVERID",
                                            duration=lb.sticky_sessions.duration,
                                            application_cookie=lb.sticky_sessions.cookie is not None)
