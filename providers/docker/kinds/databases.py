@@ -167,10 +167,14 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
                 primary_host=source, replication_user=REPLICATION_USER, slot=slot)), executable=True))
             entrypoints, command = [REPLICA_SCRIPT], ["docker-entrypoint.sh", "postgres"]
         elif "replication" in secrets:
-            spare = db.replica_count + 4
+            # `pg_basebackup -X stream` holds two walsenders per cloning replica
+            # (the base backup and the WAL stream), one each once streaming.
+            dr = ctx.bp.disaster_recovery
+            copies = db.replica_count + (1 if dr is not None and dr.strategy == "hot" else 0)
             uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh", _pg_primary(
-                configs.PostgresReplicationContext(replication_user=REPLICATION_USER, max_wal_senders=spare,
-                                                   max_replication_slots=spare)), executable=True))
+                configs.PostgresReplicationContext(replication_user=REPLICATION_USER,
+                                                   max_wal_senders=2 * copies + 4,
+                                                   max_replication_slots=copies + 4)), executable=True))
         check = f"pg_isready -h 127.0.0.1 -U {APP_USER} -d {db.database_name}"
     elif db.engine == "mariadb":
         envs = {"MARIADB_ROOT_PASSWORD": secrets["root"]}
@@ -200,7 +204,7 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
         check = 'mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" --silent'
     memory, cpus = SIZES[db.size]
     extra = [ctx.containers.attachment(bridge)] if bridge else None
-    ports = [ctx.ports.publish(PORTS[db.engine])] if db.public and site == PRIMARY and not replica else []
+    ports = [ctx.publish_public(db, PORTS[db.engine])] if db.public and site == PRIMARY and not replica else []
     return ctx.containers.container(
         name, image=images.database_image(db), site=site, aliases=aliases, envs=envs, uploads=uploads,
         entrypoints=entrypoints, command=command, volumes=[(volume, DATA_DIRS[db.engine])], ports=ports,

@@ -34,6 +34,14 @@ def build(ctx: DockerContext, proxy: ReverseProxy) -> None:
         cache = configs.NginxCache(default_ttl=proxy.cache.ttl, max_size=proxy.cache.max_size,
                                    max_ttl=max(proxy.cache.ttl, 86400.0))
     rate = None
+    if proxy.rate_limit is not None or proxy.allow or proxy.deny:
+        # Docker's port proxy connects from the bridge gateway, so nginx sees one
+        # client address for every program on the host.
+        ctx.warn("clients on this machine reach the proxy through Docker's bridge gateway, so nginx sees "
+                 "them all as one address: they share one rate-limit bucket, and allow/deny rules cannot "
+                 "tell them apart (containers on the stack's networks keep their own addresses)", None,
+                 "reverse_proxies", proxy.name, "rate_limit" if proxy.rate_limit is not None
+                 else ("deny" if proxy.deny else "allow"))
     if proxy.rate_limit is not None:
         rate = configs.NginxRateLimit(proxy.rate_limit.requests_per_second, proxy.rate_limit.burst)
     tls = configs.NginxTls(nginx.HTTPS_PORT, nginx.NGINX_CERT, nginx.NGINX_KEY, redirect_http=True)
