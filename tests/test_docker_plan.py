@@ -243,19 +243,34 @@ def test_mariadb_replicas_use_the_image_replication_variables():
     assert replica["MARIADB_MASTER_HOST"] == "shop-dev-db-search"
     assert "MARIADB_USER" not in replica  # users replicate from the primary
     assert "server_id = 2" in upload(plan, "db-search-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
-    assert "read_only = ON" in upload(plan, "db-search-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
+    # read_only comes from the every-start script once the server is up, not conf.d (it would be
+    # live during the image's first-start initialisation).
+    assert "read_only" not in upload(plan, "db-search-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
+    script = unescape(upload(plan, "db-search-replica-0", "/usr/local/bin/topoform-replication.sh"))
+    assert "MASTER_HOST='shop-dev-db-search'" in script and "SET GLOBAL read_only = ON;" in script
+    assert props(plan, "db-search-replica-0")["entrypoints"] == ["/usr/local/bin/topoform-replication.sh"]
+    assert "SHOW REPLICA STATUS" in props(plan, "db-search-replica-0")["healthcheck"]["tests"][1]
 
 
-def test_mysql_replicas_are_set_up_by_init_scripts_with_gtids():
+def test_mysql_replicas_are_set_up_on_every_start_with_gtids():
     plan = compile_text("""
         blueprint: shop
         databases:
           billing: {engine: mysql, version: "8.0", replication: {mode: primary-replica, replicas: 1}}
     """)
     assert "gtid_mode = ON" in upload(plan, "db-billing", "/etc/mysql/conf.d/topoform-replication.cnf")
-    replica = unescape(upload(plan, "db-billing-replica-0", "/docker-entrypoint-initdb.d/10-topoform-replication.sh"))
+    replica = unescape(upload(plan, "db-billing-replica-0", "/usr/local/bin/topoform-replication.sh"))
     assert "SOURCE_HOST='shop-dev-db-billing'" in replica and "SOURCE_AUTO_POSITION=1" in replica
     assert "${REPLICATION_PASSWORD}" in replica  # from the environment at run time, not the Plan
+    assert "SET GLOBAL super_read_only = ON;" in replica
+    assert "super_read_only" not in upload(plan, "db-billing-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
+    primary = unescape(upload(plan, "db-billing", "/usr/local/bin/topoform-replication.sh"))
+    assert "CREATE USER IF NOT EXISTS 'repl'@'%'" in primary
+    for name in ("db-billing", "db-billing-replica-0"):
+        assert props(plan, name)["entrypoints"] == ["/usr/local/bin/topoform-replication.sh"]
+        assert props(plan, name)["command"] == ["mysqld"]
+        assert "mysqladmin ping" not in props(plan, name)["healthcheck"]["tests"][1]
+    assert "_(IO|SQL)_Running: Yes" in props(plan, "db-billing-replica-0")["healthcheck"]["tests"][1]
 
 
 def test_mariadb_multi_primary_is_a_galera_cluster_bootstrapped_by_node_0():
@@ -265,8 +280,14 @@ def test_mariadb_multi_primary_is_a_galera_cluster_bootstrapped_by_node_0():
           ledger: {engine: mariadb, replication: {mode: multi-primary, replicas: 2}}
     """)
     nodes = [f"db-ledger-{i}" for i in range(3)]
-    assert props(plan, nodes[0])["command"] == ["--wsrep-new-cluster"]
-    assert "command" not in props(plan, nodes[1])
+    # Bootstrapping is decided at each start by the node's own script, never fixed in the Plan.
+    for node in nodes:
+        assert props(plan, node)["command"] == ["mariadbd"]
+        assert props(plan, node)["entrypoints"] == ["/usr/local/bin/topoform-galera.sh"]
+        assert not [e for e in props(plan, node)["envs"] if e.startswith("MARIADB_MARIABACKUP")]
+    script = unescape(upload(plan, nodes[0], "/usr/local/bin/topoform-galera.sh"))
+    assert "CREATE USER IF NOT EXISTS 'mariabackup'@'localhost'" in script
+    assert 'for peer in shop-dev-db-ledger-1 shop-dev-db-ledger-2; do' in script
     assert plan.get(nodes[2]).depends_on == ["db-ledger-0"]
     cnf = upload(plan, nodes[1], "/etc/mysql/conf.d/galera.cnf")
     assert "gcomm://shop-dev-db-ledger-0,shop-dev-db-ledger-1,shop-dev-db-ledger-2" in cnf

@@ -40,6 +40,8 @@ REPLICATION_USER = "repl"
 DATA_DIRS = {"postgres": "/var/lib/postgresql/data", "mysql": "/var/lib/mysql", "mariadb": "/var/lib/mysql"}
 BACKUP_SCRIPT = "/usr/local/bin/topoform-backup.sh"
 REPLICA_SCRIPT = "/usr/local/bin/topoform-replica.sh"
+SETUP_SCRIPT = "/usr/local/bin/topoform-replication.sh"
+GALERA_SCRIPT = "/usr/local/bin/topoform-galera.sh"
 # Replaced by a `${password.result}` reference after escaping (see containers.upload).
 SST_SECRET = "@@TOPOFORM_SST_SECRET@@"
 
@@ -185,23 +187,25 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
             env = configs.mariadb_replication_env("replica" if replica else "primary",
                                                   primary_host=source or alias, user=REPLICATION_USER)
             env["MARIADB_REPLICATION_PASSWORD"] = secrets["replication"]
-            envs |= env
+            envs |= env | {"REPLICATION_PASSWORD": secrets["replication"]}
             uploads.append(upload("/etc/mysql/conf.d/topoform-replication.cnf", configs.render_mariadb_cnf(
-                configs.MariadbReplicationContext(server_id, "replica" if replica else "primary"))))
-        check = "healthcheck.sh --connect --innodb_initialized"
+                configs.MariadbReplicationContext(server_id, "replica" if replica else "primary",
+                                                  read_only=False))))
+            entrypoints, command = _every_start(db, source, uploads), ["mariadbd"]
+        check = _replica_check(db) if replica else "healthcheck.sh --connect --innodb_initialized"
     else:
-        envs = {"MYSQL_ROOT_PASSWORD": secrets["root"]}
-        if not replica:
-            envs |= {"MYSQL_USER": APP_USER, "MYSQL_PASSWORD": secrets["app"], "MYSQL_DATABASE": db.database_name}
+        # Replicas get the database and user too: the image creates them without
+        # binary logging, so the primary's copies never replicate.
+        envs = {"MYSQL_ROOT_PASSWORD": secrets["root"], "MYSQL_USER": APP_USER, "MYSQL_PASSWORD": secrets["app"],
+                "MYSQL_DATABASE": db.database_name}
         if "replication" in secrets:
             envs["REPLICATION_PASSWORD"] = secrets["replication"]
             uploads.append(upload("/etc/mysql/conf.d/topoform-replication.cnf",
                                   scripts.mysql_replication_cnf(server_id, replica)))
-            init = (scripts.mysql_replica_init(source, user=REPLICATION_USER) if replica
-                    else scripts.mysql_primary_init(REPLICATION_USER))
-            uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh", init,
-                                  executable=True))
-        check = 'mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" --silent'
+            entrypoints, command = _every_start(db, source, uploads), ["mysqld"]
+        # `mysqladmin ping` exits 0 on "Access denied": log in and ask.
+        check = _replica_check(db) if replica else \
+            'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql --protocol=tcp -h 127.0.0.1 -uroot -e "SELECT 1" >/dev/null'
     memory, cpus = SIZES[db.size]
     extra = [ctx.containers.attachment(bridge)] if bridge else None
     ports = [ctx.publish_public(db, PORTS[db.engine])] if db.public and site == PRIMARY and not replica else []
@@ -211,6 +215,20 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
         healthcheck=health(check, 10.0, 5.0, 5, 60.0), memory_mb=memory, cpus=cpus,
         extra_networks=extra, depends_on=[ctx.names.resource_of(source)] if source else None,
     )
+
+
+def _every_start(db: Database, source: str | None, uploads: list[dict[str, Any]]) -> list[str]:
+    """Upload the every-start replication entrypoint (`scripts.mysql_family_entrypoint`); its entrypoints."""
+    uploads.append(upload(SETUP_SCRIPT, scripts.mysql_family_entrypoint(db.engine, source, user=REPLICATION_USER),
+                          executable=True))
+    return [SETUP_SCRIPT]
+
+
+def _replica_check(db: Database) -> str:
+    """Healthy only while both replication threads run (`SHOW REPLICA STATUS`), not merely while the server answers."""
+    client, root = ("mariadb", "MARIADB_ROOT_PASSWORD") if db.engine == "mariadb" else ("mysql", "MYSQL_ROOT_PASSWORD")
+    return (f'MYSQL_PWD="${root}" {client} --protocol=tcp -h 127.0.0.1 -uroot -e "SHOW REPLICA STATUS\\G" '
+            "| grep -cE '_(IO|SQL)_Running: Yes$' | grep -qx 2")
 
 
 def _galera(ctx: DockerContext, db: Database, base: str, alias: str, secrets: dict[str, str], hot: bool) -> str:
@@ -233,8 +251,11 @@ def _galera(ctx: DockerContext, db: Database, base: str, alias: str, secrets: di
             # Binary logs on every node feed the DR site's asynchronous replica.
             uploads.append(upload("/etc/mysql/conf.d/topoform-replication.cnf", configs.render_mariadb_cnf(
                 configs.MariadbReplicationContext(i + 1, "primary", gtid_strict_mode=False))))
-        envs = {"MARIADB_ROOT_PASSWORD": secrets["root"], "MARIADB_MARIABACKUP_USER": "mariabackup",
-                "MARIADB_MARIABACKUP_PASSWORD": secrets["sst"]}
+        # The SST user and the bootstrap decision are the every-start script's
+        # (`scripts.galera_entrypoint`): the image reads no variable for the former.
+        envs = {"MARIADB_ROOT_PASSWORD": secrets["root"], "SST_PASSWORD": secrets["sst"]}
+        uploads.append(upload(GALERA_SCRIPT, scripts.galera_entrypoint(
+            [peer for peer in names if peer != names[i]], bootstrap_candidate=i == 0), executable=True))
         if i == 0:
             envs |= {"MARIADB_USER": APP_USER, "MARIADB_PASSWORD": secrets["app"],
                      "MARIADB_DATABASE": db.database_name}
@@ -244,7 +265,7 @@ def _galera(ctx: DockerContext, db: Database, base: str, alias: str, secrets: di
         volume = ctx.containers.volume(f"{base}-{i}-data", db.protect)
         name = ctx.containers.container(
             f"{base}-{i}", image=images.database_image(db), aliases=[alias, f"{alias}-{i}"], envs=envs,
-            uploads=uploads, command=["--wsrep-new-cluster"] if i == 0 else None,
+            uploads=uploads, entrypoints=[GALERA_SCRIPT], command=["mariadbd"],
             volumes=[(volume, DATA_DIRS["mariadb"])], memory_mb=memory, cpus=cpus,
             healthcheck=health("healthcheck.sh --connect --innodb_initialized", 10.0, 5.0, 5, 120.0),
             depends_on=[f"{base}-0"] if i else None)
