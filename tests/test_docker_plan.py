@@ -791,3 +791,38 @@ def test_rate_limit_and_deny_warn_that_host_clients_share_the_gateway_address():
           front: {upstream: services.api, rate_limit: {requests_per_second: 5}, deny: ["10.0.0.0/8"]}
     """)
     assert any("bridge gateway" in w.message and "rate-limit bucket" in w.message for w in plan.warnings)
+
+
+@pytest.mark.parametrize("version, mount, pgdata", [
+    ("16", "/var/lib/postgresql/data", "/var/lib/postgresql/data"),
+    ("17.2", "/var/lib/postgresql/data", "/var/lib/postgresql/data"),
+    ("18", "/var/lib/postgresql", "/var/lib/postgresql/18/docker"),
+])
+def test_postgres_volume_and_pgdata_follow_the_images_layout(version, mount, pgdata):
+    """18+ images keep PGDATA under /var/lib/postgresql/<major>/docker and refuse a mount at …/data."""
+    plan = compile_text(f"""
+        blueprint: shop
+        databases:
+          users: {{engine: postgres, version: "{version}", replication: {{mode: primary-replica, replicas: 1}}}}
+    """)
+    for name in ("db-users", "db-users-replica-0"):
+        assert [v["container_path"] for v in props(plan, name)["volumes"]] == [mount]
+        assert envs(plan, name)["PGDATA"] == pgdata
+
+
+def test_postgres_primary_sets_up_replication_on_every_start():
+    """A replica added to a live primary: its data exists, so initdb scripts never run again."""
+    plan = compile_text("""
+        blueprint: shop
+        databases:
+          users: {engine: postgres, replication: {mode: primary-replica, replicas: 2}}
+    """)
+    primary = props(plan, "db-users")
+    assert primary["entrypoints"] == ["/usr/local/bin/topoform-primary.sh"] and primary["command"] == ["postgres"]
+    script = unescape(upload(plan, "db-users", "/usr/local/bin/topoform-primary.sh"))
+    existing = script.index('if [ -s "$PGDATA/PG_VERSION" ]; then')
+    assert existing < script.index("host replication repl all scram-sha-256") < script.index("ensure_role &")
+    assert "max_wal_senders = 8" in script  # two per cloning replica, four spare
+    assert script.rstrip().endswith('exec docker-entrypoint.sh "$@"')
+    replica_check = props(plan, "db-users-replica-0")["healthcheck"]["tests"][1]
+    assert "pg_stat_wal_receiver" in replica_check and "streaming" in replica_check

@@ -87,3 +87,10 @@ def test_replication_script_of_a_primary_creates_the_user_unlogged():
     text = scripts.mysql_family_entrypoint("mysql", None)
     assert text.index("SET SESSION sql_log_bin = 0;") < text.index("CREATE USER IF NOT EXISTS 'repl'@'%'")
     subprocess.run(["sh", "-n"], input=text, text=True, check=True)
+
+
+def test_postgres_primary_entrypoint_is_valid_shell_with_the_heredocs_at_column_0():
+    from topoform.providers.docker import configs
+    text = configs.render_postgres_primary_entrypoint(configs.PostgresReplicationContext())
+    subprocess.run(["sh", "-n"], input=text, text=True, check=True)
+    assert "\nCONF\n" in text and "\nSQL\n" in text

@@ -63,6 +63,12 @@ def render_postgres_primary_init(ctx: PostgresReplicationContext) -> str:
     )
 
 
+def render_postgres_primary_entrypoint(ctx: PostgresReplicationContext) -> str:
+    """Every-start entrypoint of a primary: settings on an existing cluster, the role once up, then ``exec "$@"``."""
+    render_postgres_primary_init(ctx)  # the same checks
+    return render("postgres-primary-entrypoint.sh.j2", ctx=ctx, settings=render_postgres_replication_conf(ctx))
+
+
 @dataclass(frozen=True)
 class PostgresReplicaContext:
     """A streaming replica's entrypoint.

@@ -38,14 +38,29 @@ PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306}
 SIZES = {"small": (1024, 0.5), "medium": (4096, 1.0), "large": (8192, 2.0)}
 REPLICATION_USER = "repl"
 DATA_DIRS = {"postgres": "/var/lib/postgresql/data", "mysql": "/var/lib/mysql", "mariadb": "/var/lib/mysql"}
+#: From 18 the official postgres image keeps PGDATA in /var/lib/postgresql/<major>/docker and
+#: refuses to start with a mount at /var/lib/postgresql/data (docker-library/postgres#1259).
+POSTGRES_NEW_LAYOUT = 18
+
+
+def data_paths(db: Database) -> tuple[str, str | None]:
+    """(where the data volume is mounted, PGDATA or None) for `db`'s engine and version."""
+    if db.engine != "postgres":
+        return DATA_DIRS[db.engine], None
+    major = int(str(db.version).split(".")[0])
+    if major >= POSTGRES_NEW_LAYOUT:
+        return "/var/lib/postgresql", f"/var/lib/postgresql/{major}/docker"
+    return DATA_DIRS["postgres"], DATA_DIRS["postgres"]
 BACKUP_SCRIPT = "/usr/local/bin/topoform-backup.sh"
 REPLICA_SCRIPT = "/usr/local/bin/topoform-replica.sh"
 SETUP_SCRIPT = "/usr/local/bin/topoform-replication.sh"
+PRIMARY_SCRIPT = "/usr/local/bin/topoform-primary.sh"
 GALERA_SCRIPT = "/usr/local/bin/topoform-galera.sh"
 # Replaced by a `${password.result}` reference after escaping (see containers.upload).
 SST_SECRET = "@@TOPOFORM_SST_SECRET@@"
 
 _pg_primary = lru_cache(maxsize=256)(configs.render_postgres_primary_init)
+_pg_primary_entrypoint = lru_cache(maxsize=256)(configs.render_postgres_primary_entrypoint)
 _pg_replica = lru_cache(maxsize=4096)(configs.render_postgres_replica_entrypoint)
 _backup = lru_cache(maxsize=4096)(configs.render_backup_script)
 
@@ -158,12 +173,13 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
     uploads: list[dict[str, Any]] = []
     entrypoints = command = None
     volume = ctx.containers.volume(f"{name}-data", db.protect)
+    mount, pgdata = data_paths(db)
     if db.engine == "postgres":
-        envs = {"POSTGRES_USER": APP_USER, "POSTGRES_PASSWORD": secrets["app"], "POSTGRES_DB": db.database_name}
+        envs = {"POSTGRES_USER": APP_USER, "POSTGRES_PASSWORD": secrets["app"], "POSTGRES_DB": db.database_name,
+                "PGDATA": pgdata}
         if "replication" in secrets:
             envs["REPLICATION_PASSWORD"] = secrets["replication"]
         if replica:
-            envs["PGDATA"] = DATA_DIRS["postgres"]
             slot = f"{name}".replace("-", "_")[-63:]
             uploads.append(upload(REPLICA_SCRIPT, _pg_replica(configs.PostgresReplicaContext(
                 primary_host=source, replication_user=REPLICATION_USER, slot=slot)), executable=True))
@@ -173,11 +189,19 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
             # (the base backup and the WAL stream), one each once streaming.
             dr = ctx.bp.disaster_recovery
             copies = db.replica_count + (1 if dr is not None and dr.strategy == "hot" else 0)
-            uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh", _pg_primary(
-                configs.PostgresReplicationContext(replication_user=REPLICATION_USER,
-                                                   max_wal_senders=2 * copies + 4,
-                                                   max_replication_slots=copies + 4)), executable=True))
+            replication = configs.PostgresReplicationContext(
+                replication_user=REPLICATION_USER, max_wal_senders=2 * copies + 4,
+                max_replication_slots=copies + 4)
+            # First start: the image's initdb hook; every later start: our entrypoint.
+            uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh",
+                                  _pg_primary(replication), executable=True))
+            uploads.append(upload(PRIMARY_SCRIPT, _pg_primary_entrypoint(replication), executable=True))
+            entrypoints, command = [PRIMARY_SCRIPT], ["postgres"]
         check = f"pg_isready -h 127.0.0.1 -U {APP_USER} -d {db.database_name}"
+        if replica:
+            # Answering is not replicating: healthy only while the WAL receiver streams.
+            check = (f'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U {APP_USER} -d {db.database_name} '
+                     "--no-psqlrc -qAt -c 'SELECT status FROM pg_stat_wal_receiver' | grep -qx streaming")
     elif db.engine == "mariadb":
         envs = {"MARIADB_ROOT_PASSWORD": secrets["root"]}
         if not replica:
@@ -211,7 +235,7 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
     ports = [ctx.publish_public(db, PORTS[db.engine])] if db.public and site == PRIMARY and not replica else []
     return ctx.containers.container(
         name, image=images.database_image(db), site=site, aliases=aliases, envs=envs, uploads=uploads,
-        entrypoints=entrypoints, command=command, volumes=[(volume, DATA_DIRS[db.engine])], ports=ports,
+        entrypoints=entrypoints, command=command, volumes=[(volume, mount)], ports=ports,
         healthcheck=health(check, 10.0, 5.0, 5, 60.0), memory_mb=memory, cpus=cpus,
         extra_networks=extra, depends_on=[ctx.names.resource_of(source)] if source else None,
     )
