@@ -94,8 +94,10 @@ def test_galera_creates_the_sst_user_it_names():
     node = plan.get("db-galera-0")
     conf = _upload(node, "/etc/mysql/conf.d/galera.cnf")
     user = re.search(r"wsrep_sst_auth = ([^:]+):", conf).group(1)
+    # Any script the container runs may create it (an init script, or an entrypoint run on every start).
+    runs = set(node.properties.get("entrypoints") or ()) | {"/docker-entrypoint-initdb.d/"}
     init = "".join(u["content"] for u in node.properties.get("uploads", [])
-                   if u["file"].startswith("/docker-entrypoint-initdb.d/"))
+                   if any(u["file"].startswith(path) for path in runs))
     assert re.search(rf"CREATE USER[^;]*'{user}'", init, re.I), \
         f"nothing creates the SST user {user!r} (env only: {[e.split('=')[0] for e in node.properties['envs']]})"
 
