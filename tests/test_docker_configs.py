@@ -329,6 +329,13 @@ def test_rabbitmq_definitions():
         "x-message-ttl": 4 * 86400 * 1000, "x-single-active-consumer": True, "x-delivery-limit": 4,
         "x-dead-letter-exchange": "orders.dlx", "x-dead-letter-routing-key": "orders.dlq"}
     assert {q["name"] for q in doc["queues"]} == {"orders", "orders.dlq"}
+    # RabbitMQ 4 drops a quorum queue's message after 20 redeliveries by default: without
+    # max_receives (and on the dead-letter queue) redelivery is unlimited, -1.
+    dlq = next(q for q in doc["queues"] if q["name"] == "orders.dlq")
+    assert dlq["arguments"]["x-delivery-limit"] == -1
+    plain = json.loads(C.render_rabbitmq_definitions(C.RabbitmqContext(users=ctx.users, queues=(
+        C.RabbitmqQueue("jobs"),))))["queues"][0]["arguments"]
+    assert plain == {"x-queue-type": "quorum", "x-delivery-limit": -1}
     assert doc["bindings"][0]["source"] == "orders.dlx" and doc["bindings"][0]["destination"] == "orders.dlq"
     conf = C.render_rabbitmq_conf(ctx)
     assert "load_definitions = /etc/rabbitmq/definitions.json" in conf and "listeners.tcp.default = 5672" in conf

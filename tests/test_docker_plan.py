@@ -826,3 +826,13 @@ def test_postgres_primary_sets_up_replication_on_every_start():
     assert script.rstrip().endswith('exec docker-entrypoint.sh "$@"')
     replica_check = props(plan, "db-users-replica-0")["healthcheck"]["tests"][1]
     assert "pg_stat_wal_receiver" in replica_check and "streaming" in replica_check
+
+
+def test_pinned_server_images_are_supported_releases():
+    """End-of-life branches get no security fixes: haproxy 2.9, rabbitmq 3.13 were pinned before."""
+    from topoform.providers.docker import images
+    assert images.HAPROXY == "haproxy:3.2-alpine" and images.RABBITMQ.startswith("rabbitmq:4.")
+    plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql, version: "8.0"}\n')
+    assert any("MySQL 8.0 reached end of life" in w.message for w in plan.warnings)
+    plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql, version: "8.4"}\n')
+    assert not any("end of life" in w.message for w in plan.warnings)

@@ -114,6 +114,9 @@ def build(ctx: DockerContext, db: Database) -> None:
         ctx.warn("multi_az has no docker equivalent (one engine has no zones): this database runs as a "
                  "single copy here", "add `replication: {mode: primary-replica}` for a second copy",
                  *path, "multi_az")
+    if db.engine == "mysql" and str(db.version).split(".")[:2] == ["8", "0"]:
+        ctx.warn("MySQL 8.0 reached end of life in April 2026 (no more security fixes)",
+                 'set `version: "8.4"` (the LTS release)', *path, "version")
     if db.backup.point_in_time:
         ctx.warn("point_in_time recovery is not built on docker (no WAL/binlog archive): dumps every "
                  "backup interval are the recovery points", None, *path, "backup", "point_in_time")
