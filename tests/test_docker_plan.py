@@ -836,3 +836,14 @@ def test_pinned_server_images_are_supported_releases():
     assert any("MySQL 8.0 reached end of life" in w.message for w in plan.warnings)
     plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql, version: "8.4"}\n')
     assert not any("end of life" in w.message for w in plan.warnings)
+
+
+def test_dns_server_without_a_free_fixed_address_is_a_diagnostic_not_a_traceback():
+    """The records' containers take every fixed address: the DNS server's own is then refused cleanly."""
+    services = "".join(f"  s{i}: {{image: app:1, port: 80, replicas: {n}}}\n"
+                       for i, n in enumerate((1000, 1000, 46)))
+    records = "".join(f"    - {{name: s{i}, routing: simple, endpoints: [{{target: services.s{i}}}]}}\n"
+                      for i in range(3))
+    with pytest.raises(UnsupportedError) as caught:
+        compile_text(f"blueprint: full\nservices:\n{services}dns:\n  zone: full.example.com\n  records:\n{records}")
+    assert "too many DNS-answered containers on the primary site network" in caught.value.diagnostic.message
