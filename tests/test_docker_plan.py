@@ -847,3 +847,23 @@ def test_dns_server_without_a_free_fixed_address_is_a_diagnostic_not_a_traceback
     with pytest.raises(UnsupportedError) as caught:
         compile_text(f"blueprint: full\nservices:\n{services}dns:\n  zone: full.example.com\n  records:\n{records}")
     assert "too many DNS-answered containers on the primary site network" in caught.value.diagnostic.message
+
+
+def test_http_redirects_lead_to_each_copys_published_https_port():
+    """From the host the plain port is Docker's published one: the redirect must name the published https port."""
+    plan = compile_text(EDGE)
+    for copy in ("lb-edge-0", "lb-edge-1"):
+        ports = {p["internal"]: p["external"] for p in props(plan, copy)["ports"]}
+        cfg = upload(plan, copy, "/usr/local/etc/haproxy/haproxy.cfg")
+        assert (f"http-request redirect code 301 prefix https://%[req.hdr(host),field(1,:)]:{ports[443]} "
+                f"if {{ req.hdr(host),field(2,:) -m str {ports[80]} }}") in cfg
+    proxy = compile_text("""
+        blueprint: edge
+        services:
+          api: {image: "app:1", port: 8080}
+        reverse_proxies:
+          front: {upstream: services.api, tls: true}
+    """)
+    ports = {p["internal"]: p["external"] for p in props(proxy, "rp-front")["ports"]}
+    conf = upload(proxy, "rp-front", "/etc/nginx/nginx.conf")
+    assert f'if ($http_host ~ ":{ports[80]}$") {{\n                return 301 https://$host:{ports[443]}$request_uri;' in conf

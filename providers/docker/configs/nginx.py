@@ -160,6 +160,7 @@ class NginxContext:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     runtime: NginxRuntime = NginxRuntime()
+    host_redirects: tuple[tuple[int, int], ...] = ()
 
 
 def cdn_ttl_directives(cache: NginxCache) -> list[str]:
