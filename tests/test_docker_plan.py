@@ -867,3 +867,27 @@ def test_http_redirects_lead_to_each_copys_published_https_port():
     ports = {p["internal"]: p["external"] for p in props(proxy, "rp-front")["ports"]}
     conf = upload(proxy, "rp-front", "/etc/nginx/nginx.conf")
     assert f'if ($http_host ~ ":{ports[80]}$") {{\n                return 301 https://$host:{ports[443]}$request_uri;' in conf
+
+
+def test_cdn_drops_cookies_like_cloudfront_and_a_caching_proxy_warns_about_a_sticky_balancer():
+    """A sticky balancer sets a cookie on every first response; nginx never caches those."""
+    plan = compile_text("""
+        blueprint: edge
+        services:
+          web: {image: "nginx:1.27-alpine", port: 80}
+        load_balancers:
+          app:
+            listeners: [{port: 80}]
+            routes: [{path: /*, target: services.web}]
+            sticky_sessions: {duration: 30m}
+        reverse_proxies:
+          front: {upstream: load_balancers.app, cache: {ttl: 30s}}
+        cdns:
+          assets: {mode: pull, origin: load_balancers.app}
+    """)
+    cdn = upload(plan, "cdn-assets", "/etc/nginx/nginx.conf")
+    assert "proxy_ignore_headers Set-Cookie;" in cdn and "proxy_hide_header Set-Cookie;" in cdn
+    assert 'proxy_set_header Cookie "";' in cdn
+    proxy = upload(plan, "rp-front", "/etc/nginx/nginx.conf")
+    assert "Set-Cookie" not in proxy  # the application's cookies still pass through the proxy
+    assert any("sticky-session cookie" in w.message for w in plan.warnings)

@@ -30,6 +30,12 @@ def build(ctx: DockerContext, proxy: ReverseProxy) -> None:
         static_uploads = nginx.directory_uploads(ctx, proxy.static.directory, STATIC_DIR,
                                                  ("reverse_proxies", proxy.name, "static", "directory"))
     cache = None
+    if proxy.cache is not None and _sticky_cookie_upstream(ctx, proxy):
+        ctx.warn(f"{proxy.upstream} inserts a sticky-session cookie: nginx does not cache a response that "
+                 "sets a cookie, so this proxy's cache misses for every client without that cookie",
+                 "cache in a CDN in front (it drops cookies, as CloudFront does), or name the "
+                 "application's own cookie in `sticky_sessions.cookie`",
+                 "reverse_proxies", proxy.name, "cache")
     if proxy.cache is not None:
         cache = configs.NginxCache(default_ttl=proxy.cache.ttl, max_size=proxy.cache.max_size,
                                    max_ttl=max(proxy.cache.ttl, 86400.0))
@@ -50,3 +56,10 @@ def build(ctx: DockerContext, proxy: ReverseProxy) -> None:
         compression=proxy.compression, cache=cache, static=static, rate_limit=rate,
         allow=tuple(proxy.allow), deny=tuple(proxy.deny))
     nginx.containers(ctx, proxy, context, static_uploads, proxy.replicas)
+
+
+def _sticky_cookie_upstream(ctx: DockerContext, proxy: ReverseProxy) -> bool:
+    """The upstream is a layer 7 balancer inserting its own cookie (no application cookie named)."""
+    upstream = ctx.bp.component(proxy.upstream)
+    sticky = getattr(upstream, "sticky_sessions", None)
+    return sticky is not None and getattr(upstream, "layer", 4) == 7 and sticky.cookie is None
