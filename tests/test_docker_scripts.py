@@ -30,13 +30,14 @@ def _run_galera(tmp_path: Path, *, candidate: bool, grastate: str | None, fresh:
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     script = tmp_path / "galera.sh"
     script.write_text(scripts.galera_entrypoint(["127.0.0.1"], candidate, port=port, wait_seconds=0))
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SST_PASSWORD": "s3cret",
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SST_PASSWORD": "s3cret", "REPLICATION_PASSWORD": "r3pl",
            "GALERA_DATADIR": str(datadir), "GALERA_INIT_FILE": str(tmp_path / "init.sql")}
     done = subprocess.run(["bash", str(script), "mariadbd"], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     init = (tmp_path / "init.sql").read_text()
     assert "CREATE USER IF NOT EXISTS 'mariabackup'@'localhost' IDENTIFIED BY 's3cret'" in init
     assert "SET SESSION wsrep_on = OFF" in init
+    assert "CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'r3pl'" in init
     return done.stdout.split()
 
 

@@ -289,6 +289,8 @@ def _galera(ctx: DockerContext, db: Database, base: str, alias: str, secrets: di
             if hot:
                 envs |= {"MARIADB_REPLICATION_USER": REPLICATION_USER,
                          "MARIADB_REPLICATION_PASSWORD": secrets["replication"]}
+        if hot:
+            envs["REPLICATION_PASSWORD"] = secrets["replication"]
         volume = ctx.containers.volume(f"{base}-{i}-data", db.protect)
         name = ctx.containers.container(
             f"{base}-{i}", image=images.database_image(db), aliases=[alias, f"{alias}-{i}"], envs=envs,
