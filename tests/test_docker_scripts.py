@@ -95,3 +95,40 @@ def test_postgres_primary_entrypoint_is_valid_shell_with_the_heredocs_at_column_
     text = configs.render_postgres_primary_entrypoint(configs.PostgresReplicationContext())
     subprocess.run(["sh", "-n"], input=text, text=True, check=True)
     assert "\nCONF\n" in text and "\nSQL\n" in text
+
+
+def test_backup_loop_waits_for_the_server_dumps_at_once_and_stops_on_sigterm(tmp_path):
+    """The first dump follows the server coming up (not an hour later); `docker stop` ends it at once."""
+    import time
+    from topoform.providers.docker import configs
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    up = tmp_path / "server-up"
+    fakes = {
+        "pg_isready": f'#!/bin/sh\n[ -e "{up}" ]\n',
+        # pg_dump ... -f FILE DB: write FILE
+        "pg_dump": '#!/bin/sh\nwhile [ "$#" -gt 1 ]; do [ "$1" = -f ] && out="$2"; shift; done\necho dump > "$out"\n',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    script = tmp_path / "backup.sh"
+    script.write_text(configs.render_backup_script(configs.BackupContext(
+        engine="postgres", host="db", database="app", interval="1h", retention="7d")))
+    backups = tmp_path / "backups"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "BACKUP_DIR": str(backups), "DB_PASSWORD": "pw"}
+    proc = subprocess.Popen(["sh", str(script)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        assert not list(backups.glob("*.sql.gz")), "dumped before the server was up"
+        up.touch()
+        deadline = time.monotonic() + 15
+        while not list(backups.glob("app-*.sql.gz")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(backups.glob("app-*.sql.gz")), "no dump soon after the server came up"
+        started = time.monotonic()
+        proc.terminate()
+        assert proc.wait(timeout=5) == 0 and time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
