@@ -129,6 +129,35 @@ COMPUTED: dict[str, dict[str, Callable[[str, dict], Any]]] = {
     "aws:cloudfront/originAccessControl:OriginAccessControl": {"etag": lambda n, i: _short(n)},
     "aws:cloudfront/cachePolicy:CachePolicy": {"etag": lambda n, i: _short(n)},
     "aws:sns/topic:Topic": {"arn": _arn("sns", "{name}")},
+    "aws:apigatewayv2/api:Api": {
+        "api_endpoint": lambda n, i: f"https://{_short(n)}.execute-api.{_region(i)}.amazonaws.com",
+        "execution_arn": lambda n, i: f"arn:aws:execute-api:{_region(i)}:{ACCOUNT}:{_short(n)}",
+    },
+    "aws:apigatewayv2/stage:Stage": {
+        "invoke_url": lambda n, i: f"https://{_short(n)}.execute-api.{_region(i)}.amazonaws.com/",
+    },
+    "aws:dynamodb/table:Table": {
+        "arn": lambda n, i: f"arn:aws:dynamodb:{_region(i)}:{ACCOUNT}:table/{i.get('name') or n}",
+        "stream_arn": lambda n, i: (f"arn:aws:dynamodb:{_region(i)}:{ACCOUNT}:table/{i.get('name') or n}"
+                                    "/stream/2026-01-01T00:00:00.000" if i.get("streamEnabled") else None),
+    },
+    "aws:docdb/cluster:Cluster": {
+        "arn": _arn("rds", "cluster:{name}"),
+        "cluster_identifier": lambda n, i: i.get("clusterIdentifier") or f"{n}-{_short(n)}",
+        "endpoint": lambda n, i: f"{n}.cluster-{_short(n)}.{_region(i)}.docdb.amazonaws.com",
+        "reader_endpoint": lambda n, i: f"{n}.cluster-ro-{_short(n)}.{_region(i)}.docdb.amazonaws.com",
+        "master_user_secrets": lambda n, i: [{"secretArn": f"arn:aws:secretsmanager:{_region(i)}:{ACCOUNT}:secret:docdb!{n}"}],
+    },
+    "aws:neptune/cluster:Cluster": {
+        "arn": _arn("rds", "cluster:{name}"),
+        "cluster_identifier": lambda n, i: i.get("clusterIdentifier") or f"{n}-{_short(n)}",
+        "cluster_resource_id": lambda n, i: f"cluster-{_short(n).upper()}",
+        "endpoint": lambda n, i: f"{n}.cluster-{_short(n)}.{_region(i)}.neptune.amazonaws.com",
+        "reader_endpoint": lambda n, i: f"{n}.cluster-ro-{_short(n)}.{_region(i)}.neptune.amazonaws.com",
+    },
+    "aws:keyspaces/table:Table": {
+        "arn": lambda n, i: f"arn:aws:cassandra:{_region(i)}:{ACCOUNT}:/keyspace/{i.get('keyspaceName')}/table/{i.get('tableName')}",
+    },
     "random:index/randomPassword:RandomPassword": {
         "result": lambda n, i: "mock-" + hashlib.sha256(n.encode()).hexdigest()[: int(i.get("length") or 24) - 5],
         "bcrypt_hash": lambda n, i: "$2a$10$" + hashlib.sha256(n.encode()).hexdigest()[:53],
@@ -193,6 +222,8 @@ def invoke(token: str, args: dict) -> dict[str, Any]:
         return {"name": region, "region": region, "id": region}
     if token == "aws:cloudfront/getCachePolicy:getCachePolicy":
         return {"id": f"cp-{_short(str(args.get('name')))}", "name": args.get("name")}
+    if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+        return {"id": f"pl-{_short(str(args.get('name')) + region)[:8]}", "name": args.get("name")}
     if token == "aws:ec2/getAmi:getAmi":
         return {"id": "ami-0123456789abcdef0"}
     return {}

@@ -99,7 +99,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return resource_id(args.typ, args.name, args.inputs), state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        return invoke(args.token, args.args), None
+        return invoke(args.token, args.args), []  # no check failures (the SDK iterates them)
 
 
 def _run_now(coroutine: Any) -> tuple[bool, Any]:

@@ -10,6 +10,7 @@ parent read this process's peak memory.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -43,6 +44,7 @@ def check_synth(stack, expected: dict) -> int:
 
 
 def frontend(path: str, targets: str, runs: int) -> dict:
+    from topoform.cli.plan_text import write_plan_text
     from topoform.dsl.validate import validate_text
     from topoform.providers import compile_plan
 
@@ -58,7 +60,9 @@ def frontend(path: str, targets: str, runs: int) -> dict:
             plan = compile_plan(validated.blueprint, target, "bench")
             timing = time_call(lambda: compile_plan(validated.blueprint, target, "bench"), runs)
             to_json = time_call(plan.to_json, runs)
+            to_text = time_call(lambda: write_plan_text(plan, io.StringIO(), width=100, color=False), runs)
             result[target] = {"compile": timing.as_json(), "to_json": to_json.as_json(),
+                              "to_text": to_text.as_json(),
                               "resources": len(plan.resources), "components": len(plan.components)}
         except Exception as exc:  # a compiler still being written: report, carry on
             result[target] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}

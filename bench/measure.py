@@ -1,8 +1,8 @@
 """How the benchmarks time things: processes (wall clock, peak memory) and calls.
 
-A process is timed from spawn to exit and its peak resident memory read from
-the kernel's accounting of that one child (`os.wait4`), so nothing in the
-measured program has to cooperate. A call is timed in-process with
+A process is timed from spawn to exit, and its CPU time (user + system) and
+peak resident memory read from the kernel's accounting of that one child
+(`os.wait4`), so nothing in the measured program has to cooperate. A call is timed in-process with
 `time.perf_counter`, after a warm-up call, with the cyclic GC left as the
 caller has it.
 """
@@ -30,6 +30,7 @@ class Run:
     seconds: float
     peak_mib: float
     stdout: str
+    cpu_s: float = 0.0  # user + system: steadier than wall time on a shared machine
 
 
 def run_process(argv: list[str], cwd: str | None = None, env: dict[str, str] | None = None,
@@ -53,7 +54,7 @@ def run_process(argv: list[str], cwd: str | None = None, env: dict[str, str] | N
         if code not in ok:
             tail = (stdout + err.read().decode(errors="replace"))[-2000:]
             raise MeasureError(f"{' '.join(argv)} exited {code}:\n{tail}")
-    return Run(measured["seconds"], measured["maxrss_kib"] / 1024, stdout)
+    return Run(measured["seconds"], measured["maxrss_kib"] / 1024, stdout, measured.get("cpu_s", 0.0))
 
 
 def _launch(report: str, argv: list[str]) -> None:
@@ -62,7 +63,7 @@ def _launch(report: str, argv: list[str]) -> None:
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     with open(report, "w", encoding="utf-8") as handle:
-        json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss,
+        json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
                    "returncode": os.waitstatus_to_exitcode(status)}, handle)
 
 
@@ -71,11 +72,14 @@ class Timing:
     median_s: float
     runs_s: list[float]
     peak_mib: float | None = None
+    cpu_median_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"median_s": round(self.median_s, 5), "runs_s": [round(r, 5) for r in self.runs_s]}
         if self.peak_mib is not None:
             data["peak_mib"] = round(self.peak_mib, 1)
+        if self.cpu_median_s is not None:
+            data["cpu_median_s"] = round(self.cpu_median_s, 5)
         return data
 
 
@@ -86,7 +90,7 @@ def time_process(argv: list[str], runs: int, cwd: str | None = None, env: dict[s
         run_process(argv, cwd, env, ok)
     done = [run_process(argv, cwd, env, ok) for _ in range(runs)]
     return Timing(statistics.median(r.seconds for r in done), [r.seconds for r in done],
-                  max(r.peak_mib for r in done))
+                  max(r.peak_mib for r in done), statistics.median(r.cpu_s for r in done))
 
 
 def time_call(fn: Callable[[], Any], runs: int, warmup: int = 1) -> Timing:

@@ -57,9 +57,21 @@ def load(path: str, target: str | None, variables: tuple[str, ...], as_json: boo
         print_diagnostics(result.diagnostics, as_json)
         if not as_json:
             errors = sum(d.severity == "error" for d in result.diagnostics)
-            click.echo(f"{errors} error(s); nothing was deployed.", err=True)
+            click.echo(f"{errors} error(s)", err=True)  # these commands never deploy: nothing to reassure
         sys.exit(EXIT_INVALID)
     return result
+
+
+def refuse_if_unbuildable(result: Validated, stack: str) -> None:
+    """Exit 2 with the target's refusals where `plan` would refuse the blueprint (for the
+    analyses, which read the design even when it cannot be built)."""
+    from topoform.providers import refusals
+
+    refused = refusals(result.blueprint, result.target, stack)
+    if refused:
+        print_diagnostics(refused)
+        click.echo(f"{len(refused)} error(s): the {result.target} target cannot build this blueprint", err=True)
+        sys.exit(EXIT_INVALID)
 
 
 def compile_or_exit(result: Validated, target: str | None, stack: str, as_json: bool = False) -> Any:
@@ -73,3 +85,17 @@ def compile_or_exit(result: Validated, target: str | None, stack: str, as_json: 
     except UnsupportedError as exc:
         print_diagnostics(exc.diagnostics, as_json)
         sys.exit(EXIT_INVALID)
+
+
+def blueprint_components(count: int) -> str:
+    """The count every command states: components written in the blueprint (a Plan adds its
+    own platform, dns, disaster_recovery and slos entries, which are not counted here)."""
+    return f"{count} blueprint component{'' if count == 1 else 's'}"
+
+
+def plan_components(plan: Any, bp: Any) -> str:
+    """What a Plan's components are, in the count `validate` gives: "5 blueprint components
+    + platform, dns" (a Plan adds its shared parts as components of their own)."""
+    own = {component.ref for component in bp.components()}
+    shared = [ref for ref in plan.components if ref not in own]
+    return blueprint_components(len(own)) + (f" + {', '.join(shared)}" if shared else "")

@@ -174,6 +174,9 @@ def prepare(blueprint: str, target: str | None, stack: str, variables: tuple[str
     pending = [n for n in stored.secret if n not in cli_vars]
     if pending:
         # Encrypted variables from an earlier `up`: decrypting them needs the CLI and the passphrase.
+        from topoform.cli.engine.preflight import check_all
+
+        check_all(target)  # the target only if given: the blueprint's default is not read yet
         connect(session, backend_url, secrets_provider, create=False, program=None)
         values.update(read_secret_variables(session.stack, session.project, pending))
     result = validate_file(blueprint, values, target)
@@ -215,10 +218,10 @@ def start_engine(session: Session, backend_url: str | None, secrets_provider: st
     """Preflight the target, connect, install the pinned provider plugins."""
     from topoform.cli.engine.operations import engine_call
     from topoform.cli.engine.plugins import install_plugins, required_plugins
-    from topoform.cli.engine.preflight import check_target
+    from topoform.cli.engine.preflight import check_all
     from topoform.cli.engine.workspace import make_program
 
-    check_target(session.target)
+    check_all(session.target)  # the CLI and the target together: every missing piece in one message
     connect(session, backend_url, secrets_provider, create=create, program=make_program(session.plan))
     say(f"{session.project}/{session.stack_name} · target {session.target} · {session.backend.describe()}",
         as_json, dim=True)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import blueprint_argument, compile_or_exit, load, print_diagnostics, target_options
+from .common import blueprint_argument, compile_or_exit, load, plan_components, print_diagnostics, target_options
 
 
 @click.command()
@@ -31,6 +31,6 @@ def eject(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
     bp = result.blueprint
     write_project(compiled, out_dir, blueprint_file=blueprint, region=bp.aws.region, description=bp.description)
     click.echo(click.style("ejected", fg="green", bold=True)
-               + f": {len(compiled.resources)} resources in {len(compiled.components)} components → {out_dir}/")
+               + f": {len(compiled.resources)} resources for {plan_components(compiled, bp)} → {out_dir}/")
     click.echo(f"next:\n  cd {out_dir}\n  python -m venv venv && venv/bin/pip install -r requirements.txt\n"
                f"  pulumi stack init {stack} && pulumi up")

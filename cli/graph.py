@@ -7,11 +7,26 @@ import sys
 
 import click
 
-from .common import EXIT_FAILURE, EXIT_INVALID, blueprint_argument, compile_or_exit, load, target_options
+from .common import (EXIT_FAILURE, EXIT_INVALID, blueprint_argument, compile_or_exit, load,
+                     refuse_if_unbuildable, target_options)
 
 FORMATS = ("mermaid", "dot", "svg", "png")
 EXTENSIONS = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot",
               ".svg": "svg", ".png": "png"}
+
+
+def format_of(output: str | None) -> str:
+    """The format an output file's extension names (mermaid without -o); exit 2 for any other
+    extension, rather than writing mermaid text into a `.jpg`."""
+    if output is None:
+        return "mermaid"
+    extension = os.path.splitext(output)[1].lower()
+    if extension in EXTENSIONS:
+        return EXTENSIONS[extension]
+    known = ", ".join(f"{ext} ({fmt})" for ext, fmt in EXTENSIONS.items())
+    click.echo(f"error: cannot tell the format of {output!r} from its extension "
+               f"{extension or '(none)'}; use one of {known}, or pass --format {'|'.join(FORMATS)}", err=True)
+    sys.exit(EXIT_INVALID)
 
 
 @click.command()
@@ -27,7 +42,7 @@ def graph(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
     from topoform.providers.insight.diagram import GraphvizMissing, architecture, render, resources_diagram
 
     if fmt is None:
-        fmt = EXTENSIONS.get(os.path.splitext(output)[1].lower(), "mermaid") if output else "mermaid"
+        fmt = format_of(output)
     if fmt == "png" and output is None and sys.stdout.isatty():
         click.echo("error: PNG is binary; write it to a file with -o FILE.png", err=True)
         sys.exit(EXIT_INVALID)
@@ -35,6 +50,7 @@ def graph(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
     if resources:
         diagram = resources_diagram(compile_or_exit(result, target, stack))
     else:
+        refuse_if_unbuildable(result, stack)
         diagram = architecture(result.blueprint, result.target)
     try:
         data = render(diagram, fmt)

@@ -9,6 +9,8 @@ from importlib import resources
 
 import click
 
+from topoform.dsl.models import NAME_RE
+
 from .common import EXIT_INVALID
 
 
@@ -26,10 +28,16 @@ def init(path: str, name: str | None, force: bool) -> None:
     if os.path.exists(path) and not force:
         click.echo(f"error: {path} exists; pass --force to overwrite it", err=True)
         sys.exit(EXIT_INVALID)
+    given = name is not None
     stem = os.path.splitext(os.path.basename(path))[0].lower()
     name = name or (re.sub(r"[^a-z0-9-]", "-", stem).strip("-") or "app")
-    if not re.match(r"^[a-z][a-z0-9-]{0,38}$", name):
-        click.echo(f"error: '{name}' is not a valid blueprint name; pass --name", err=True)
+    if not NAME_RE.match(name):
+        where = "--name" if given else f"the name taken from {path}"
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+        suggestion = suggestion if NAME_RE.match(suggestion) else "my-app"
+        click.echo(f"error: {where} '{name}' is not a valid blueprint name: it must match {NAME_RE.pattern} "
+                   f"(a lowercase letter, then up to 38 lowercase letters, digits or '-'), e.g. '{suggestion}'"
+                   + ("" if given else "; pass --name NAME"), err=True)
         sys.exit(EXIT_INVALID)
     try:
         with open(path, "w", encoding="utf-8") as handle:

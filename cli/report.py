@@ -24,7 +24,7 @@ def report(blueprint: str, target: str | None, stack: str, variables: tuple[str,
     result = load(blueprint, target, variables, as_json)
     data = build_report(result.blueprint, result.target, strict)
     if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
     else:
         from rich.console import Console
 

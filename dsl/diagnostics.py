@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -50,6 +50,20 @@ class Diagnostic:
         if data["hint"] is None:
             del data["hint"]
         return data
+
+
+def shown(value: Any) -> str:
+    """A written value, echoed briefly in a message: strings quoted, containers named."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def sort_key(diag: Diagnostic) -> tuple:

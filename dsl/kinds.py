@@ -19,7 +19,8 @@ class Kind:
 
     section: str
     word: str  # one component of it, in messages: "load balancer"
-    prefix: str  # resource names: `svc-web`, so a `web` service and a `web` cache differ
+    prefix: str  # resource names: `svc-web`, so a `web` service and a `web` cache differ;
+    #              never the section itself (`nosql-x` is already the component's own name)
     component_type: str  # the Pulumi component type token of its Plan component
     tier: str  # where a request meets it: edge | application | data | async
     shape: str  # its node in `topoform graph` (providers/insight/diagram.py draws each shape)
@@ -40,6 +41,10 @@ REGISTRY: tuple[Kind, ...] = (
          optional_attributes=("reader_url", "shard_urls")),
     Kind("caches", "cache", "cache", "topoform:index:Cache", "data", "cache", store=True),
     Kind("queues", "queue", "queue", "topoform:index:Queue", "async", "queue", store=True),
+    # Appended after the first seven so their Plans keep their order (and bytes).
+    Kind("api_gateways", "API gateway", "apigw", "topoform:index:ApiGateway", "edge", "proxy"),
+    Kind("nosql", "NoSQL store", "nsql", "topoform:index:NoSql", "data", "database", store=True,
+         attributes=("name", "url", "host", "port", "endpoint", "table")),
 )
 
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in REGISTRY}

@@ -485,6 +485,31 @@ class _TooLarge(Exception):
     pass
 
 
+# What libyaml was inside when it failed → what was opened there, and how it ends.
+_OPENED = {
+    "while parsing a flow mapping": ("mapping", "{", "add '}' where the mapping ends, or ',' between its entries"),
+    "while parsing a flow sequence": ("list", "[", "add ']' where the list ends, or ',' between its items"),
+    "while scanning a quoted scalar": ("quoted string", None, "end it with the quote it starts with"),
+}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
+    """The message and hint of a syntax error. libyaml notices an unclosed `{`, `[`
+    or quote where the next thing fails to fit, often lines later; its context
+    mark says where the construct was opened, which is where the fix goes."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    if not (exc.context and exc.problem and "while" in exc.context):
+        return problem, _SYNTAX_HINT
+    opened = exc.context_mark
+    known = _OPENED.get(exc.context)
+    if opened is None or exc.problem_mark is None or known is None:
+        return f"{problem} ({exc.context})", _SYNTAX_HINT
+    what, bracket, fix = known
+    at = f"line {opened.line + 1}, column {opened.column + 1}"
+    opening = f"the '{bracket}' at {at}" if bracket else f"the {what} at {at}"
+    return f"{problem} (in the {what} opened at {at})", f"{opening} is not closed: {fix}"
+
+
 def _clamped(text: str, line: int, column: int) -> tuple[int, int]:
     """libyaml may place an end-of-file error on the line after the last; point at the end instead."""
     lines = text.splitlines() or [""]
@@ -506,11 +531,9 @@ def load_text(text: str, file: str = "<blueprint>") -> Loaded:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = _clamped(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem and "while" in exc.context:
-            problem = f"{problem} ({exc.context})"
+        problem, hint = _syntax_problem(exc)
         return Loaded(None, SourceMap(file), [Diagnostic(file, line, column, "error",
-                                                         f"YAML syntax error: {problem}", _SYNTAX_HINT)])
+                                                         f"YAML syntax error: {problem}", hint)])
     except yaml.reader.ReaderError as exc:
         line, column = _line_column(text, exc.position) if isinstance(exc.position, int) else (1, 1)
         what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)

@@ -1,6 +1,6 @@
 """Stage 2: the blueprint as validated, typed data (pydantic v2).
 
-Every section of SPEC §1 is a model here. Models check shape, types and
+Every section of a blueprint is a model here. Models check shape, types and
 units; rules that relate several fields or components live in `rules.py`
 so they can point at the exact line of each field involved. Defaults are
 documented on each field (the CDK habit: `@default`).
@@ -23,8 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from . import shorthands
 from .kinds import REGISTRY
-from .units import Duration, Percent, Size
+from .schema import AlsoAccepts, derived_default, written_defaults
+from .units import DURATION_PATTERN, Duration, Percent, Size
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}$"
 NAME_RE = re.compile(NAME_PATTERN)
@@ -39,7 +41,8 @@ class StrictModel(BaseModel):
     scalars, so `replicas: "3"` or `fifo: yes-please` are mistakes to report,
     not to coerce (pydantic's lax mode would turn `replicas: true` into 1)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False,
+                              json_schema_extra=written_defaults)
 
 
 def _version_text(value: Any) -> Any:
@@ -88,14 +91,29 @@ class RefTo:
         return value
 
 
+def _ref_pattern(kinds: tuple[str, ...]) -> str:
+    return rf"^({'|'.join(kinds)})\.[a-z][a-z0-9-]*$"
+
+
 def Ref(*kinds: str, depends: bool = True) -> Any:
     marker = RefTo(*kinds, depends=depends)
     return Annotated[
         str,
         AfterValidator(marker),
         marker,
-        Field(json_schema_extra={"pattern": rf"^({'|'.join(kinds)})\.[a-z][a-z0-9-]*$"}),
+        Field(json_schema_extra={"pattern": _ref_pattern(kinds)}),
     ]
+
+
+def Short(long: Any, expand: Any, short_schema: dict[str, Any]) -> Any:
+    """A field (or list item) of type `long` that also takes a short form: `expand`
+    turns it into the long form before validation (see shorthands.py), and the
+    JSON Schema offers both."""
+    return Annotated[long, BeforeValidator(expand), AlsoAccepts(short_schema)]
+
+
+def _ref_schema(what: str, *kinds: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": _ref_pattern(kinds), "description": what}
 
 
 ServiceRef = Ref("services")
@@ -145,10 +163,31 @@ class Stateful(Component):
 class HealthCheck(StrictModel):
     path: str = Field("/", description="HTTP path probed; default /")
     interval: Duration = Field(10.0, description="time between probes; default 10s")
-    timeout: Duration = Field(5.0, description="probe timeout; default 5s")
+    timeout: Duration = Field(5.0, description="probe timeout; default half the interval, at most 5s",
+                              json_schema_extra=derived_default)
     healthy: int = Field(2, ge=1, le=10, description="successes to become healthy; default 2")
     unhealthy: int = Field(3, ge=1, le=10, description="failures to become unhealthy; default 3")
     port: int | None = Field(None, ge=1, le=65535, description="probe port; default the traffic port")
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> "HealthCheck":
+        # A timeout nobody wrote must fit the interval that was written
+        # (`interval: 5s` alone is fine). Set through __dict__ so that
+        # `model_fields_set` still tells the rules which values were written.
+        if "timeout" not in self.model_fields_set:
+            self.__dict__["timeout"] = default_timeout(self.interval)
+        return self
+
+
+def default_timeout(interval: float) -> float:
+    """Half the interval in whole seconds (what AWS takes), at most 5s: 10s → 5s, 5s → 2s, 1s → 500ms."""
+    if interval >= 2:
+        return min(5.0, float(interval // 2))
+    return interval / 2
+
+
+_PATH_SCHEMA = {"type": "string", "pattern": "^/", "description": "the HTTP path probed, every other setting default"}
+_HealthShort = Short(HealthCheck, shorthands.health_path, _PATH_SCHEMA)
 
 
 # ---------------------------------------------------------------- application
@@ -163,9 +202,10 @@ class Service(Component):
     cpu: int = Field(256, ge=128, le=16384, description="Fargate CPU units on aws, a CPU quota on docker; default 256")
     memory: Size = Field(512 * 1024**2, description="memory limit; default 512MiB")
     command: list[str] | None = Field(None, description="overrides the image's command")
-    health: HealthCheck | None = None
+    health: _HealthShort | None = None
     env: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    consumes: list[QueueRef] = Field(default_factory=list, description="queues this service reads")
+    consumes: Short(list[QueueRef], shorthands.one_reference, _ref_schema("one queue", "queues")) = Field(
+        default_factory=list, description="queues this service reads")
     public: bool = Field(False, description="expose the service directly (without a balancer); default false")
 
     @model_validator(mode="after")
@@ -210,14 +250,21 @@ class Stickiness(StrictModel):
     duration: Duration = Field(3600.0, description="default 1h")
 
 
+_SERVICE = _ref_schema("a service: routed on /* (a route), at its own port (a target)", "services")
+_PORT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 65535,
+                "description": "a port; 443 terminates TLS, any other port serves plain traffic"}
+
+
 class LoadBalancer(Component):
     layer: Literal[4, 7] = Field(7, description="7: ALB / haproxy mode http; 4: NLB / haproxy mode tcp")
     algorithm: Literal["round_robin", "least_connections", "random", "source_hash", "weighted"] = "round_robin"
-    listeners: list[Listener] = Field(default_factory=lambda: [Listener(port=80)], min_length=1)
-    routes: list[Route] | None = None
-    targets: list[Target] | None = None
-    sticky_sessions: Stickiness | None = None
-    health_check: HealthCheck | None = None
+    listeners: list[Short(Listener, shorthands.listener, _PORT_SCHEMA)] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: [Listener(port=80)], min_length=1)
+    routes: list[Short(Route, shorthands.target, _SERVICE)] | None = None  # type: ignore[valid-type]
+    targets: list[Short(Target, shorthands.target, _SERVICE)] | None = None  # type: ignore[valid-type]
+    sticky_sessions: Short(Stickiness | None, shorthands.stickiness, {
+        "type": "boolean", "description": "true: sticky by a balancer cookie (by source address on layer 4)"}) = None
+    health_check: _HealthShort | None = None
     redundancy: Literal["none", "active-passive", "active-active"] = Field(
         "none", description="docker: 2 balancer instances unless none; aws balancers are multi-AZ anyway"
     )
@@ -252,16 +299,28 @@ class ReverseProxy(Component):
 
 
 class CdnTtl(StrictModel):
-    default: Duration = 3600.0
-    max: Duration = 86400.0
+    default: Duration = Field(3600.0, description="for responses that set no TTL; default 1h")
+    max: Duration = Field(86400.0, description="default 1d, or the default TTL if that is longer",
+                          json_schema_extra=derived_default)
     min: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _fit_unwritten(self) -> "CdnTtl":
+        # `ttl: 2d` alone means "cache for 2 days": the unwritten maximum
+        # makes room rather than contradicting it. Set through __dict__ so
+        # `model_fields_set` still names what was written.
+        if "max" not in self.model_fields_set and self.default > self.max:
+            self.__dict__["max"] = self.default
+        return self
 
 
 class Cdn(Component):
     mode: Literal["pull", "push"]
     origin: UpstreamRef | None = Field(None, description="pull mode: the component content is fetched from")
     content: str | None = Field(None, description="push mode: a directory, relative to the blueprint file")
-    ttl: CdnTtl = Field(default_factory=CdnTtl)
+    ttl: Short(CdnTtl, shorthands.cdn_ttl, {"type": "string", "pattern": DURATION_PATTERN,
+                                            "description": "the default TTL; min and max at their defaults"}
+               ) = Field(default_factory=CdnTtl)
     https_only: bool = True
     compress: bool = True
 
@@ -291,8 +350,10 @@ class DnsRecord(StrictModel):
     type: Literal["A", "AAAA", "CNAME"] | None = None
     routing: Literal["simple", "weighted", "latency", "geolocation", "failover"] = "simple"
     ttl: Duration | None = None
-    health_check: DnsHealthCheck | None = None
-    endpoints: list[Endpoint] = Field(..., min_length=1)
+    health_check: Short(DnsHealthCheck, shorthands.health_path, _PATH_SCHEMA) | None = None  # type: ignore[valid-type]
+    endpoints: list[Short(Endpoint, shorthands.target, _ref_schema(  # type: ignore[valid-type]
+        "a component, with every other setting default", "cdns", "load_balancers", "reverse_proxies", "services"))
+    ] = Field(..., min_length=1)
 
 
 class Dns(StrictModel):
@@ -383,6 +444,149 @@ class Queue(Stateful):
     consumers: list[Ref("services", depends=False)] = Field(default_factory=list)  # type: ignore[valid-type]
 
 
+# ---------------------------------------------------------------- API gateways
+
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+VERSION_PATTERN = r"^v[0-9]+$"
+
+
+class Jwt(StrictModel):
+    """Bearer tokens checked before a request reaches a service: signature, issuer, audience, expiry."""
+
+    issuer: str = Field(..., min_length=1, description="the `iss` every token must carry")
+    audience: str = Field(..., min_length=1, description="the `aud` every token must carry")
+    algorithm: Literal["HS256", "RS256"] = Field("RS256", description="HS256 (shared key) or RS256 (public key); "
+                                                                      "default RS256")
+    key: str | None = Field(None, min_length=1, description="docker: the HS256 shared secret or the RS256 public "
+                                                            "key (PEM); aws reads the issuer's JWKS instead")
+
+
+class GatewayAuth(StrictModel):
+    jwt: Jwt | None = None
+    api_keys: list[str] | None = Field(None, min_length=1, description="keys accepted in the X-Api-Key header")
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> "GatewayAuth":
+        if (self.jwt is None) == (self.api_keys is None):
+            raise ValueError("auth takes exactly one of `jwt` or `api_keys`\n"
+                             "write auth: {jwt: {issuer: ..., audience: ..., key: ...}} or auth: {api_keys: [...]}")
+        return self
+
+
+class Cors(StrictModel):
+    origins: list[str] = Field(..., min_length=1, description="allowed origins, or [\"*\"]")
+    methods: list[Literal[HTTP_METHODS]] = Field(default_factory=lambda: ["GET", "POST"])  # type: ignore[valid-type]
+    headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    max_age: Duration = Field(600.0, description="how long a browser keeps a preflight answer; default 10m")
+
+
+class CircuitBreaker(StrictModel):
+    failures: int = Field(5, ge=1, le=100, description="consecutive failures that open the circuit; default 5")
+    cooldown: Duration = Field(30.0, description="how long an open circuit refuses the upstream; default 30s")
+
+
+class GatewayRoute(StrictModel):
+    path: str = Field(..., pattern=r"^/[A-Za-z0-9/_.-]*$", description="a path prefix, e.g. /orders")
+    version: str | None = Field(None, pattern=VERSION_PATTERN, description="served under /VERSION/path, e.g. v1")
+    methods: list[Literal[HTTP_METHODS]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="methods routed; default every method")
+    target: ServiceRef
+    auth: bool = Field(True, description="require the gateway's `auth`; default true")
+    rate_limit: RateLimit | None = Field(None, description="per client on this route, on top of the gateway's")
+    cache: Duration | None = Field(None, description="cache GET responses for this long")
+    timeout: Duration | None = Field(None, description="default: the gateway's")
+    retries: int | None = Field(None, ge=0, le=5, description="default: the gateway's")
+
+    @property
+    def full_path(self) -> str:
+        return (f"/{self.version}" if self.version else "") + ("" if self.path == "/" and self.version else self.path)
+
+
+class ApiGateway(Component):
+    """One entry point in front of services: routes, versions, auth, limits, CORS, caching."""
+
+    routes: list[GatewayRoute] = Field(..., min_length=1)
+    auth: GatewayAuth | None = None
+    rate_limit: RateLimit | None = Field(None, description="per client, over every route")
+    max_body_size: Size = Field(1024**2, description="larger requests get 413; default 1MiB")
+    allow: list[str] = Field(default_factory=list, description="if set, only these client CIDRs are served")
+    deny: list[str] = Field(default_factory=list, description="client CIDRs refused with 403")
+    cors: Cors | None = None
+    timeout: Duration = Field(30.0, description="per upstream request; default 30s")
+    retries: int = Field(1, ge=0, le=5, description="retries of a failed idempotent request; default 1")
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    access_logs: bool = Field(True, description="one log line per request; default true")
+    replicas: int = Field(1, ge=1, le=100, description="docker: gateway containers; aws is managed")
+    domain: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$",
+                               description="aws: a custom domain (ACM certificate, and an alias record in "
+                                           "`dns.zone` when it lies in it)")
+
+    @model_validator(mode="after")
+    def _routes_unique(self) -> "ApiGateway":
+        seen: dict[tuple[str, str], int] = {}
+        for i, route in enumerate(self.routes):
+            for method in route.methods or ("ANY",):
+                key = (route.full_path, method)
+                if key in seen:
+                    raise ValueError(f"routes {seen[key]} and {i} both serve {method} {route.full_path}\n"
+                                     "give each version and path one target")
+                seen[key] = i
+        if self.auth is None and any("auth" in r.model_fields_set and r.auth for r in self.routes):
+            raise ValueError("a route asks for `auth: true` but the gateway has no `auth`\n"
+                             "add auth: {jwt: ...} or auth: {api_keys: [...]}")
+        return self
+
+
+# ---------------------------------------------------------------- NoSQL stores
+
+
+class NoSqlKey(StrictModel):
+    name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    type: Literal["string", "number", "binary"] = "string"
+
+
+class NoSql(Stateful):
+    """A non-relational store; `model` picks the data model and so the product on each target."""
+
+    model: Literal["key-value", "document", "wide-column", "graph"]
+    table: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,47}$",
+                              description="table, collection or keyspace table; default the component name")
+    partition_key: NoSqlKey | None = Field(None, description="key-value, wide-column: the partition (hash) key")
+    sort_key: NoSqlKey | None = Field(None, description="key-value, wide-column: the sort (range/clustering) key")
+    capacity: Literal["on-demand", "provisioned"] = "on-demand"
+    read_capacity: int | None = Field(None, ge=1, description="provisioned: read units")
+    write_capacity: int | None = Field(None, ge=1, description="provisioned: write units")
+    ttl_attribute: str | None = Field(None, description="key-value: items expire at this epoch-seconds attribute")
+    streams: bool = Field(False, description="key-value: a change stream (DynamoDB Streams)")
+    replicas: int = Field(1, ge=0, le=15, description="document, graph: instances beside the primary; default 1")
+    size: Literal["small", "medium", "large"] = "small"
+    backup: Backup = Field(default_factory=lambda: Backup(point_in_time=True))
+    kms_key: bool = Field(True, description="aws: a customer-managed KMS key (rotated) rather than AWS's own")
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> "NoSql":
+        keyed = self.model in ("key-value", "wide-column")
+        if keyed and self.partition_key is None:
+            raise ValueError(f"a {self.model} store needs a `partition_key`\nwrite partition_key: {{name: id}}")
+        if not keyed and (self.partition_key or self.sort_key):
+            raise ValueError(f"partition_key and sort_key are for key-value and wide-column stores, "
+                             f"not {self.model}\nremove them")
+        if self.model != "key-value" and (self.ttl_attribute or self.streams):
+            raise ValueError("ttl_attribute and streams are key-value (DynamoDB) settings\nremove them")
+        provisioned = self.read_capacity is not None or self.write_capacity is not None
+        if self.capacity == "provisioned" and (self.read_capacity is None or self.write_capacity is None):
+            raise ValueError("provisioned capacity needs read_capacity and write_capacity\n"
+                             "or use capacity: on-demand")
+        if self.capacity == "on-demand" and provisioned:
+            raise ValueError("read_capacity and write_capacity need capacity: provisioned")
+        return self
+
+    @property
+    def table_name(self) -> str:
+        return self.table or self.name.replace("-", "_")
+
+
 # ---------------------------------------------------------------- system
 
 
@@ -432,6 +636,8 @@ class Blueprint(StrictModel):
     databases: dict[str, Database] = Field(default_factory=dict)
     caches: dict[str, Cache] = Field(default_factory=dict)
     queues: dict[str, Queue] = Field(default_factory=dict)
+    api_gateways: dict[str, ApiGateway] = Field(default_factory=dict)
+    nosql: dict[str, NoSql] = Field(default_factory=dict)
     disaster_recovery: DisasterRecovery | None = None
     slos: Slos | None = None
 
@@ -469,7 +675,7 @@ class Blueprint(StrictModel):
         return dict(self._variables)
 
     def components(self) -> Iterator[Component]:
-        """Every component, section by section in SPEC order, then by name as written."""
+        """Every component, section by section in the order of KINDS, then by name as written."""
         for kind in KINDS:
             yield from getattr(self, kind).values()
 

@@ -1,4 +1,4 @@
-"""Disaster-recovery objectives each strategy can achieve (SPEC §4).
+"""Disaster-recovery objectives each strategy (backup, cold, hot) can achieve.
 
 The estimates come from the blueprint's own numbers: backup intervals,
 point-in-time recovery, storage size, the failover health check and the DNS

@@ -167,12 +167,17 @@ _REFERENCE_HINT = "write ${var.NAME} or ${KIND.NAME.ATTR}, e.g. ${databases.user
 class _Substituter:
     """Replaces `${var.x}` in strings and collects `${kind.name.attr}`, with diagnostics."""
 
-    def __init__(self, source: SourceMap, values: dict[str, Any]):
+    def __init__(self, source: SourceMap, values: dict[str, Any], broken: frozenset[str] = frozenset()):
         self.source = source
         self.values = values
+        # Declared variables whose declaration or value is already reported: a
+        # use is not reported again ("unknown variable"), and nor is what the
+        # unsubstituted text then fails (see `covered`).
+        self.broken = broken
         self.found: list[Interpolation] = []
         self.diags: list[Diagnostic] = []
         self.from_vars: dict[Path, str] = {}  # path → the variable a whole value came from
+        self.covered: list[Path] = []  # paths left unsubstituted because a variable is broken
 
     def error(self, path: Path, message: str, hint: str | None) -> None:
         self.diags.append(Diagnostic.at(self.source.value(path), message, hint))
@@ -181,7 +186,7 @@ class _Substituter:
         if "${" not in value:
             return value
         whole = _WHOLE_RE.match(value)
-        if whole and whole.group(1) in self.values:
+        if whole and whole.group(1) in self.values and whole.group(1) not in self.broken:
             self.from_vars[path] = whole.group(1)
             return self.values[whole.group(1)]
         rest = INTERPOLATION_RE.sub("", value)
@@ -199,6 +204,9 @@ class _Substituter:
             if len(parts) != 2 or not parts[1]:
                 self.error(path, f"'${{{expr}}}' is not a variable reference",
                            "write ${var.NAME}; a variable is read whole")
+                return match.group(0)
+            if parts[1] in self.broken:
+                self.covered.append(path)
                 return match.group(0)
             if parts[1] in self.values:
                 var_value = self.values[parts[1]]
@@ -244,14 +252,17 @@ def substitute(
 
 
 def substitute_in_place(
-    data: dict, source: SourceMap, values: dict[str, Any], paths: list[Path]
-) -> tuple[list[Interpolation], list[Diagnostic], dict[Path, str]]:
+    data: dict, source: SourceMap, values: dict[str, Any], paths: list[Path],
+    broken: frozenset[str] = frozenset(),
+) -> tuple[list[Interpolation], list[Diagnostic], dict[Path, str], list[Path]]:
     """`substitute`, writing into `data` at `paths` (the strings holding `${`).
 
     Also returns which paths took a whole variable's value, so a type error
-    there can say where the value came from.
+    there can say where the value came from, and which were left as written
+    because they use a `broken` variable (an error there follows from the
+    variable's own).
     """
-    sub = _Substituter(source, values)
+    sub = _Substituter(source, values, broken)
     for path in paths:
         if not path or path[0] == "variables":
             continue
@@ -268,7 +279,7 @@ def substitute_in_place(
             value = parent[last]
             if isinstance(value, str):
                 parent[last] = sub.text(value, path)
-    return sub.found, sub.diags, sub.from_vars
+    return sub.found, sub.diags, sub.from_vars, sub.covered
 
 
 # ------------------------------------------------------------------ field references
@@ -285,12 +296,14 @@ def readable_attrs(component: Any) -> tuple[str, ...]:
     return attrs
 
 
-def _missing_hint(bp: Blueprint, ref: str) -> str:
+def _missing_hint(bp: Blueprint, ref: str, known: set[str] = frozenset()) -> str:
     kind, _, name = ref.partition(".")
     section = getattr(bp, kind, None) if kind in KINDS else None
+    # Components written but left out of `bp` (their own errors are reported) count too.
+    section = {*(section or ()), *(k.partition(".")[2] for k in known if k.partition(".")[0] == kind)}
     if not section:
         return f"declare it under `{kind}:`"
-    close = closest(name, section)
+    close = closest(name, sorted(section))
     if close:
         return f"did you mean '{kind}.{close}'?"
     names = sorted(section)
@@ -317,7 +330,7 @@ def check_references(
     def exists(ref: str, path: Path) -> Any:
         component = bp.component(ref)
         if component is None and ref not in known:
-            diags.append(Diagnostic.at(source.value(path), f"'{ref}' does not exist", _missing_hint(bp, ref)))
+            diags.append(Diagnostic.at(source.value(path), f"'{ref}' does not exist", _missing_hint(bp, ref, known)))
         return component
 
     def edge(src: str, dst: str, path: Path) -> None:
@@ -343,7 +356,9 @@ def check_references(
                 hint = did_you_mean(item.attr, attrs) or f"{item.ref} offers: {', '.join(attrs)}"
             diags.append(Diagnostic.at(source.value(item.path),
                                        f"{item.ref} has no attribute '{item.attr}'", hint))
-        if src := owner(item.path):
+        # A name is known before anything is built, so reading one (even a
+        # component's own, `${services.api.name}` in its env) orders nothing.
+        if item.attr != "name" and (src := owner(item.path)):
             edge(src, item.ref, item.path)
     return graph, diags
 

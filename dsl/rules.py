@@ -1,4 +1,4 @@
-"""Semantic rules of SPEC §1: what the models' shapes cannot say alone.
+"""Semantic rules of a blueprint: what the models' shapes cannot say alone.
 
 Each rule is a small function that yields `(path, message, hint)` for each
 problem it finds; `check` turns the paths into positions. Adding a rule is
@@ -33,10 +33,16 @@ class Context:
 
     target: str
     degraded: frozenset[Path] = frozenset()
+    removed: frozenset[Path] = frozenset()  # the exact keys (or parts) pruned, inside the degraded units
 
     def intact(self, *path: str | int) -> bool:
         """True if nothing at or above `path` (nor below it) was reset by partial validation."""
         return not any(path[:len(unit)] == unit or unit[:len(path)] == path for unit in self.degraded)
+
+    def as_written(self, *path: str | int) -> bool:
+        """True if the value at `path` is as written: nothing at, above or below it was pruned,
+        though a sibling key of the same component may have been (finer than `intact`)."""
+        return not any(path[:len(cut)] == cut or cut[:len(path)] == path for cut in self.removed)
 
 
 Rule = Callable[[Blueprint, Context], Iterator[Problem]]
@@ -49,8 +55,9 @@ def rule(fn: Rule) -> Rule:
 
 
 def check(bp: Blueprint, source: SourceMap, target: str,
-          degraded: frozenset[Path] | set[Path] = frozenset()) -> list[Diagnostic]:
-    ctx = Context(target, frozenset(degraded))
+          degraded: frozenset[Path] | set[Path] = frozenset(),
+          removed: frozenset[Path] | set[Path] = frozenset()) -> list[Diagnostic]:
+    ctx = Context(target, frozenset(degraded), frozenset(removed))
     diags = []
     for fn in RULES:
         for path, message, hint in fn(bp, ctx):
@@ -135,11 +142,21 @@ def balancer_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
                     "redirect on the plain port (80) and terminate TLS on 443"
 
 
+def _as_written(model, field: str, value: float, mark: str = "{}, the default") -> str:
+    """A duration for a message, marked when the user did not write it (`10s, the default`)."""
+    return format_span(value) if field in model.model_fields_set else mark.format(format_span(value))
+
+
 def _health_timing(check_, path: Path) -> Iterator[Problem]:
+    # An unwritten timeout is derived from the interval (models.default_timeout),
+    # so a wrong pair always holds a written timeout; the interval may be a default.
     if check_.timeout >= check_.interval:
+        written = "interval" in check_.model_fields_set
         yield path + ("timeout",), (
-            f"the health check timeout ({format_span(check_.timeout)}) must be shorter than its interval "
-            f"({format_span(check_.interval)})"), "e.g. `interval: 10s, timeout: 5s`"
+            f"the health check timeout ({_as_written(check_, 'timeout', check_.timeout)}) must be shorter than "
+            f"its interval ({_as_written(check_, 'interval', check_.interval)})"), \
+            "e.g. `interval: 10s, timeout: 5s`" if written else \
+            "write an `interval` longer than the timeout, or a shorter `timeout` (or leave it out: half the interval)"
 
 
 @rule
@@ -229,10 +246,19 @@ def cdn_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
                 yield path, "a push CDN needs `content`: the directory to upload", "e.g. `content: ./static`"
             else:
                 yield from _directory(bp, cdn.content, path + ("content",), "content")
-        if cdn.ttl.min > cdn.ttl.default or cdn.ttl.default > cdn.ttl.max:
-            yield path + ("ttl",), (
-                f"TTLs must satisfy min ≤ default ≤ max, but min {format_span(cdn.ttl.min)}, "
-                f"default {format_span(cdn.ttl.default)}, max {format_span(cdn.ttl.max)} were given"), None
+        ttl = cdn.ttl
+        if ttl.min > ttl.default or ttl.default > ttl.max:
+            if {"min", "default", "max"} <= ttl.model_fields_set:
+                yield path + ("ttl",), (
+                    f"TTLs must satisfy min ≤ default ≤ max, but min {format_span(ttl.min)}, "
+                    f"default {format_span(ttl.default)}, max {format_span(ttl.max)} were given"), None
+            else:
+                mark = "{} (the default)"
+                yield path + ("ttl",), (
+                    f"TTLs must satisfy min ≤ default ≤ max, but min {_as_written(ttl, 'min', ttl.min, mark)}, "
+                    f"default {_as_written(ttl, 'default', ttl.default, mark)}, "
+                    f"max {_as_written(ttl, 'max', ttl.max, mark)} are in force"), \
+                    "write the TTLs in order; the ones left out take their defaults"
 
 
 def _directory(bp: Blueprint, written: str, path: Path, what: str) -> Iterator[Problem]:
@@ -270,6 +296,17 @@ def database_shape(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
             elif sharding.key is None:
                 yield path + ("sharding",), "a sharded database needs `key`: the field that picks the shard", \
                     "e.g. `key: user_id`"
+            if sharding.boundaries is None and sharding.strategy == "range" and sharding.shards \
+                    and sharding.shards >= 2:
+                # Without them the shard map would say "range" while keys went by a hash.
+                splits = sharding.shards - 1
+                example = "[" + ", ".join(str(1_000_000 * (i + 1)) for i in range(min(splits, 3))) + \
+                    (", ..." if splits > 3 else "") + "]"
+                yield path + ("sharding", "strategy"), (
+                    f"range sharding needs `boundaries`: the {splits} key{'s' if splits != 1 else ''} "
+                    f"where {sharding.shards} shards split"), \
+                    f"e.g. `boundaries: {example}` (in increasing order), or `strategy: consistent_hash` " \
+                    "to spread keys by a hash"
             if sharding.boundaries is not None:
                 kinds = {type(b) for b in sharding.boundaries}
                 if len(kinds) > 1:
@@ -373,7 +410,7 @@ def recovery_site(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
             yield path + ("region",), f"the DR region must differ from the primary region {bp.aws.region}", None
     if dr.rto is None and dr.rpo is None:
         return
-    if not (ctx.intact("databases") and ctx.intact("dns")):
+    if not _recovery_inputs_as_written(bp, ctx):
         return  # the objectives follow from backups and health checks; some are not as written
     got = achievable(bp, dr.strategy)
     short = []
@@ -394,6 +431,23 @@ def recovery_site(bp: Blueprint, ctx: Context) -> Iterator[Problem]:
         yield path + (key,), (
             f"declared {declared} cannot be met by the {dr.strategy} strategy, which achieves {achievable_text}"
         ), hint
+
+
+def _recovery_inputs_as_written(bp: Blueprint, ctx: Context) -> bool:
+    """Whether every value the DR estimates read (recovery.py) is as written. A type
+    error elsewhere in a database (`version: 8.0`) leaves its backups and storage
+    as written, so the objectives are still checked and reported with it."""
+    for cut in ctx.removed:
+        if cut[:1] == ("databases",) and len(cut) <= 2:
+            return False  # a database left out: the worst restore or backup may be missing
+        if cut[:1] == ("dns",) and (len(cut) == 1 or cut[1] == "records" and len(cut) <= 3):
+            return False  # a DNS record left out: it may be the failover one
+    paths: list[tuple] = [("databases", name, key) for name in bp.databases for key in ("backup", "storage")]
+    if bp.dns is not None:
+        paths.append(("dns", "ttl"))
+        paths += [("dns", "records", r, key) for r in range(len(bp.dns.records))
+                  for key in ("routing", "health_check", "ttl")]
+    return all(ctx.as_written(*path) for path in paths)
 
 
 @rule

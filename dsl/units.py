@@ -14,7 +14,21 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-DURATION_PATTERN = r"^\d+(\.\d+)?(ms|s|m|h|d)$"
+# Compound forms: Go's and Terraform's `2h30m`, and the spelled `2h 20m` that
+# Topoform's own messages and reports print (format_span).
+_COMPOUND_RE = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*)+$")
+_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+DURATION_PATTERN = r"^\d+(\.\d+)?(ms|s|m|h|d)( ?\d+(\.\d+)?(ms|s|m|h|d))*$"
+# What people write instead of a unit → the unit meant (a week is written in days).
+_DURATION_WORDS = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), "ms"),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "s"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+    **dict.fromkeys(("d", "day", "days"), "d"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "w"),
+}
+_WORD_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
 
 _SIZE_UNITS = {
     "B": 1,
@@ -28,8 +42,17 @@ _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 PERCENT_PATTERN = r"^\d+(\.\d+)?%$"
 
 
+def _echo(value: str) -> str:
+    """The written text for a message, on one line: a message ends at its first newline
+    (what follows is the hint, see validate.py)."""
+    return value.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def parse_duration(value: Any) -> float:
-    """Seconds from `500ms`, `30s`, `5m`, `1h`, `7d`; a bare number is refused."""
+    """Seconds from `500ms`, `30s`, `5m`, `1h`, `7d`, or compound `2h30m` / `2h 30m`; a bare number is refused.
+
+    A unit written another way (`5min`, `10 seconds`) is refused with the form meant as a hint.
+    """
     if isinstance(value, bool) or isinstance(value, (int, float)):
         raise ValueError(
             f"a duration needs a unit, e.g. '{value}s' or '{value}m' (got the bare number {value})"
@@ -37,15 +60,48 @@ def parse_duration(value: Any) -> float:
     if not isinstance(value, str):
         raise ValueError(f"a duration must be a string like '30s', not {type(value).__name__}")
     match = _DURATION_RE.match(value)
+    if match:
+        return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if _COMPOUND_RE.match(value):
+        return _compound_duration(value)
+    message = f"'{_echo(value)}' is not a duration: write a number and one of ms, s, m, h, d (e.g. 30s, 5m, 1h)"
+    guess = _duration_guess(value)
+    raise ValueError(message + (f"\ndid you mean '{guess}'?" if guess else ""))
+
+
+def _compound_duration(value: str) -> float:
+    """`2h30m`, `1m30s`, `2h 20m`: each unit once, the largest first (as Go and Terraform write them)."""
+    parts = _PART_RE.findall(value)
+    ranks = [_UNIT_RANK[unit] for _, unit in parts]
+    if any(a <= b for a, b in zip(ranks, ranks[1:])):
+        message = f"'{_echo(value)}' is not a duration: write each unit once, the largest first"
+        if len(set(ranks)) == len(ranks):
+            fixed = "".join(n + u for n, u in sorted(parts, key=lambda part: -_UNIT_RANK[part[1]]))
+            message += f"\ndid you mean '{fixed}'?"
+        raise ValueError(message)
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+_UNIT_RANK = {unit: rank for rank, unit in enumerate(_DURATION_UNITS)}  # ms < s < m < h < d
+
+
+def _duration_guess(value: str) -> str | None:
+    """`5min` → `5m`, `10 seconds` → `10s`, `2W` → `14d`: the written form meant, if clear."""
+    match = _WORD_RE.match(value)
     if not match:
-        raise ValueError(
-            f"'{value}' is not a duration: write a number and one of ms, s, m, h, d (e.g. 30s, 5m, 1h)"
-        )
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        return None
+    number, word = match.groups()
+    unit = _DURATION_WORDS.get(word.lower())
+    if unit is None or word == "M":  # `5M` could mean months as well as minutes
+        return None
+    if unit == "w":
+        days = float(number) * 7
+        return f"{days:g}d"
+    return f"{number}{unit}"
 
 
 def parse_size(value: Any) -> int:
-    """Bytes from `512MiB`, `20GiB` (binary) or `500MB`, `1GB` (decimal)."""
+    """Bytes from `512MiB`, `20GiB` (binary) or `500MB`, `1GB` (decimal); `100G` is refused with both as hints."""
     if isinstance(value, bool) or isinstance(value, (int, float)):
         raise ValueError(
             f"a size needs a unit, e.g. '{value}MiB' or '{value}GiB' (got the bare number {value})"
@@ -54,10 +110,40 @@ def parse_size(value: Any) -> int:
         raise ValueError(f"a size must be a string like '512MiB', not {type(value).__name__}")
     match = _SIZE_RE.match(value)
     if not match:
-        raise ValueError(
-            f"'{value}' is not a size: write a number and one of B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
-        )
+        message = f"'{_echo(value)}' is not a size: write a number and one of B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
+        guess = _size_guess(value)
+        raise ValueError(message + (f"\ndid you mean {guess}?" if guess else ""))
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+_SIZE_PREFIXES = {"k": "K", "m": "M", "g": "G", "t": "T"}
+_SIZE_WORDS = {"kilo": "K", "mega": "M", "giga": "G", "tera": "T", "kibi": "Ki", "mebi": "Mi", "gibi": "Gi",
+               "tebi": "Ti"}
+
+
+def _size_guess(value: str) -> str | None:
+    """`100G` → `'100GiB' (binary) or '100GB' (decimal)`; `2gb` → `'2GB'`; `1 gigabyte` → `'1GB'`."""
+    match = _WORD_RE.match(value)
+    if not match:
+        return None
+    number, word = match.groups()
+    lower = word.lower()
+    if lower in ("b", "byte", "bytes"):
+        return f"'{number}B'"
+    for spelled, prefix in _SIZE_WORDS.items():
+        if lower in (spelled + "byte", spelled + "bytes"):
+            return f"'{number}{prefix}B'"
+    prefix = _SIZE_PREFIXES.get(lower[:1])
+    if prefix is None:
+        return None
+    rest = lower[1:]
+    if rest in ("ib", "i"):
+        return f"'{number}{prefix}iB'"
+    if rest == "b":
+        return f"'{number}{prefix}B'"
+    if rest == "":
+        return f"'{number}{prefix}iB' (binary) or '{number}{prefix}B' (decimal)"
+    return None
 
 
 def parse_percent(value: Any) -> float:
@@ -68,7 +154,7 @@ def parse_percent(value: Any) -> float:
         raise ValueError(f"a percentage must be a string like '99.9%', not {type(value).__name__}")
     match = _PERCENT_RE.match(value)
     if not match:
-        raise ValueError(f"'{value}' is not a percentage: write a number and %, e.g. 99.95%")
+        raise ValueError(f"'{_echo(value)}' is not a percentage: write a number and %, e.g. 99.95%")
     number = float(match.group(1))
     if number > 100:
         raise ValueError(f"a percentage must be at most 100%, but {value} was given")
@@ -117,7 +203,7 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    _json_string(DURATION_PATTERN, "30s", "a duration: number + ms|s|m|h|d"),
+    _json_string(DURATION_PATTERN, "30s", "a duration: number + ms|s|m|h|d, or several largest first (1h30m)"),
 ]
 Size = Annotated[
     int,

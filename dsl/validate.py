@@ -17,11 +17,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .collector import gc_paused
-from .diagnostics import BlueprintError, Diagnostic, has_errors, sorted_diagnostics
+from .diagnostics import BlueprintError, Diagnostic, has_errors, shown as _shown, sorted_diagnostics
 from .loader import Loaded, Path, SourceMap, load_file, load_text
 from .models import KINDS, NAME_PATTERN, NAME_RE, TARGETS, Blueprint
-from .references import check_references, did_you_mean, find_cycles, resolve_variables, substitute_in_place
+from .references import (
+    check_references, closest, did_you_mean, find_cycles, resolve_variables, substitute_in_place,
+)
 from .rules import check
+from .suggestions import choice_hint
 
 
 @dataclass
@@ -80,13 +83,16 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
     values, var_diags = resolve_variables(data, source, variables)
     diags += var_diags
     paths = loaded.dollar_paths if loaded.dollar_paths is not None else _all_string_paths(data)
-    interpolations, sub_diags, from_vars = substitute_in_place(data, source, values, paths)
+    interpolations, sub_diags, from_vars, covered = substitute_in_place(
+        data, source, values, paths, _broken_variables(data, values))
     diags += sub_diags
     diags += _check_names(data, source)
 
-    bp, degraded, model_diags = _build(data, source, from_vars)
-    # A value already reported by substitution (`${var.nope}`) is not reported again as a wrong type.
+    bp, degraded, removed, model_diags = _build(data, source, from_vars)
+    # A value already reported by substitution (`${var.nope}`), or left as written because its
+    # variable's own error is reported, is not reported again as a wrong type.
     reported = {(d.line, d.column) for d in sub_diags}
+    reported |= {(where.line, where.column) for where in map(source.value, covered)}
     diags += [d for d in model_diags if (d.line, d.column) not in reported]
     if bp is None:
         return Validated(None, sorted_diagnostics(diags), source, chosen, interpolations)
@@ -102,6 +108,7 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
                                    f"this blueprint does not support the {target} target",
                                    f"it lists targets: {', '.join(bp.targets)}"))
     known = {f"{kind}.{name}" for kind in KINDS if isinstance(data.get(kind), dict) for name in data[kind]}
+    known |= _in_misspelt_sections(data)
     edges: dict[tuple[str, str], Path] = {}
     graph, ref_diags = check_references(bp, interpolations, source, known, edges)
     diags += ref_diags
@@ -111,9 +118,38 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
                                    "reference cycle: " + " → ".join(cycle),
                                    "a component cannot depend on itself, directly or through others; "
                                    "break one of these references"))
-    diags += check(bp, source, chosen, degraded)
+    diags += check(bp, source, chosen, degraded, removed)
     diags = sorted_diagnostics(diags)
     return Validated(None if has_errors(diags) else bp, diags, source, chosen, interpolations)
+
+
+def _misspelt_sections(data: dict) -> list[tuple[str, dict]]:
+    """(the section meant, what was written) for each unknown section close to a real one
+    (`load_balancer:`). It is reported as unknown, with the right name; what refers into
+    it is not reported again."""
+    found = []
+    for key, section in data.items():
+        if isinstance(key, str) and key not in Blueprint.model_fields and isinstance(section, dict):
+            meant = closest(key, Blueprint.model_fields)
+            if meant is not None:
+                found.append((meant, section))
+    return found
+
+
+def _in_misspelt_sections(data: dict) -> set[str]:
+    """`load_balancers.web` for each `web` under a misspelt `load_balancer:`: a reference
+    to one is not reported as missing."""
+    return {f"{meant}.{name}" for meant, section in _misspelt_sections(data) if meant in KINDS for name in section}
+
+
+def _broken_variables(data: dict, values: dict[str, Any]) -> frozenset[str]:
+    """Variables declared in the file that have no usable value: each has an error of its own
+    (a default of the wrong type, a bad --var value, none at all, a misspelt `variables:`),
+    so its uses report nothing more."""
+    declared = data.get("variables")
+    names = [*(declared if isinstance(declared, dict) else ()),
+             *(name for meant, section in _misspelt_sections(data) if meant == "variables" for name in section)]
+    return frozenset(name for name in names if isinstance(name, str) and values.get(name) is None)
 
 
 def _all_string_paths(data: Any) -> list[Path]:
@@ -136,7 +172,7 @@ def _all_string_paths(data: Any) -> list[Path]:
 
 
 def _build(data: dict, source: SourceMap, from_vars: dict[Path, str]
-           ) -> tuple[Blueprint | None, frozenset[Path], list[Diagnostic]]:
+           ) -> tuple[Blueprint | None, frozenset[Path], frozenset[Path], list[Diagnostic]]:
     """The Blueprint, validated once; on errors, again without the parts that failed.
 
     The first failure gives the diagnostics. Then, so that references and
@@ -146,26 +182,28 @@ def _build(data: dict, source: SourceMap, from_vars: dict[Path, str]
     validated again. The pruned places are returned as "degraded": rules
     skip problems there (they could come from a default standing in for a
     typo). Pruning only deletes mapping keys, never list items, so every
-    path still names the line the user wrote.
+    path still names the line the user wrote. The exact places pruned are
+    returned too, for rules that read only a few fields of a degraded part.
     """
     try:
-        return Blueprint.model_validate(data), frozenset(), []
+        return Blueprint.model_validate(data), frozenset(), frozenset(), []
     except ValidationError as exc:
         diags = pydantic_diagnostics(exc, data, source, from_vars)
         error = exc
     pruned: Any = data
     degraded: set[Path] = set()
+    removed: set[Path] = set()
     for level in ("key", "unit", "section"):
         for item in error.errors(include_url=False):
             path = _data_path(tuple(item["loc"]), pruned, item["type"], item.get("input"))
             if item["type"] == "missing" and _stand_in(path) is None:
                 path = path[:-1]
-            pruned = _prune(pruned, path, level, degraded)
+            pruned = _prune(pruned, path, level, degraded, removed)
         try:
-            return Blueprint.model_validate(pruned), frozenset(degraded), diags
+            return Blueprint.model_validate(pruned), frozenset(degraded), frozenset(removed), diags
         except ValidationError as again:
             error = again
-    return None, frozenset(degraded), diags
+    return None, frozenset(degraded), frozenset(removed), diags
 
 
 def _unit(path: Path) -> Path:
@@ -181,7 +219,7 @@ def _unit(path: Path) -> Path:
     return path[:1]
 
 
-def _prune(data: dict, path: Path, level: str, degraded: set[Path]) -> dict:
+def _prune(data: dict, path: Path, level: str, degraded: set[Path], removed: set[Path]) -> dict:
     """`data` without what `path` names at this level (copies only along the way)."""
     if not path:
         return data
@@ -197,6 +235,7 @@ def _prune(data: dict, path: Path, level: str, degraded: set[Path]) -> dict:
         if target[:1] == ("dns",):
             target = ("dns",)  # a record is a list item: dropping one would shift the others
     degraded.add(_unit(path) if level == "key" else target)
+    removed.add(target)
     stand_in = _stand_in(target)
     if stand_in is not None:
         return _replaced(data, target, stand_in)
@@ -368,20 +407,6 @@ _PATTERN_WORDS = {
 }
 
 
-def _shown(value: Any) -> str:
-    """A written value, echoed briefly: strings quoted, containers named."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _type_hint(given: Any, expected: list[str], origin: str | None) -> str | None:
     if origin:
         return f"the value comes from variable '{origin}'; check its type or the value passed for it"
@@ -458,7 +483,10 @@ def pydantic_diagnostics(exc: ValidationError, data: Any, source: SourceMap,
             expected_text = error["ctx"]["expected"]
             choices = [c.strip().strip("'") for c in expected_text.replace(" or ", ", ").split(", ")]
             message = f"{where(path)}: {_shown(given)} is not one of {', '.join(choices)}"
-            hint = did_you_mean(str(given), choices)
+            if isinstance(given, str) and given.strip() in choices and given.strip().isdigit():
+                hint = f"remove the quotes: {given.strip()}"
+            else:
+                hint = choice_hint(str(given), choices)
         elif kind in ("value_error", "assertion_error"):
             text = str(error.get("ctx", {}).get("error", error["msg"]))
             text, _, hint_text = text.partition("\n")

@@ -48,15 +48,30 @@ def analysed_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
     entry = _ANALYSED.get(key)
     if entry is not None and entry[0]() is bp:
         return entry[1]
+    refused: tuple = ()
     try:
         plan = compile_plan(bp, target, stack)
-    except UnsupportedError:
-        spec = _target_module(target).TARGET
-        ctx = spec.context(bp, stack)
-        spec.facts(ctx)
-        plan = ctx.plan
-    _ANALYSED[key] = (weakref.ref(bp, lambda _ref: _ANALYSED.pop(key, None)), plan)
+    except UnsupportedError as exc:
+        refused = tuple(exc.diagnostics)
+        plan = facts_plan(bp, target, stack)
+    _ANALYSED[key] = (weakref.ref(bp, lambda _ref: _ANALYSED.pop(key, None)), plan, refused)
     return plan
 
 
-_ANALYSED: dict[tuple[int, str, str], tuple["weakref.ref", "Plan"]] = {}
+def facts_plan(bp: "Blueprint", target: str, stack: str = "dev") -> "Plan":
+    """An otherwise empty Plan with the facts of every component: what the target would build,
+    without building it (the facts modules read the blueprint, not the resources)."""
+    spec = _target_module(target).TARGET
+    ctx = spec.context(bp, stack)
+    spec.facts(ctx)
+    return ctx.plan
+
+
+def refusals(bp: "Blueprint", target: str, stack: str = "dev") -> list:
+    """What `target` refuses to build of `bp` (the diagnostics `plan` gives), [] if it builds:
+    an analysis of a refused design says so next to its figures."""
+    analysed_plan(bp, target, stack)
+    return list(_ANALYSED[(id(bp), target, stack)][2])
+
+
+_ANALYSED: dict[tuple[int, str, str], tuple["weakref.ref", "Plan", tuple]] = {}

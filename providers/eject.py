@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from .plan import referenced_names
-from .values import attr_steps, files, special, string_parts
+from .values import attr_steps, files, lookup_function, special, string_parts
 
 # A token's package → how the ejected program imports its SDK.
 SDK_IMPORTS = {
@@ -141,6 +141,12 @@ class Writer:
                     return self.call("pulumi.Output.json_dumps", [self.value(inner, indent + 4)], indent)
                 if key == "$secret":
                     return self.call("pulumi.Output.secret", [self.value(inner, indent + 4)], indent)
+                if key == "$lookup":
+                    package, module, name = lookup_function(inner["function"])
+                    alias = SDK_IMPORTS.get(package, (f"pulumi_{package}", package))[1]
+                    where = alias if module == "index" else f"{alias}.{module}"
+                    args = [f"{k}={self.value(v, indent + 4)}" for k, v in inner["args"].items()]
+                    return self.call(f"{where}.{name}_output", args, indent) + f".{inner['attr']}"
                 if key == "$asset":
                     return f"pulumi.FileAsset({string_literal(self.assets.get(inner, inner))})"
                 return f"pulumi.FileArchive({string_literal(self.assets.get(inner, inner))})"

@@ -12,7 +12,9 @@ Special property values (plain data in the Plan, objects here):
 - `{"$json": value}` → `Output.json_dumps(value)` (ECS container definitions,
   IAM policies, redrive policies);
 - `{"$asset": path}` / `{"$archive": path}` → `pulumi.FileAsset` / `FileArchive`;
-- `{"$secret": value}` → `Output.secret(value)`.
+- `{"$secret": value}` → `Output.secret(value)`;
+- `{"$lookup": {function, args, attr}}` → `attr` of the SDK's data-source call
+  (`pulumi_aws.ec2.get_managed_prefix_list_output(**args).id`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import pulumi
 
 from .plan import Plan, unescape
-from .values import attr_steps, special, string_parts
+from .values import attr_steps, lookup_function, special, string_parts
 
 @functools.lru_cache(maxsize=None)
 def resource_class(token: str) -> type:
@@ -122,13 +124,28 @@ class _Resolver:
                     return pulumi.FileAsset(inner)
                 if key == "$archive":
                     return pulumi.FileArchive(inner)
+                if key == "$lookup":
+                    return _lookup(inner["function"], inner["attr"], inner["args"])
                 return pulumi.Output.secret(self.value(inner))
             return {k: self.value(v) for k, v in value.items()}
         return value
 
 
+@functools.lru_cache(maxsize=None)
+def _lookup_once(function: str, attr: str, args: str) -> Any:
+    package, module, name = lookup_function(function)
+    sdk = importlib.import_module(f"pulumi_{package}" + ("" if module == "index" else f".{module}"))
+    return getattr(getattr(sdk, f"{name}_output")(**json.loads(args)), attr)
+
+
+def _lookup(function: str, attr: str, args: dict) -> Any:
+    """A data source's attribute, as an Output; one call per distinct lookup (cleared per run)."""
+    return _lookup_once(function, attr, json.dumps(args, sort_keys=True))
+
+
 def run_plan(plan: Plan, export: bool = True) -> dict[str, Any]:
     """Register every resource of `plan`; returns (and exports) the stack outputs."""
+    _lookup_once.cache_clear()  # an Output belongs to one run
     components: dict[str, pulumi.ComponentResource] = {}
     for ref, info in plan.components.items():
         components[ref] = pulumi.ComponentResource(info.type, info.name, None)

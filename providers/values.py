@@ -3,7 +3,11 @@
 A Plan property is plain data with a few special forms (providers/plan.py):
 strings holding `${RESOURCE.attr}` references (`attr` may go on with
 `.field` and `[index]` steps; `$${` is a literal `${`), and one-key dicts
-`{"$json": …}`, `{"$secret": …}`, `{"$asset": path}`, `{"$archive": path}`.
+`{"$json": …}`, `{"$secret": …}`, `{"$asset": path}`, `{"$archive": path}`,
+and `{"$lookup": {"function": TOKEN, "args": {…}, "attr": NAME}}` — attribute
+`attr` of a provider data source (an invoke: `aws.ec2.get_managed_prefix_list`),
+read at deploy time for what an account or region knows and a Plan cannot
+(a managed prefix list's id).
 The program turns them into Pulumi objects, eject into Python source; both
 parse them here, so the two cannot read a value differently.
 """
@@ -17,7 +21,7 @@ from typing import Any, Iterator
 
 from .plan import REFERENCE_RE
 
-SPECIAL_KEYS = ("$json", "$secret", "$asset", "$archive")
+SPECIAL_KEYS = ("$json", "$secret", "$asset", "$archive", "$lookup")
 FILE_KEYS = ("$asset", "$archive")
 _ATTR_STEP_RE = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
@@ -62,6 +66,22 @@ def string_parts(text: str) -> list[str | Reference]:
         last = match.end()
     add_text(text[last:])
     return parts
+
+
+def lookup(function: str, attr: str, **args: Any) -> dict:
+    """A `$lookup` value: `attr` of data source `function` (a Pulumi invoke token) called with `args`."""
+    return {"$lookup": {"function": function, "args": args, "attr": attr}}
+
+
+def lookup_function(token: str) -> tuple[str, str, str]:
+    """(SDK package, module, Python function) of an invoke token.
+
+    `aws:ec2/getManagedPrefixList:getManagedPrefixList` → ("aws", "ec2",
+    "get_managed_prefix_list"); the program and eject call its `_output` form.
+    """
+    package, module_path, name = token.split(":")
+    module = module_path.split("/")[0]
+    return package, module, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def special(value: dict) -> tuple[str, Any] | None:

@@ -4,8 +4,8 @@ Every `import` counts, wherever it is written — at the top, inside a function
 (a lazy import is still a dependency, only a later one), under
 `TYPE_CHECKING` (the types say who knows whom). The layers are
 cli → providers → dsl: `dsl` imports nothing else of ours, `providers` never
-imports `cli`. The `topoform` package root (api/__init__.py) holds only the
-version and may be read from anywhere.
+imports `cli`. The `topoform` package root (api/__init__.py) holds the version
+and re-exports the public API lazily; it may be read from anywhere.
 
 A package's `__init__` executed on the way to a submodule is not counted as
 an import of it: only the module an import statement names is.
@@ -177,13 +177,14 @@ def _layer(module: str) -> str:
     return parts[1] if len(parts) > 1 and parts[1] in ("dsl", "providers", "cli") else "api"
 
 
-# layer → the layers it may import (the root holds only the version)
+# layer → the layers it may import (the root holds the version and lazy re-exports)
 ALLOWED = {
     "dsl": {"dsl"},
     "providers": {"providers", "dsl", "root"},
     "cli": {"cli", "providers", "dsl", "root", "api"},
     "api": {"api", "providers", "dsl", "root"},
-    "root": set(),
+    # the root holds the version, and re-exports the public API lazily (api/__init__.py)
+    "root": {"api", "providers", "dsl"},
 }
 
 

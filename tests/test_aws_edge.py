@@ -319,18 +319,30 @@ def test_cloudfront_gets_a_us_east_1_certificate_when_the_primary_is_elsewhere(w
 # ---------------------------------------------------------------- reverse proxy and CDNs
 
 
-def test_reverse_proxy_rate_limit_and_deny_list_are_a_web_acl_on_the_alb(full):
+def test_reverse_proxy_rate_limit_and_deny_list_are_a_web_acl_where_viewers_connect(full):
+    """front is a distribution: its ACL is CLOUDFRONT-scope (us-east-1) on it, where viewer addresses are seen."""
     acl = props(full, "rp-front-web-acl")
-    assert acl["scope"] == "REGIONAL" and acl["default_action"] == {"allow": {}}
+    assert (acl["scope"], acl["region"]) == ("CLOUDFRONT", "us-east-1") and acl["default_action"] == {"allow": {}}
     deny, rate = acl["rules"]
     assert deny["action"] == {"block": {}}
     assert deny["statement"] == {"ip_set_reference_statement": {"arn": "${rp-front-deny-ipv4.arn}"}}
-    assert props(full, "rp-front-deny-ipv4")["addresses"] == ["203.0.113.0/24"]
+    ip_set = props(full, "rp-front-deny-ipv4")
+    assert ip_set["addresses"] == ["203.0.113.0/24"] and ip_set["scope"] == "CLOUDFRONT"
     assert rate["statement"]["rate_based_statement"] == {
         "limit": 3000, "aggregate_key_type": "IP", "evaluation_window_sec": 60}
-    link = props(full, "rp-front-web-acl-link")
-    assert link["resource_arn"] == "${lb-edge.arn}" and link["web_acl_arn"] == "${rp-front-web-acl.arn}"
-    assert props(full, "dr-rp-front-web-acl-link")["resource_arn"] == "${dr-lb-edge.arn}"
+    assert props(full, "rp-front-distribution")["web_acl_id"] == "${rp-front-web-acl.arn}"
+    assert not full.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")  # no REGIONAL ACL on the ALBs
+
+
+def test_a_plain_reverse_proxy_web_acl_is_regional_on_the_alb_at_every_site():
+    bp = load(WEB + """
+reverse_proxies:
+  guard: {upstream: load_balancers.edge, tls: true, rate_limit: {requests_per_second: 20}}
+""")
+    plan = compile_plan(bp, "aws")
+    assert props(plan, "rp-guard-web-acl")["scope"] == "REGIONAL"
+    link = props(plan, "rp-guard-web-acl-link")
+    assert link["resource_arn"] == "${lb-edge.arn}" and link["web_acl_arn"] == "${rp-guard-web-acl.arn}"
 
 
 def test_reverse_proxy_compression_cache_and_static_files_are_cloudfront(full):
@@ -474,7 +486,8 @@ def test_attributes_of_edge_components(full):
     assert full.outputs["load_balancers.edge.url"] == "https://${lb-edge.dns_name}"
     assert full.outputs["services.web.url"] == "http://web.shop.local"
     assert full.outputs["cdns.assets.url"] == "https://www.shop.example.com"
-    assert full.outputs["cdns.media.url"] == "https://${cdn-media-distribution.domain_name}"
+    # No record names the push CDN: with a zone it gets its own name, record and certificate.
+    assert full.outputs["cdns.media.url"] == "https://media.shop.example.com"
 
 
 def test_compiling_is_deterministic():

@@ -26,7 +26,7 @@ def run(tmp_path, monkeypatch):
 def test_validate_a_good_blueprint_exits_0(run):
     result = run("validate", "bp.yaml", files={"bp.yaml": GOOD})
     assert result.exit_code == 0
-    assert result.output == "valid: bp.yaml — blueprint 'shop', 1 component(s), target docker\n"
+    assert result.output == "valid: bp.yaml — blueprint 'shop', 1 blueprint component, targets docker, aws\n"
 
 
 def test_validate_prints_every_problem_and_exits_2(run):

@@ -1,5 +1,6 @@
 """The YAML loader: data equal to PyYAML's, a position for every node, problems as diagnostics."""
 
+import pytest
 import yaml
 
 from topoform.dsl.loader import MAX_NODES, load_file, load_text
@@ -56,6 +57,19 @@ def test_syntax_errors_have_the_parser_position():
     [diag] = loaded.diagnostics
     assert diag.message.startswith("YAML syntax error:")
     assert (diag.line, diag.column) == (3, 2)
+
+
+@pytest.mark.parametrize("text, where, opened", [
+    ("a:\n  b: [1, 2\nc: 3\n", (3, 2), "the '[' at line 2, column 6 is not closed"),
+    ("a: 1\n" * 31 + "x: {image: nginx, port: 80\ny: 2\n", (33, 2), "the '{' at line 32, column 4 is not closed"),
+    ("a: {b: 1 c: 2}\n", (1, 11), "the '{' at line 1, column 4 is not closed"),
+    ("a: 'open\nb: 1\n", (2, 5), "the quoted string at line 1, column 4 is not closed"),
+])
+def test_an_unclosed_bracket_or_quote_points_back_at_where_it_opened(text, where, opened):
+    [diag] = load_text(text, "f.yaml").diagnostics
+    assert (diag.line, diag.column) == where
+    assert diag.hint.startswith(opened)
+    assert opened.split(" is ")[0].split(" at ")[1] in diag.message
 
 
 def test_yaml_11_words_are_booleans_as_values_but_stay_words_as_keys():

@@ -1,4 +1,4 @@
-"""DR objectives (SPEC §4): what each strategy achieves, and the validation error naming a better one."""
+"""DR objectives: what each strategy achieves, and the validation error naming a better one."""
 
 import pytest
 

@@ -37,6 +37,25 @@ def test_interpolations_build_dependencies_and_cycles_point_at_a_reference():
     assert message == "reference cycle: services.a → services.b → services.a"
 
 
+def test_reading_a_name_is_not_a_dependency_not_even_ones_own():
+    # A name is known before anything is built.
+    text = ("blueprint: a\nservices:\n  api: {image: x, env: {ME: '${services.api.name}', B: '${services.b.name}'}}\n"
+            "  b: {image: x, env: {A: '${services.api.name}'}}\n")
+    assert diags(text) == []
+    text = "blueprint: a\nservices:\n  api: {image: x, port: 80, env: {ME: '${services.api.url}'}}\n"
+    assert [m for _, _, m, _ in diags(text)] == ["reference cycle: services.api → services.api"]
+
+
+def test_references_into_a_misspelt_section_are_not_reported_again():
+    text = ("blueprint: a\nservices:\n  w: {image: x, port: 80}\nload_balancer:\n  web: {routes: [services.w]}\n"
+            "cdns:\n  c: {mode: pull, origin: load_balancers.web}\n"
+            "reverse_proxies:\n  p: {upstream: load_balancers.web}\n  q: {upstream: load_balancers.wbe}\n")
+    assert diags(text) == [
+        (4, 1, "unknown section 'load_balancer'", "did you mean 'load_balancers'?"),
+        (10, 17, "'load_balancers.wbe' does not exist", "did you mean 'load_balancers.web'?"),
+    ]
+
+
 def test_consumer_lists_are_back_links_not_dependencies():
     text = ("blueprint: a\nservices:\n  w: {image: x, consumes: [queues.q]}\n"
             "queues:\n  q: {consumers: [services.w]}\n")

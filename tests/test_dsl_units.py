@@ -60,3 +60,62 @@ def test_sizes_and_spans_format_for_messages():
     assert format_size(1000) == "1000B"
     assert format_span(3723) == "1h 2m 3s"
     assert format_span(0.5) == "0.5s"
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("2h30m", 9000), ("1h30m", 5400), ("1m30s", 90), ("1d12h", 129600), ("1s500ms", 1.5),
+    ("2h 20m", 8400), ("1h 2m 3s", 3723), ("1.5h30m", 7200),
+])
+def test_compound_durations_parse_as_go_and_terraform_write_them(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_every_span_topoform_prints_reads_back():
+    for seconds in (61, 3723, 8400, 93784, 14 * 86400 + 1):
+        assert parse_duration(format_span(seconds)) == seconds
+
+
+@pytest.mark.parametrize("value, hint", [("30m2h", "did you mean '2h30m'?"), ("1h1h", None), ("5s1m", "'1m5s'")])
+def test_compound_durations_want_each_unit_once_largest_first(value, hint):
+    with pytest.raises(ValueError, match="each unit once, the largest first") as caught:
+        parse_duration(value)
+    if hint is None:
+        assert "did you mean" not in str(caught.value)
+    else:
+        assert hint in str(caught.value)
+
+
+@pytest.mark.parametrize("value, meant", [
+    ("5min", "5m"), ("10 seconds", "10s"), ("2hours", "2h"), ("1 day", "1d"), ("2w", "14d"), ("250msec", "250ms"),
+    ("1.5hrs", "1.5h"),
+])
+def test_a_unit_written_another_way_gets_the_form_meant(value, meant):
+    with pytest.raises(ValueError, match="is not a duration") as caught:
+        parse_duration(value)
+    message, _, hint = str(caught.value).partition("\n")
+    assert hint == f"did you mean '{meant}'?"
+    assert parse_duration(meant) > 0
+
+
+@pytest.mark.parametrize("value", ["5M", "5 fortnights", "soon", "-5s"])
+def test_no_guess_where_the_meaning_is_unclear(value):
+    with pytest.raises(ValueError) as caught:
+        parse_duration(value)
+    assert "did you mean" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value, hint", [
+    ("100G", "did you mean '100GiB' (binary) or '100GB' (decimal)?"), ("512m", "did you mean '512MiB' (binary) or '512MB' (decimal)?"),
+    ("2gb", "did you mean '2GB'?"), ("5Gi", "did you mean '5GiB'?"), ("10mib", "did you mean '10MiB'?"),
+    ("1 gigabyte", "did you mean '1GB'?"), ("1 gibibyte", "did you mean '1GiB'?"), ("64 bytes", "did you mean '64B'?"),
+])
+def test_a_size_unit_written_another_way_gets_binary_and_decimal_hints(value, hint):
+    with pytest.raises(ValueError, match="is not a size") as caught:
+        parse_size(value)
+    assert str(caught.value).partition("\n")[2] == hint
+
+
+def test_no_size_guess_for_an_unknown_unit():
+    with pytest.raises(ValueError) as caught:
+        parse_size("2XB")
+    assert "\n" not in str(caught.value)

@@ -72,6 +72,30 @@ def test_a_variable_without_default_needs_a_value():
     assert validate_text(text, variables={"image": "nginx"}).blueprint.services["w"].image == "nginx"
 
 
+@pytest.mark.parametrize("declaration", [
+    "{type: int, default: four}",   # a default of the wrong type
+    "{type: int}",                   # no value at all
+    "{type: integer, default: 4}",   # a declaration that is itself invalid
+])
+def test_uses_of_a_variable_with_its_own_error_are_not_reported_again(declaration):
+    text = (f"blueprint: a\nvariables:\n  shards: {declaration}\n"
+            "services:\n  w: {image: x, replicas: '${var.shards}', env: {N: 'n${var.shards}'}}\n")
+    [diag] = validate_text(text, "v.yaml").diagnostics
+    assert diag.line == 3
+
+
+def test_uses_of_variables_declared_under_a_misspelt_section_are_not_reported_again():
+    text = "blueprint: a\nvariable:\n  n: {type: int, default: 2}\nservices:\n  w: {image: x, replicas: '${var.n}'}\n"
+    [diag] = validate_text(text, "v.yaml").diagnostics
+    assert (diag.line, diag.message, diag.hint) == (2, "unknown section 'variable'", "did you mean 'variables'?")
+
+
+def test_a_use_of_an_undeclared_variable_is_still_reported():
+    text = "blueprint: a\nvariables:\n  shards: {type: int, default: 4}\nservices:\n  w: {image: x, replicas: '${var.shard}'}\n"
+    [diag] = validate_text(text, "v.yaml").diagnostics
+    assert (diag.line, diag.message, diag.hint) == (5, "unknown variable 'shard' in '${var.shard}'", "did you mean 'shards'?")
+
+
 def test_sensitive_values_are_not_echoed():
     text = "blueprint: a\nvariables:\n  key: {type: int, default: hunter2, sensitive: true}\n"
     [diag] = validate_text(text).diagnostics

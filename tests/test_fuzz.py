@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from topoform.dsl.models import KINDS
+from topoform.dsl.units import format_span, parse_duration, parse_size
 from topoform.dsl.validate import validate_text
 
 ROOT = Path(__file__).parent.parent
@@ -34,7 +35,8 @@ SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
     GARBAGE, st.sampled_from(["30s", "5", "512MiB", "99.9%", "1x", "-1s", "1e9h", "100.1%", "0ms", "${var.x}",
                               "${services.web.url}", "services.web", "databases.nope", "${", "$${x}", "}",
-                              "load_balancers.edge", "7d", "20GiB", "${var.web_replicas}"]),
+                              "load_balancers.edge", "7d", "20GiB", "${var.web_replicas}", "2h30m", "30m2h",
+                              "2h 20m", "1h1h", 443, 80, "/healthz", "healthz", "100G", "lru"]),
 )
 REFERENCES = st.builds(lambda kind, name, attr: st.sampled_from([f"{kind}.{name}", f"${{{kind}.{name}.{attr}}}"]),
                        st.sampled_from([*KINDS, "var", "nope"]), st.sampled_from(["web", "edge", "users", "x", ""]),
@@ -137,3 +139,37 @@ def test_unit_changes_end_in_diagnostics(unit, number, field):
     data = copy.deepcopy(DATA[[p.stem for p in SOURCES].index("two-region-hot-dr")])
     parent_of(data, field)[field[-1]] = f"{number}{unit}"
     check(yaml.safe_dump(data, sort_keys=False))
+
+
+DURATION_TEXT = st.lists(st.tuples(st.one_of(st.integers(0, 10**6).map(str), st.sampled_from(["1.5", "0.25", ""])),
+                                   st.sampled_from(["ms", "s", "m", "h", "d", "w", "min", "", "M"]),
+                                   st.sampled_from(["", " ", "  "])), min_size=1, max_size=5).map(
+    lambda parts: "".join(number + unit + space for number, unit, space in parts))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.one_of(DURATION_TEXT, st.text(max_size=20)))
+def test_durations_parse_to_seconds_or_say_why_not(text):
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        message, _, hint = str(exc).partition("\n")
+        assert text.replace("\r", "\\r").replace("\n", "\\n") in message  # echoed, on one line
+        if hint:  # a suggestion is itself a duration
+            parse_duration(hint.split("'")[1])
+    else:
+        assert seconds >= 0
+        if seconds >= 60 and seconds == int(seconds):
+            assert parse_duration(format_span(seconds)) == seconds
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(text=st.one_of(st.from_regex(r"\A[0-9]{1,4}(\.[0-9])? ?[A-Za-z]{0,9}\Z"), st.text(max_size=12)))
+def test_sizes_parse_to_bytes_or_suggest_sizes(text):
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        for suggestion in str(exc).partition("\n")[2].split("'")[1::2]:
+            parse_size(suggestion)
+    else:
+        assert size >= 0

@@ -50,10 +50,29 @@ def test_components_are_grouped_by_site_and_tier(shop):
     assert where["services_web"] == "primary_application"
     assert where["databases_users"] == where["caches_sessions"] == "primary_data"
     assert where["queues_orders"] == where["services_worker"] == "primary_async"
-    # the hot site duplicates the stateless tier, and holds the cross-region replicas
+    # the hot site runs what the Plan builds there: the stateless tier, the cross-region
+    # replicas, and (on docker) its own cache, queue and CDN nginx
     assert where["dr__services_web"] == "dr_application"
-    assert where["dr__databases_users"] == "dr_data"
-    assert "dr__caches_sessions" not in where
+    assert where["dr__databases_users"] == where["dr__caches_sessions"] == "dr_data"
+    assert where["dr__cdns_assets"] == "dr_edge" and where["dr__queues_orders"] == "dr_async"
+
+
+def test_the_dr_site_is_drawn_from_the_plans_facts():
+    """Every component the Plan gives a DR copy is drawn at the DR site, and no other."""
+    from topoform.providers import analysed_plan
+
+    bp = validate_file(EXAMPLE).blueprint
+    for target in ("docker", "aws"):
+        drawn = {n.label[0] for n in architecture(bp, target).nodes if n.id.startswith("dr__")}
+        copied = {ref for ref, info in analysed_plan(bp, target).components.items()
+                  if info.facts is not None and info.facts.dr_copy}
+        assert drawn == copied, target
+    # CloudFront is global: no DR copy of a CDN on aws
+    assert not any(n.id == "dr__cdns_assets" for n in architecture(bp, "aws").nodes)
+    labels = edge_labels(architecture(bp, "docker"))
+    assert labels[("dr__caches_sessions", "dr__databases_users")] == "cache-aside"
+    assert labels[("dr__services_web", "dr__queues_orders")] == "produces"
+    assert labels[("dr__queues_orders", "dr__services_worker")] == "consumes"
 
 
 def test_edges_carry_the_routing_policy(shop):

@@ -24,8 +24,11 @@ from topoform.providers.base import COMPONENT_TYPES, PREFIX, Refused
 from topoform.providers.plan import REFERENCE_RE, Facts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# One blueprint with a component of every kind, valid and buildable on both targets.
+# Blueprints that between them hold a component of every kind, each valid and buildable on both
+# targets: the kinds of the hot-DR design, and the API gateway and NoSQL kinds.
 EVERY_KIND = os.path.join(ROOT, "blueprints", "two-region-hot-dr.yaml")
+NEWER_KINDS = os.path.join(ROOT, "blueprints", "api-and-nosql.yaml")
+BLUEPRINT_OF = {"api_gateways": NEWER_KINDS, "nosql": NEWER_KINDS}
 SECTIONS = [kind.section for kind in REGISTRY]
 # Outputs every resource has under mocks whatever its type (api/mock_outputs.py `computed_outputs`).
 GENERIC = {"id", "urn"}
@@ -33,15 +36,15 @@ AWS_GENERIC = {"arn", "name"}
 
 
 @cache
-def every_kind():
-    bp = validate_file(EVERY_KIND).blueprint
+def every_kind(section: str = "services"):
+    bp = validate_file(BLUEPRINT_OF.get(section, EVERY_KIND)).blueprint
     assert bp is not None
     return bp
 
 
 @cache
-def plan(target: str):
-    return compile_plan(every_kind(), target)
+def plan(target: str, section: str = "services"):
+    return compile_plan(every_kind(section), target)
 
 
 def test_the_registry_is_complete_and_consistent():
@@ -52,11 +55,13 @@ def test_the_registry_is_complete_and_consistent():
         assert kind.component_type.startswith("topoform:index:")
         assert "name" in kind.attributes
     assert len({kind.prefix for kind in REGISTRY}) == len(REGISTRY), "two kinds share a resource-name prefix"
+    # The program names each component's ComponentResource `section-name`: a prefix equal to the
+    # section would give the component and its first resource the same name.
+    assert [kind.section for kind in REGISTRY if kind.prefix == kind.section] == []
 
 
-def test_the_blueprint_used_here_holds_every_kind():
-    bp = every_kind()
-    assert [section for section in SECTIONS if not getattr(bp, section)] == []
+def test_the_blueprints_used_here_hold_every_kind():
+    assert [section for section in SECTIONS if not getattr(every_kind(section), section)] == []
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -79,8 +84,8 @@ def test_every_kind_has_availability_facts_on_every_target(target, section):
     assert section in facts_module.DEFAULTS, f"providers/{target}/facts.py DEFAULTS has no figure for {section}"
     assert facts_module.DEFAULTS[section].source
     assert section in facts_module.KINDS, f"providers/{target}/facts.py KINDS does not describe {section}"
-    recorded = analysed_plan(every_kind(), target)
-    for component in getattr(every_kind(), section).values():
+    recorded = analysed_plan(every_kind(section), target)
+    for component in getattr(every_kind(section), section).values():
         facts = recorded.components[component.ref].facts
         assert isinstance(facts, Facts), f"{component.ref} has no facts on {target}"
         assert set(facts.copies) == set(facts.basis) == set(facts.availability) == {"primary", "dr"}
@@ -91,9 +96,9 @@ def test_every_kind_has_availability_facts_on_every_target(target, section):
 @pytest.mark.parametrize("section", SECTIONS)
 def test_what_every_kind_builds_has_mock_outputs(target, section):
     """Each output of a kind's resources that another resource reads exists under mocks."""
-    compiled = plan(target)
+    compiled = plan(target, section)
     by_name = {resource.name: resource for resource in compiled.resources}
-    refs = {component.ref for component in getattr(every_kind(), section).values()}
+    refs = {component.ref for component in getattr(every_kind(section), section).values()}
     missing = set()
     for resource in compiled.resources:
         text = str(resource.properties)

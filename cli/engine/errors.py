@@ -46,6 +46,10 @@ class AwsCredentialsMissing(EngineError):
     """The aws target needs credentials the AWS SDK can find."""
 
 
+class PrerequisitesMissing(EngineError):
+    """Several of the above at once (cli/engine/preflight.py `check_all`): each with its fix."""
+
+
 class StackLocked(EngineError):
     """Another update holds the backend's lock on this stack."""
 

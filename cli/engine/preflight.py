@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from .errors import AwsCredentialsMissing, DockerMissing
+from .errors import AwsCredentialsMissing, DockerMissing, PrerequisitesMissing
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "~/.docker/run/docker.sock", "~/.colima/default/docker.sock",
                   "$XDG_RUNTIME_DIR/docker.sock", "$XDG_RUNTIME_DIR/podman/podman.sock")
@@ -109,3 +109,34 @@ def check_target(target: str, environ: Mapping[str, str] | None = None) -> str |
     if target == "aws":
         return check_aws(environ)
     return None
+
+
+def check_all(target: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """Every prerequisite of an engine command checked before any is reported: the Pulumi CLI,
+    and the target's engine or credentials (when the target is known). One missing piece is
+    raised as it is; several are raised together, each with how to get it, so a user with
+    neither Docker nor the CLI learns of both at once. Returns what the target will use."""
+    from .cli_binary import find_pulumi_root
+    from .errors import EngineError
+
+    missing: list[EngineError] = []
+    used = None
+    try:
+        find_pulumi_root(environ)
+    except EngineError as exc:
+        missing.append(exc)
+    if target is not None:
+        try:
+            used = check_target(target, environ)
+        except EngineError as exc:
+            missing.append(exc)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        lines = [f"{len(missing)} things this command needs are missing:"]
+        for number, exc in enumerate(missing, start=1):
+            lines.append(f"  {number}. {exc.message}")
+            if exc.hint:
+                lines.append(f"     to fix: {exc.hint}")
+        raise PrerequisitesMissing("\n".join(lines), exit_code=max(exc.exit_code for exc in missing))
+    return used

@@ -23,11 +23,13 @@ from topoform.providers.base import Target
 from . import alarms, dns, facts, recovery
 from .context import AwsContext
 from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
+from .kinds import api_gateways, nosql
 from .sites import DR, PRIMARY
 
 KINDS = {
     "services": services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
     "cdns": cdns, "databases": databases, "caches": caches, "queues": queues,
+    "api_gateways": api_gateways, "nosql": nosql,
 }
 
 

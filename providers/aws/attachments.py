@@ -1,4 +1,5 @@
-"""Which services sit behind which balancer: one pass over the blueprint, before any build.
+"""Which services sit behind which balancer, on which port and protocol: one pass over the
+blueprint, before any build.
 
 A leaf module. Services are built before balancers, but a service's ECS
 service must name the target groups it registers in and the listeners that
@@ -23,6 +24,12 @@ class Attachment:
     balancer: str  # load balancer ref
     group_key: str  # service name (layer 7) or listener port (layer 4)
     port: int
+    protocol: str = "tcp"  # the transport the target receives: udp behind a UDP listener
+
+
+def transport(listener_protocol: str | None) -> str:
+    """The IP protocol a layer 4 listener carries to its targets (TLS ends at the NLB: tcp)."""
+    return "udp" if listener_protocol == "udp" else "tcp"
 
 
 class Attachments:
@@ -44,7 +51,8 @@ class Attachments:
                         key = (target.target, listener.port)
                         if svc is not None and port and key not in seen:
                             seen.add(key)
-                            self._add(names.ref(svc), Attachment(names.ref(lb), str(listener.port), port))
+                            self._add(names.ref(svc), Attachment(names.ref(lb), str(listener.port), port,
+                                                                 transport(listener.protocol)))
 
     def _add(self, service: str, attachment: Attachment) -> None:
         self._by_service.setdefault(service, []).append(attachment)

@@ -17,6 +17,7 @@ import re
 from typing import Callable
 
 from topoform.dsl.models import Dns, DnsRecord, Endpoint
+from topoform.providers import routing
 from topoform.providers.plan import ref
 
 from . import edge
@@ -49,6 +50,7 @@ def literal_type(value: str) -> str:
 
 
 def build(ctx: AwsContext, dns: Dns) -> None:
+    routing.refuse_unrouted_health_checks(ctx)
     zone = ctx.certificates.zone()
     used: set[str] = set()
     for r, record in enumerate(dns.records):

@@ -29,6 +29,8 @@ from .sites import PRIMARY
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # origin request policy
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # response headers policy
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # cache policy, for dynamic paths
+SHARED_RESPONSE_TTL = 60  # seconds: past this a shared answer of an application is worth a warning
+MANAGED = "$managed:"  # a cache policy given by its AWS id, not a resource of the Plan
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD"]
 CACHED_METHODS = ["GET", "HEAD"]
@@ -44,21 +46,30 @@ def object_slug(key: str, taken: set[str]) -> str:
 
 def distribution_attribute(ctx: AwsContext, component: Cdn | ReverseProxy, attr: str) -> str:
     """The first record name aliasing the distribution, else its CloudFront name; always HTTPS."""
-    aliases = ctx.certificates.aliases.get(ctx.ref_of(component))
+    aliases = distribution_aliases(ctx, component)
     host = aliases[0] if aliases else ref(distribution_name(ctx, component), "domain_name")
     return endpoint_attribute(ctx, component, attr, host, 443, "https")
+
+
+def distribution_aliases(ctx: AwsContext, component: Cdn | ReverseProxy) -> list[str]:
+    """The names viewers reach a distribution by: the records that name it, else `NAME.zone`.
+
+    A distribution no record names would be on nobody's request path (its WAF,
+    cache and compression never apply) and could only use the *.cloudfront.net
+    certificate, which accepts TLSv1; with a `dns.zone` it gets a name of its
+    own (`own_record` creates the record), unless a record already takes that name.
+    """
+    named = ctx.certificates.aliases.get(ctx.ref_of(component))
+    if named or ctx.bp.dns is None or component.name in {r.name for r in ctx.bp.dns.records}:
+        return list(named or [])
+    return [ctx.certificates.record_fqdn(component.name)]
 
 
 def distribution_name(ctx: AwsContext, component: Cdn | ReverseProxy) -> str:
     return f"{ctx.prefix(component)}-distribution"
 
 
-def has_distribution(component) -> bool:
-    if component.section == "cdns":
-        return True
-    if component.section == "reverse_proxies":
-        return bool(component.compression or component.cache or component.static)
-    return False
+has_distribution = load_balancers.has_distribution
 
 
 # ---------------------------------------------------------------- origins
@@ -92,12 +103,19 @@ def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
                      "balancer an origin name the certificate covers", "load_balancers", lb.name)
         policy, port = "https-only", load_balancers.port_of(lb)
     else:
+        ctx.warn(f"CloudFront reaches {ctx.ref_of(lb)} over plain HTTP: it has no TLS listener",
+                 "add `{port: 443, tls: true}` to its listeners so the origin is fetched over TLS 1.2",
+                 "load_balancers", lb.name, "listeners")
         policy, port = "http-only", load_balancers.port_of(lb)
     config = {"http_port": port if policy == "http-only" else 80,
               "https_port": port if policy == "https-only" else 443,
               "origin_protocol_policy": policy, "origin_ssl_protocols": ["TLSv1.2"],
               "origin_read_timeout": 30, "origin_keepalive_timeout": 5}
-    return {"domain_name": domain, "origin_id": ctx.ref_of(lb), "custom_origin_config": config}
+    origin = {"domain_name": domain, "origin_id": ctx.ref_of(lb), "custom_origin_config": config}
+    headers = load_balancers.origin_headers(ctx, lb)
+    if headers:
+        origin["custom_headers"] = headers
+    return origin
 
 
 def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
@@ -119,15 +137,48 @@ def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
 
 
 def viewer_certificate(ctx: AwsContext, component) -> tuple[list[str], dict]:
-    aliases = ctx.certificates.aliases.get(ctx.ref_of(component), [])
+    """(aliases, viewer certificate): an ACM certificate for the aliases with TLS 1.2 at least, or
+    CloudFront's default certificate, with which AWS always allows TLSv1 (so the Plan says so)."""
+    aliases = distribution_aliases(ctx, component)
     if not aliases:
-        return [], {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"}
+        what = ctx.ref_of(component)
+        ctx.warn(f"{what}: CloudFront's default *.cloudfront.net certificate accepts viewers from TLSv1 on "
+                 "(AWS ignores a higher minimum with it)", "add a `dns.zone` so Topoform names the distribution "
+                 "and issues it a certificate with TLS 1.2 as the minimum", *component_path(component))
+        return [], {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1"}
     return aliases, {"acm_certificate_arn": ctx.certificates.cloudfront_certificate(), "ssl_support_method": "sni-only",
                      "minimum_protocol_version": "TLSv1.2_2021"}
 
 
+def component_path(component) -> tuple[str, str]:
+    return component.section, component.name
+
+
+def own_record(ctx: AwsContext, component) -> None:
+    """The alias record of a distribution's own name (`distribution_aliases`), where no record names it."""
+    if ctx.certificates.aliases.get(ctx.ref_of(component)) or not distribution_aliases(ctx, component):
+        return
+    fqdn = distribution_aliases(ctx, component)[0]
+    name = distribution_name(ctx, component)
+    ctx.warn(f"{ctx.ref_of(component)}: no DNS record names this distribution, so Topoform names it {fqdn}; "
+             "its features apply only to requests sent there", "add a `dns.records` entry targeting "
+             f"{ctx.ref_of(component)} to choose the name", *component_path(component))
+    ctx.add("aws:route53/record:Record", f"{ctx.prefix(component)}-record", {
+        "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": fqdn, "type": "A",
+        "aliases": [{"name": ref(name, "domain_name"), "zone_id": ref(name, "hosted_zone_id"),
+                     "evaluate_target_health": False}],
+    })
+
+
 def cache_policy(ctx: AwsContext, component, default: float, minimum: float, maximum: float, compress: bool,
                  dynamic: bool) -> str:
+    """A cache policy carrying these TTLs, or AWS's CachingDisabled where they are all 0.
+
+    With every TTL 0 CloudFront refuses a policy that normalises Accept-Encoding
+    or keys on anything, so the managed policy (which does neither) stands in.
+    """
+    if int(default) == int(minimum) == int(maximum) == 0:
+        return MANAGED + CACHING_DISABLED
     name = f"{ctx.prefix(component)}-cache-policy"
     ctx.add("aws:cloudfront/cachePolicy:CachePolicy", name, {
         "comment": f"TTLs of {ctx.ref_of(component)}",
@@ -145,7 +196,7 @@ def cache_policy(ctx: AwsContext, component, default: float, minimum: float, max
 
 def distribution(ctx: AwsContext, component, origins: list[dict], default_behavior: dict,
                  ordered: list[dict] | None = None, root_object: str | None = None,
-                 depends_on: list[str] | None = None) -> str:
+                 depends_on: list[str] | None = None, web_acl: str | None = None) -> str:
     aliases, certificate = viewer_certificate(ctx, component)
     props = {
         "enabled": True, "is_ipv6_enabled": True, "http_version": "http2and3",
@@ -157,8 +208,22 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
     }
     if root_object:
         props["default_root_object"] = root_object
-    return ctx.add("aws:cloudfront/distribution:Distribution", distribution_name(ctx, component), props,
+    if web_acl:
+        props["web_acl_id"] = ref(web_acl, "arn")  # WAFv2: the ACL's ARN
+    name = ctx.add("aws:cloudfront/distribution:Distribution", distribution_name(ctx, component), props,
                    depends_on=depends_on).name
+    own_record(ctx, component)
+    return name
+
+
+def dynamic_paths(lb: LoadBalancer) -> list[str]:
+    """Path patterns the balancer routes to services by a rule of their own (not its catch-all).
+
+    CloudFront matches paths only, so host rules stay with the default behaviour;
+    the patterns read the same on both (`*` any characters, case-sensitive).
+    """
+    paths = [route.path for route in lb.routes or () if route.host is None and route.path not in load_balancers.CATCH_ALL]
+    return list(dict.fromkeys(paths))
 
 
 def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, dynamic: bool,
@@ -167,7 +232,7 @@ def behavior(origin_id: str, policy: str, *, https_only: bool, compress: bool, d
         "target_origin_id": origin_id,
         "viewer_protocol_policy": "redirect-to-https" if https_only else "allow-all",
         "allowed_methods": ALL_METHODS if dynamic else READ_METHODS, "cached_methods": CACHED_METHODS,
-        "cache_policy_id": ref(policy, "id") if not policy.startswith("$managed:") else policy[9:],
+        "cache_policy_id": policy.removeprefix(MANAGED) if policy.startswith(MANAGED) else ref(policy, "id"),
         "response_headers_policy_id": SECURITY_HEADERS, "compress": compress,
     }
     if dynamic:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from topoform.dsl.topology import DR, PRIMARY, topology
 from topoform.providers import facts as common
+from topoform.providers import gateway_nosql_facts
 from topoform.providers.plan import Availability, Facts, Replica
 
 # Figures for ONE copy of each kind; `kind/variant` rows where the product differs.
@@ -33,6 +34,15 @@ DEFAULTS: dict[str, Availability] = {
                                             "Aurora DSQL SLA"),
     "caches": Availability(99.5, "Amazon ElastiCache SLA, Single-AZ node", "ElastiCache SLA, Single-AZ"),
     "queues": Availability(99.9, "Amazon SQS SLA", "SQS SLA"),
+    "api_gateways": Availability(99.95, "Amazon API Gateway SLA", "API Gateway SLA"),
+    "nosql": Availability(99.99, "Amazon DynamoDB SLA, standard table", "DynamoDB SLA"),
+    "nosql/documentdb": Availability(99.9, "Amazon DocumentDB SLA, Multi-AZ cluster", "DocumentDB SLA"),
+    "nosql/keyspaces": Availability(99.99, "Amazon Keyspaces SLA, single-Region", "Keyspaces SLA"),
+    "nosql/neptune": Availability(99.9, "Amazon Neptune SLA, Multi-AZ DB cluster", "Neptune SLA"),
+    "nosql/documentdb/single-az": Availability(99.5, "Topoform estimate: one DocumentDB instance (no SLA "
+                                               "without a second zone)", "estimate"),
+    "nosql/neptune/single-az": Availability(99.5, "Topoform estimate: one Neptune instance (no SLA without "
+                                            "a second zone)", "estimate"),
 }
 
 
@@ -78,6 +88,7 @@ def databases(ctx: Any, db: Any, table: Mapping[str, Availability]) -> Facts:
 KINDS: dict[str, common.Describe] = {
     "services": common.services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
     "cdns": common.cdns, "databases": databases, "caches": common.caches, "queues": common.queues,
+    "api_gateways": gateway_nosql_facts.aws_api_gateways, "nosql": gateway_nosql_facts.aws_nosql,
 }
 
 

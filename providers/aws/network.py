@@ -61,6 +61,11 @@ def zone_names(region: str, count: int) -> list[str]:
     return [f"{region}{letter}" for letter in letters[:count]]
 
 
+def protocol_suffix(protocol: str) -> str:
+    """What a rule's name adds for its protocol: nothing for tcp (the names rules always had)."""
+    return "" if protocol == "tcp" else f"-{protocol}"
+
+
 @dataclass
 class Network:
     """What one site's VPC offers its users: resource names, region and address plan."""
@@ -200,22 +205,23 @@ class Networks:
     def has_security_group(self, component: Component | str, site: str = PRIMARY) -> bool:
         return (self._names.ref(component), site) in self._security_groups
 
-    def allow(self, source: Component | str, target: Component | str, port: int, site: str = PRIMARY) -> str | None:
+    def allow(self, source: Component | str, target: Component | str, port: int, site: str = PRIMARY,
+              protocol: str = "tcp") -> str | None:
         """An ingress rule on the target's group from the source's group only (idempotent)."""
         src_ref, dst_ref = self._names.ref(source), self._names.ref(target)
-        key = ("sg", src_ref, dst_ref, port, site)
+        key = ("sg", src_ref, dst_ref, port, protocol, site)
         if key in self._rules:
             return None
         self._rules.add(key)
         src = self.component_of(source)
         target_sg = self.security_group(target, site)
         source_sg = self.security_group(src, site)
-        name = f"{target_sg}-from-{self._names.prefix(src)}-{port}"
+        name = f"{target_sg}-from-{self._names.prefix(src)}-{port}" + protocol_suffix(protocol)
         with self._ctx.owning(dst_ref):
             self._ctx.add(INGRESS, name, {
                 "security_group_id": ref(target_sg, "id"), "referenced_security_group_id": ref(source_sg, "id"),
-                "ip_protocol": "tcp", "from_port": port, "to_port": port,
-                "description": f"{src_ref} to {dst_ref} on {port}",
+                "ip_protocol": protocol, "from_port": port, "to_port": port,
+                "description": f"{src_ref} to {dst_ref} on {port}" + (f"/{protocol}" if protocol != "tcp" else ""),
                 "region": self._sites.region(site), "tags": self._ctx.tags(dst_ref),
             })
         return name
@@ -240,25 +246,43 @@ class Networks:
             })
         return name
 
+    def allow_prefix_list(self, target: Component | str, port: int, prefix_list: dict, label: str,
+                          site: str = PRIMARY, why: str = "") -> str | None:
+        """Ingress to `target` from an AWS-managed prefix list (`prefix_list` a value giving its id)."""
+        dst_ref = self._names.ref(target)
+        key = ("prefix-list", dst_ref, port, label, site)
+        if key in self._rules:
+            return None
+        self._rules.add(key)
+        target_sg = self.security_group(target, site)
+        name = f"{target_sg}-from-{label}-{port}"
+        with self._ctx.owning(dst_ref):
+            self._ctx.add(INGRESS, name, {
+                "security_group_id": ref(target_sg, "id"), "prefix_list_id": prefix_list, "ip_protocol": "tcp",
+                "from_port": port, "to_port": port, "description": why or f"{label} to {dst_ref} on {port}",
+                "region": self._sites.region(site), "tags": self._ctx.tags(dst_ref),
+            })
+        return name
+
     def allow_egress(self, source: Component | str, site: str = PRIMARY, *, cidr: str = "0.0.0.0/0",
-                     port: int | None = None, why: str = "") -> str | None:
+                     port: int | None = None, protocol: str = "tcp", why: str = "") -> str | None:
         """Egress from `source` to `cidr` (all protocols when no port)."""
         src_ref = self._names.ref(source)
-        key = ("egress", src_ref, cidr, port, site)
+        key = ("egress", src_ref, cidr, port, protocol if port else None, site)
         if key in self._rules:
             return None
         self._rules.add(key)
         sg = self.security_group(source, site)
         label = "anywhere" if cidr == "0.0.0.0/0" else ("vpc" if cidr == self.network(site).cidr else
                                                         "cidr-" + cidr.replace("/", "-").replace(".", "-"))
-        name = f"{sg}-to-{label}" + (f"-{port}" if port else "")
+        name = f"{sg}-to-{label}" + (f"-{port}" + protocol_suffix(protocol) if port else "")
         props = {"security_group_id": ref(sg, "id"), "cidr_ipv4": cidr,
                  "description": why or f"{src_ref} out to {cidr}", "region": self._sites.region(site),
                  "tags": self._ctx.tags(src_ref)}
         if port is None:
             props["ip_protocol"] = "-1"
         else:
-            props.update(ip_protocol="tcp", from_port=port, to_port=port)
+            props.update(ip_protocol=protocol, from_port=port, to_port=port)
         with self._ctx.owning(src_ref):
             self._ctx.add(EGRESS, name, props)
         return name

@@ -22,6 +22,7 @@ from .context import DockerContext
 from . import facts
 from .dns import dns
 from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
+from .kinds import api_gateways, nosql
 from .networks import platform
 from .recovery import disaster_recovery
 from .slos import slos
@@ -29,6 +30,7 @@ from .slos import slos
 BUILDERS = {
     "services": services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
     "cdns": cdns, "databases": databases, "caches": caches, "queues": queues,
+    "api_gateways": api_gateways, "nosql": nosql,
 }
 
 TARGET = Target(

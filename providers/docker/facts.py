@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from topoform.dsl.topology import DR, PRIMARY, topology
 from topoform.providers import facts as common
+from topoform.providers import gateway_nosql_facts
 from topoform.providers.plan import Availability, Facts, Replica
 
 _ESTIMATE = ("Topoform estimate: one container on one Docker host, restarted on failure "
@@ -30,6 +31,8 @@ DEFAULTS: dict[str, Availability] = {
     "databases": Availability(99.5, _ESTIMATE, "estimate"),
     "caches": Availability(99.5, _ESTIMATE, "estimate"),
     "queues": Availability(99.5, _ESTIMATE + "; RabbitMQ", "estimate"),
+    "api_gateways": Availability(99.5, _ESTIMATE + "; nginx", "estimate"),
+    "nosql": Availability(99.5, _ESTIMATE + "; dynamodb-local, mongo, cassandra or neo4j", "estimate"),
 }
 
 
@@ -45,6 +48,11 @@ def load_balancers(ctx: Any, lb: Any, table: Mapping[str, Availability]) -> Fact
 def reverse_proxies(ctx: Any, proxy: Any, table: Mapping[str, Availability]) -> Facts:
     return common.same_at_both_sites(ctx, proxy, table, proxy.replicas, common.plural(proxy.replicas, "replica"),
                                      dr_copy=topology(ctx.bp).hot_dr, scaling="replicas", implementation="nginx")
+
+
+def cdns(ctx: Any, cdn: Any, table: Mapping[str, Availability]) -> Facts:
+    # One nginx per running site (kinds/cdns.py): a hot DR site runs its own copy, unlike CloudFront.
+    return common.same_at_both_sites(ctx, cdn, table, 1, "one distribution", dr_copy=topology(ctx.bp).hot_dr)
 
 
 def databases(ctx: Any, db: Any, table: Mapping[str, Availability]) -> Facts:
@@ -70,7 +78,8 @@ def databases(ctx: Any, db: Any, table: Mapping[str, Availability]) -> Facts:
 
 KINDS: dict[str, common.Describe] = {
     "services": common.services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
-    "cdns": common.cdns, "databases": databases, "caches": common.caches, "queues": common.queues,
+    "cdns": cdns, "databases": databases, "caches": common.caches, "queues": common.queues,
+    "api_gateways": gateway_nosql_facts.docker_api_gateways, "nosql": gateway_nosql_facts.docker_nosql,
 }
 
 

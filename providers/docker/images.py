@@ -21,6 +21,12 @@ RABBITMQ = "rabbitmq:4.2-alpine"
 MEMCACHED = "memcached:1.6-alpine"
 REDIS = "redis:7.2-alpine"
 VALKEY = "valkey/valkey:8-alpine"
+PYTHON = "python:3.12-slim"  # the API gateway's JWT verifier (templates/jwt-verifier.py)
+DYNAMODB = "amazon/dynamodb-local:2.5.2"
+MONGO = "mongo:7.0"
+CASSANDRA = "cassandra:4.1"
+NEO4J = "neo4j:5.20-community"
+NO_STAND_IN = frozenset({DYNAMODB, MONGO, CASSANDRA, NEO4J})  # Debian has none of these servers (docs/IMAGES.md)
 
 
 def database_image(db: Database) -> str:

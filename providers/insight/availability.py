@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Union
 
 from topoform.dsl.models import Blueprint
 from topoform.dsl.topology import topology
-from topoform.providers.plan import Facts
+from topoform.providers.plan import Facts, Plan
 
 from .topology import consumers, downstream, front_doors
 
@@ -131,12 +131,16 @@ def members(steps: Iterable[Step]) -> list[Member]:
     return found
 
 
+Edit = Callable[[dict], None]
+
+
 @dataclass(frozen=True)
 class Fix:
     change: str  # "a second replica of services.web"
     ref: str | None
     before: float
-    after: float
+    after: float  # the path's figure on the blueprint with `edit` made (PathBuilder.measured)
+    edit: Edit | None = field(default=None, compare=False, repr=False)  # the change, on the blueprint's data
 
     def sentence(self) -> str:
         return f"{self.change} lifts the path from {format_percent(self.before)} to {format_percent(self.after)}"
@@ -181,13 +185,14 @@ class RequestPath:
 class PathBuilder:
     """Derives the request paths of one blueprint on one target, from the facts the target recorded."""
 
-    def __init__(self, bp: Blueprint, target: str):
+    def __init__(self, bp: Blueprint, target: str, plan: "Plan | None" = None):
         from topoform.providers import analysed_plan
 
         self.bp = bp
         self.target = target
         self.hot = topology(bp).hot_dr
-        self.plan = analysed_plan(bp, target)
+        self.plan = plan if plan is not None else analysed_plan(bp, target)
+        self._reruns: dict[str, PathBuilder | None] = {}  # change → the analysis with it made
 
     def facts(self, ref: str) -> Facts:
         return self.plan.components[ref].facts  # type: ignore[return-value]
@@ -317,33 +322,43 @@ class PathBuilder:
     # ---- fixes
 
     def fix_for(self, path: RequestPath, ref: str) -> Fix | None:
-        """The smallest blueprint change that adds a copy of `ref`, with the path figure it gives."""
+        """The smallest blueprint change that adds a copy of `ref`, with the path figure it is
+        expected to give (an estimate from the path's arithmetic: `measured` re-runs it)."""
         component = self.bp.component(ref)
         if component is None:
             return None
         scaling = self.facts(ref).scaling
+        section, name = component.section, component.name
         change: str | None = None
         tweak: Tweak | None = None
+        edit: Edit | None = None
         add_one: Tweak = lambda m: replace(m, copies=m.copies + 1) if m.ref == ref and m.site == "primary" else m  # noqa: E731
+
+        def setting(key: str, value) -> Edit:
+            return lambda data: data[section][name].__setitem__(key, value)
+
         if scaling == "replicas":
             n = component.replicas
             change = (f"a second replica of {ref}" if n == 1 else f"{n + 1} replicas of {ref} (now {n})")
             tweak = lambda m: replace(m, copies=m.copies + 1) if m.ref == ref else m  # noqa: E731
+            edit = setting("replicas", n + 1)
         elif scaling == "redundancy":
-            change, tweak = f"`redundancy: active-active` on {ref}", add_one
+            change, tweak, edit = f"`redundancy: active-active` on {ref}", add_one, setting("redundancy", "active-active")
         elif scaling == "multi_az":
             change, tweak = f"`multi_az: true` on {ref} (a synchronous standby)", add_one
+            edit = setting("multi_az", True)
         elif scaling == "read_replicas":
             n = component.replica_count
             change = (f"a read replica of {ref}" if n == 0 else f"{n + 1} read replicas of {ref} (now {n})")
             tweak = add_one
+            edit = setting("replication", {"mode": "primary-replica", "replicas": n + 1})
         elif scaling == "cache_replicas":
             n = component.replicas
             change = f"a replica of {ref}" if n == 0 else f"{n + 1} replicas of {ref} (now {n})"
-            tweak = add_one
+            tweak, edit = add_one, setting("replicas", n + 1)
         if change is None or tweak is None:
             return None
-        return Fix(change, ref, path.availability, evaluate(path.steps, tweak))
+        return Fix(change, ref, path.availability, evaluate(path.steps, tweak), edit)
 
     def dr_fix(self, path: RequestPath) -> Fix | None:
         """A hot DR site behind DNS failover: the path (after DNS) in parallel with its copy."""
@@ -355,28 +370,104 @@ class PathBuilder:
         while steps and isinstance(steps[0], Member) and (steps[0].ref == "dns" or steps[0].ref.startswith("cdns.")):
             head.append(steps.pop(0))
         rest = tuple(steps)
-        if not rest:
-            return None
+        if not rest or any(m.ref.startswith("cdns.") for m in head if isinstance(m, Member)):
+            return None  # a failover record cannot put a DR site behind a CDN: no setting does that
         dr = tuple(self.member(m.ref, "dr") for m in rest if isinstance(m, Member))
         after = evaluate(tuple(head) + (Parallel((rest, dr), "DNS failover"),))
+        target = rest[0].ref  # type: ignore[union-attr]
+        record = path.entry[4:] if path.entry.startswith("dns ") else "www"
+        words = f"`routing: failover` on record '{record}' with a `site: dr` secondary" \
+            if path.entry.startswith("dns ") else f"a DNS failover record '{record}' in front of {target}, " \
+                                                  "with a `site: dr` secondary"
         if not self.hot:
-            change = "a hot disaster_recovery site behind a DNS failover record"
-        elif path.entry.startswith("dns "):
-            change = f"`routing: failover` on record '{path.entry[4:]}' with a `site: dr` secondary"
-        else:
-            change = "a DNS failover record in front, with a `site: dr` secondary"
-        return Fix(change, None, path.availability, after)
+            words = f"a hot disaster_recovery site (`strategy: hot`) and {words}"
+        return Fix(words, None, path.availability, after, _failover_edit(self.bp, record, target, self.hot))
+
+    def measured(self, fix: Fix, path: RequestPath) -> Fix | None:
+        """`fix` with the figure the analysis gives when the change is made to the blueprint
+        (re-validated and re-analysed, not estimated); None if the changed blueprint is invalid."""
+        if fix.edit is None:
+            return None
+        key = fix.change
+        if key not in self._reruns:
+            self._reruns[key] = _rerun(self.bp, self.target, fix.edit)
+        after = self._reruns[key]
+        figure = None if after is None else _matching(after, path)
+        return None if figure is None else replace(fix, after=figure)
 
     def best_fix(self, path: RequestPath) -> Fix | None:
-        """The fix of the costliest component if it has one, else the fix that lifts the path most."""
+        """The fix of the costliest component if it has one, else the fix that lifts the path most;
+        its figure is the re-run analysis of the changed blueprint."""
         costliest = path.costliest(lambda ref: self.fix_for(path, ref) is not None)
         if costliest is not None:
             fix = self.fix_for(path, costliest[0])
+            fix = fix and self.measured(fix, path)
             if fix is not None and fix.after > fix.before:
                 return fix
         candidates = [self.fix_for(path, ref) for ref in path.refs()] + [self.dr_fix(path)]
-        candidates = [f for f in candidates if f is not None and f.after > f.before]
-        return max(candidates, key=lambda f: f.after, default=None)
+        # Measured in the order the estimates rank them: most re-runs are then never needed.
+        ranked = sorted((f for f in candidates if f is not None and f.after > f.before), key=lambda f: -f.after)
+        best: Fix | None = None
+        for fix in ranked:
+            if best is not None and fix.after <= best.after:
+                break  # estimates are upper bounds of what the arithmetic can give: none below can win
+            got = self.measured(fix, path)
+            if got is not None and got.after > got.before and (best is None or got.after > best.after):
+                best = got
+        return best
+
+
+def _failover_edit(bp: Blueprint, record: str, target: str, hot: bool) -> Edit:
+    def edit(data: dict) -> None:
+        if not hot:
+            dr = dict(data.get("disaster_recovery") or {})
+            dr["strategy"] = "hot"
+            dr.setdefault("region", "us-west-2" if bp.aws.region != "us-west-2" else "us-east-1")
+            data["disaster_recovery"] = dr
+        endpoints = [{"target": target, "role": "primary"}, {"target": target, "role": "secondary", "site": "dr"}]
+        dns = data.setdefault("dns", {"zone": f"{bp.blueprint}.example.com"})
+        records = dns.setdefault("records", [])
+        for item in records:
+            if item.get("name") == record:
+                item.update({"routing": "failover", "endpoints": endpoints})
+                for key in ("weight", "region"):
+                    item.pop(key, None)
+                break
+        else:
+            records.append({"name": record, "routing": "failover", "endpoints": endpoints})
+        for item in records:
+            if item.get("name") == record and not item.get("health_check"):
+                item["health_check"] = {"path": "/"}
+    return edit
+
+
+def _rerun(bp: Blueprint, target: str, edit: Edit) -> "PathBuilder | None":
+    """The analysis of `bp` with `edit` made to its data (what the user would write)."""
+    import copy
+    import json
+
+    from topoform.dsl.validate import validate_text
+
+    data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
+    edit(data)
+    result = validate_text(json.dumps(data), bp.file, bp.base_dir, target=target)
+    if not result.ok:
+        return None
+    from topoform.providers import facts_plan
+
+    # The facts alone: the figures need what would be built, not the resources themselves.
+    return PathBuilder(result.blueprint, target, facts_plan(result.blueprint, target))  # type: ignore[arg-type]
+
+
+def _matching(builder: "PathBuilder", path: RequestPath) -> float | None:
+    """The figure of `path` in another analysis: the path entering at the same place through the
+    same components (the weakest, if several), else through the same components from any entry
+    (a new DNS record in front)."""
+    refs = set(path.refs()) - {"dns"}
+    found = [p for p in builder.paths() if p.kind == path.kind and set(p.refs()) - {"dns"} == refs]
+    same_entry = [p for p in found if p.entry == path.entry]
+    chosen = same_entry or found
+    return min(p.availability for p in chosen) if chosen else None
 
 
 def _chain_name(chain: Iterable[Member]) -> str:

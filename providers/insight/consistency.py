@@ -79,6 +79,34 @@ def _cache(cache) -> Consistency | None:
         + (f"; it trails {cache.in_front_of} by up to the TTL ({cache.strategy})" if cache.in_front_of else "")))
 
 
+_NOSQL_LINES = {
+    ("aws", "key-value"): ("eventual reads, strong on request", "AP", (
+        "DynamoDB: reads are eventually consistent by default (ConsistentRead=true for strong reads of the "
+        "Region's table); writes are acknowledged by two of three copies across zones")),
+    ("aws", "document"): ("strong on the primary, eventual on replicas", "CP writes, AP reads", (
+        "DocumentDB: the primary reads its own writes; replicas (readPreference=secondaryPreferred) "
+        "trail it by tens of milliseconds")),
+    ("aws", "wide-column"): ("eventual (LOCAL_ONE), strong with LOCAL_QUORUM", "AP", (
+        "Keyspaces: writes are LOCAL_QUORUM over three copies; reads are LOCAL_ONE (possibly stale) unless "
+        "the client asks LOCAL_QUORUM")),
+    ("aws", "graph"): ("strong on the writer, eventual on readers", "CP writes, AP reads", (
+        "Neptune: the writer reads its own writes; reader instances trail it (typically under 100ms)")),
+}
+
+
+def _nosql(store, facts: Facts, target: str) -> Consistency | None:
+    ref = store.ref
+    global_table = any(replica.role == "global-table-replica" for replica in facts.replication)
+    line = _NOSQL_LINES.get((target, store.model))
+    if line is None:  # docker: one container, nothing replicated
+        return Consistency(ref, "strong", "CP", f"{ref}: strong — one {facts.implementation} container, "
+                                                "nothing replicated")
+    model, partition, text = line
+    if global_table:
+        text += "; the global table replica in the DR region converges asynchronously (last writer wins)"
+    return Consistency(ref, model, partition, f"{ref}: {text}")
+
+
 def consistency(bp: Blueprint, target: str) -> list[Consistency]:
     """One entry per replicated (or cached) store, in blueprint order."""
     from topoform.providers import analysed_plan
@@ -86,4 +114,5 @@ def consistency(bp: Blueprint, target: str) -> list[Consistency]:
     plan = analysed_plan(bp, target)
     found = [_database(db, plan.components[db.ref].facts) for db in bp.databases.values()]
     found += [_cache(cache) for cache in bp.caches.values()]
+    found += [_nosql(store, plan.components[store.ref].facts, target) for store in bp.nosql.values()]
     return [item for item in found if item is not None]

@@ -129,6 +129,16 @@ def describe(component: Component) -> list[str]:
             extras.append(f"max {c.max_depth}")
         if extras:
             lines.append(" · ".join(extras))
+    elif section == "api_gateways":
+        auth = "JWT" if c.auth and c.auth.jwt else "API keys" if c.auth else "no auth"
+        versions = sorted({r.version for r in c.routes if r.version})
+        lines = ["API gateway · " + auth + (" · rate limit" if c.rate_limit else ""),
+                 f"{len(c.routes)} route{'s' if len(c.routes) != 1 else ''}"
+                 + (f" · {' '.join(versions)}" if versions else "")]
+    elif section == "nosql":
+        lines = [c.model + (f" · {c.partition_key.name}" if c.partition_key else ""),
+                 " · ".join(part for part, on in (("PITR", c.backup.point_in_time), ("TTL", c.ttl_attribute),
+                                                  ("streams", c.streams)) if on) or c.capacity]
     else:  # a kind this function does not describe yet: its word
         lines = [BY_SECTION[section].word]
     return [component.ref] + lines
@@ -150,17 +160,7 @@ def architecture(bp: Blueprint, target: str | None = None) -> Diagram:
         cluster = diagram.cluster(f"primary_{t}", TIER_TITLES[t], primary, TIER_COLOURS[t])
         diagram.nodes.append(Node(node_id(component.ref), describe(component), SHAPES[component.section], cluster))
 
-    for component in bp.components():
-        for edge in downstream(bp, component.ref):
-            style = "dotted" if edge.kind == "cache" else "solid"
-            label = edge.label
-            if edge.kind == "reference" and edge.target.startswith("queues."):
-                if edge.target in getattr(component, "consumes", ()):
-                    continue  # the consumer's own link is drawn from the queue, below
-                label = "produces"
-            diagram.edges.append(Edge(node_id(edge.source), node_id(edge.target), label, style))
-    for edge in async_edges(bp):
-        diagram.edges.append(Edge(node_id(edge.source), node_id(edge.target), edge.label, "dashed"))
+    _edges(diagram, bp, list(bp.components()), "primary")
 
     if dr is not None:
         _recovery_site(diagram, bp, hot, target)
@@ -168,6 +168,25 @@ def architecture(bp: Blueprint, target: str | None = None) -> Diagram:
         _dns(diagram, bp, hot)
     _sort_clusters(diagram)
     return diagram
+
+
+def _edges(diagram: Diagram, bp: Blueprint, components: list[Component], site: str) -> None:
+    """The references, routes and queue links among `components` at one site (both ends drawn there)."""
+    refs = {c.ref for c in components}
+    for component in components:
+        for edge in downstream(bp, component.ref):
+            if edge.target not in refs:
+                continue
+            style = "dotted" if edge.kind == "cache" else "solid"
+            label = edge.label
+            if edge.kind == "reference" and edge.target.startswith("queues."):
+                if edge.target in getattr(component, "consumes", ()):
+                    continue  # the consumer's own link is drawn from the queue, below
+                label = "produces"
+            diagram.edges.append(Edge(node_id(edge.source, site), node_id(edge.target, site), label, style))
+    for edge in async_edges(bp):
+        if edge.source in refs and edge.target in refs:
+            diagram.edges.append(Edge(node_id(edge.source, site), node_id(edge.target, site), edge.label, "dashed"))
 
 
 def _sort_clusters(diagram: Diagram) -> None:
@@ -183,23 +202,19 @@ def _recovery_site(diagram: Diagram, bp: Blueprint, hot: bool, target: str | Non
     where = dr.region or "second site"
     site = diagram.cluster("site_dr", f"DR site · {dr.strategy} · {where}", colour="#fafafa", dashed=True)
     if hot:
-        # The stateless tier runs in the DR site too; databases have a cross-region replica.
-        stateless = [c for c in bp.components() if c.section in ("load_balancers", "reverse_proxies", "services")]
-        for component in stateless:
+        # What runs at the DR site is what the target builds there: the Plan's facts say which
+        # components have a DR copy (a docker CDN has one; a CloudFront distribution is global).
+        copied = [c for c in bp.components() if _has_dr_copy(bp, target, c)]
+        for component in copied:
             t = tier(component, bp)
             cluster = diagram.cluster(f"dr_{t}", TIER_TITLES[t], site, TIER_COLOURS[t])
-            diagram.nodes.append(Node(node_id(component.ref, "dr"), describe(component), SHAPES[component.section],
-                                      cluster))
-        data = diagram.cluster("dr_data", "data", site, TIER_COLOURS["data"])
+            lines = [component.ref, "cross-region replica", "promoted on failover"] \
+                if component.section == "databases" else describe(component)
+            diagram.nodes.append(Node(node_id(component.ref, "dr"), lines, SHAPES[component.section], cluster))
         for db in bp.databases.values():
-            diagram.nodes.append(Node(node_id(db.ref, "dr"), [db.ref, "cross-region replica",
-                                                             "promoted on failover"], "database", data))
-            diagram.edges.append(Edge(node_id(db.ref), node_id(db.ref, "dr"), "async replication", "dashed"))
-        for component in stateless:
-            for edge in downstream(bp, component.ref):
-                target_ref = edge.target
-                if diagram.has(node_id(target_ref, "dr")):
-                    diagram.edges.append(Edge(node_id(component.ref, "dr"), node_id(target_ref, "dr"), edge.label))
+            if diagram.has(node_id(db.ref, "dr")):
+                diagram.edges.append(Edge(node_id(db.ref), node_id(db.ref, "dr"), "async replication", "dashed"))
+        _edges(diagram, bp, copied, "dr")
     else:
         vault = node_id("backup vault", "dr")
         what = "backups, restored on demand" if dr.strategy == "backup" else "built on demand (~30m) + restore"
@@ -207,6 +222,17 @@ def _recovery_site(diagram: Diagram, bp: Blueprint, hot: bool, target: str | Non
         for db in bp.databases.values():
             every = "point-in-time" if db.backup.point_in_time else f"every {format_duration(db.backup.interval)}"
             diagram.edges.append(Edge(node_id(db.ref), vault, f"backup {every}", "dashed"))
+
+
+def _has_dr_copy(bp: Blueprint, target: str | None, component: Component) -> bool:
+    """Whether a hot DR site runs a copy of `component`: the target's fact, or without a
+    target the kinds every target copies (the stateless tier and the databases' replicas)."""
+    if target is None:
+        return component.section in ("load_balancers", "reverse_proxies", "services", "databases")
+    from topoform.providers import analysed_plan
+
+    facts = analysed_plan(bp, target).components[component.ref].facts
+    return bool(facts and facts.dr_copy)
 
 
 def _dns(diagram: Diagram, bp: Blueprint, hot: bool) -> None:

@@ -218,6 +218,39 @@ def unencrypted(ctx: LintContext) -> Iterator[Problem]:
                     "remove `encrypted: false` (encryption is the default)"
 
 
+def _nosql_check(field: str, flagged: Callable[[Any], bool], message: str, hint: str) -> Check:
+    """A rule over every NoSQL store: `message` ("{ref} …") at `field` of each store `flagged`."""
+    def check(ctx: LintContext) -> Iterator[Problem]:
+        for name, store in ctx.bp.nosql.items():
+            if flagged(store):
+                yield ("nosql", name, field), message.format(ref=store.ref), hint
+    return check
+
+
+_NOSQL_RULES = (
+    ("nosql-without-pitr", "warning", "a NoSQL store without point-in-time recovery",
+     "Daily backups lose up to a day of writes; a bad deploy or a deleted item is only undone to the "
+     "second with point-in-time recovery (DynamoDB, Keyspaces: 35 days of continuous backups; DocumentDB "
+     "and Neptune restore to any time within the backup retention).",
+     "backup", lambda store: not store.backup.point_in_time, "{ref} has no point-in-time recovery",
+     "set `backup: {point_in_time: true}` (the default)"),
+    ("nosql-without-key", "info", "a NoSQL store encrypted with the provider's key, not its own",
+     "With a customer-managed KMS key the store's data can be made unreadable by disabling one key, key "
+     "use is logged in CloudTrail, and access to the key is a second gate beside IAM on the table.",
+     "kms_key", lambda store: not store.kms_key, "{ref} is encrypted with an AWS-owned key (kms_key: false)",
+     "remove `kms_key: false` (a customer-managed key, rotated yearly, is the default)"),
+    ("nosql-single-az", "warning", "a NoSQL cluster in one availability zone",
+     "A DocumentDB or Neptune cluster with one instance fails over only by replacing that instance (about "
+     "10 minutes), and the loss of its zone stops it; a replica in another zone is promoted in about 30s. "
+     "DynamoDB and Keyspaces spread their copies over three zones themselves.",
+     "replicas", lambda store: store.model in ("document", "graph") and store.replicas == 0,
+     "{ref} is one instance in one availability zone",
+     "set `replicas: 1` or more (instances in other zones, promoted on failover)"),
+)
+for _id, _severity, _title, _why, *_check in _NOSQL_RULES:
+    rule(_id, _severity, _title, _why)(_nosql_check(*_check))
+
+
 @rule("plaintext-listener", "warning", "a public listener without TLS",
       "Plain HTTP on the internet exposes cookies, tokens and data to anyone on the path and lets them "
       "alter responses. Terminate TLS at the edge and redirect port 80 to https.")

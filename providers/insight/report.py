@@ -18,7 +18,7 @@ from .availability import (Member, Parallel, PathBuilder, RequestPath, evaluate,
                            nines, parallel)
 from .budgets import budgets_text, downtime
 from .consistency import consistency
-from .lint import lint, rules_table
+from .lint import Finding, lint, rules_table
 
 SCHEMA_VERSION = 1
 
@@ -29,6 +29,12 @@ def _percent(fraction: float) -> float:
 
 def _nines(fraction: float) -> float | None:
     value = nines(fraction)
+    return None if math.isinf(value) else round(value, 4)
+
+
+def _cost(value: float) -> float | None:
+    """Nines a component costs a path; None when the rest of the path is 100% available (the
+    cost is then unbounded: JSON has no infinity)."""
     return None if math.isinf(value) else round(value, 4)
 
 
@@ -70,7 +76,7 @@ def _path(builder: PathBuilder, path: RequestPath) -> dict[str, Any]:
         "name": path.name, "entry": path.entry, "kind": path.kind,
         "percent": _percent(value), "text": format_percent(value), "nines": _nines(value),
         "steps": _steps(path.steps),
-        "costliest": None if costliest is None else {"ref": costliest[0], "nines": round(costliest[1], 4)},
+        "costliest": None if costliest is None else {"ref": costliest[0], "nines": _cost(costliest[1])},
         "fix": _fix(builder.best_fix(path)),
         "notes": list(path.notes),
     }
@@ -92,7 +98,7 @@ def availability_section(bp: Blueprint, target: str) -> dict[str, Any]:
         top = weakest.costliest()
         if top is not None:
             member = next(m for m in _all_members(weakest) if m.ref == top[0])
-            costliest = {"ref": top[0], "path": weakest.name, "nines": round(top[1], 4),
+            costliest = {"ref": top[0], "path": weakest.name, "nines": _cost(top[1]),
                          "per_copy": member.percent, "copies": member.copies, "copies_basis": member.copies_basis,
                          "fix": _fix(builder.best_fix(weakest))}
     verdict = None
@@ -149,7 +155,7 @@ def recovery_section(bp: Blueprint) -> dict[str, Any]:
 
 def build_report(bp: Blueprint, target: str, strict: bool = False) -> dict[str, Any]:
     """The whole report as plain data (what `report --json` prints)."""
-    findings = lint(bp, target, strict)
+    findings = refused_findings(bp, target) + lint(bp, target, strict)
     counts = {level: sum(f.severity == level for f in findings) for level in ("error", "warning", "info")}
     return {
         "schema_version": SCHEMA_VERSION,
@@ -164,6 +170,18 @@ def build_report(bp: Blueprint, target: str, strict: bool = False) -> dict[str, 
                     "strict": strict},
         "rules": rules_table(),
     }
+
+
+REFUSED_RULE = "target-refuses"
+
+
+def refused_findings(bp: Blueprint, target: str) -> list[Finding]:
+    """What `plan` would refuse on this target, as error findings: the report still prices the
+    design as written, but it cannot be built as it stands (so `report` exits 2)."""
+    from topoform.providers import refusals
+
+    return [Finding(REFUSED_RULE, "error", d.file, d.line, d.column, f"the {target} target refuses: {d.message}",
+                    d.hint) for d in refusals(bp, target)]
 
 
 # ------------------------------------------------------------------ text
@@ -236,8 +254,10 @@ def render_text(report: dict[str, Any], console) -> None:
     costliest = avail["costliest"]
     if costliest is not None:
         each = " each" if costliest["copies"] > 1 else ""
+        cost = ("every nine the path lacks (the rest of the path is 100%)" if costliest["nines"] is None
+                else f"{costliest['nines']:.2f} nines")
         console.print(f"costs the most nines: [bold]{costliest['ref']}[/bold] ({escape(costliest['copies_basis'])}, "
-                      f"{costliest['per_copy']:g}%{each}): {costliest['nines']:.2f} nines")
+                      f"{costliest['per_copy']:g}%{each}): {cost}")
         fix = costliest["fix"]
         if fix and fix["ref"] != costliest["ref"]:
             console.print(f"  no blueprint setting adds a copy of {costliest['ref']}; "

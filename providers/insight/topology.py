@@ -61,6 +61,11 @@ def downstream(bp: Blueprint, ref: str) -> list[Edge]:
         edges.append(Edge(ref, component.upstream, "upstream"))  # type: ignore[attr-defined]
     elif section == "load_balancers":
         edges += balancer_edges(component)  # type: ignore[arg-type]
+    elif section == "api_gateways":
+        labels: dict[str, list[str]] = {}
+        for route in component.routes:  # type: ignore[attr-defined]
+            labels.setdefault(route.target, []).append(" ".join(route.methods or ["ANY"]) + " " + route.full_path)
+        edges += [Edge(ref, target, ", ".join(parts)) for target, parts in labels.items()]
     elif section == "services":
         seen: set[str] = set()
         for target, attr, _key in interpolated(bp, component):  # type: ignore[arg-type]
@@ -116,7 +121,7 @@ def front_doors(bp: Blueprint) -> list[str]:
         section = component.section
         if component.ref in fronted:
             continue
-        if section in ("cdns", "reverse_proxies") or (section == "load_balancers" and not component.internal) \
+        if section in ("cdns", "reverse_proxies", "api_gateways") or (section == "load_balancers" and not component.internal) \
                 or (section == "services" and component.public):  # type: ignore[attr-defined]
             candidates.append(component.ref)
     if not candidates:

@@ -1,7 +1,10 @@
 """A Docker engine for the end-to-end tests.
 
-An engine that already answers (``DOCKER_HOST``, else ``/var/run/docker.sock``)
-is used as it is and never stopped. Otherwise, where Debian's ``docker.io`` is
+The tests never use the machine's everyday engine (``/var/run/docker.sock``,
+``DOCKER_HOST``): the stand-in images carry the official tag names
+(``nginx:1.27-alpine`` …) and would replace the real images there. An engine
+named in ``TOPOFORM_E2E_DOCKER_HOST`` is used as it is and never stopped
+(its images get retagged: give it an engine for tests only). Otherwise, where Debian's ``docker.io`` is
 installed and we are root, the tests' own ``dockerd`` is used: socket
 ``/run/topoform-e2e.sock``, exec root ``/run/topoform-e2e`` (or ``$TOPOFORM_E2E_RUN``), and a data root in
 a fixed cache place (``/var/lib/topoform-e2e/docker``, or
@@ -124,19 +127,18 @@ def _answering(base_url: str) -> docker.DockerClient | None:
 
 
 def existing_engine() -> docker.DockerClient | None:
-    """A client on an engine that already answers, not ours: DOCKER_HOST, else the default socket."""
-    if os.environ.get("DOCKER_HOST"):
-        try:
-            client = docker.from_env(timeout=API_TIMEOUT)
-        except docker.errors.DockerException as exc:
-            raise EngineUnavailable(f"DOCKER_HOST={os.environ['DOCKER_HOST']} is set but unusable: {exc}") from exc
-        if _answers(client):
-            return client
-        client.close()
-        raise EngineUnavailable(f"DOCKER_HOST={os.environ['DOCKER_HOST']} is set but the engine does not answer")
-    if Path("/var/run/docker.sock").is_socket():
-        return _answering("unix:///var/run/docker.sock")
-    return None
+    """A client on the test engine named in TOPOFORM_E2E_DOCKER_HOST, or None."""
+    address = os.environ.get("TOPOFORM_E2E_DOCKER_HOST")
+    if not address:
+        return None
+    try:
+        client = docker.DockerClient(base_url=address, timeout=API_TIMEOUT)
+    except docker.errors.DockerException as exc:
+        raise EngineUnavailable(f"TOPOFORM_E2E_DOCKER_HOST={address} is set but unusable: {exc}") from exc
+    if _answers(client):
+        return client
+    client.close()
+    raise EngineUnavailable(f"TOPOFORM_E2E_DOCKER_HOST={address} is set but the engine does not answer")
 
 
 def socket_path() -> Path:
@@ -193,7 +195,7 @@ def why_no_dockerd() -> str | None:
     if shutil.which("dockerd") is None:
         return "no Docker engine answers and dockerd is not installed: apt-get install docker.io"
     if os.geteuid() != 0:
-        return "no Docker engine answers and dockerd needs root to start (run as root, or set DOCKER_HOST)"
+        return "no Docker engine answers and dockerd needs root to start (run as root, or name a test engine in TOPOFORM_E2E_DOCKER_HOST)"
     return None
 
 
@@ -323,8 +325,7 @@ def acquire_engine(start_timeout: float = START_TIMEOUT) -> Engine:
     """An engine to use: one already answering, else our dockerd (started if it is not running)."""
     found = existing_engine()
     if found is not None:
-        return Engine(client=found, address=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
-                      owned=False, started_here=False)
+        return Engine(client=found, address=os.environ["TOPOFORM_E2E_DOCKER_HOST"], owned=False, started_here=False)
     reason = why_no_dockerd()
     if reason is not None:
         raise EngineUnavailable(reason)

@@ -3,9 +3,12 @@
 Redis/valkey: a replication group of `replicas + 1` nodes of the smallest
 node type that holds `memory`, automatic failover and Multi-AZ as soon as
 there is a replica, encryption at rest (the `encrypted` field) and in transit
-(always: clients use `rediss://`), and a parameter group of the engine family
-carrying the eviction policy. Memcached: a cluster of `replicas + 1` nodes
-spread over AZs, TLS in transit; it keeps nothing on disk, so there is
+(always: clients use `rediss://`) with an AUTH token (one generated password
+per cache, kept in Secrets Manager in each site's region; the services that
+read the cache get it as `<VAR minus _URL>_PASSWORD`, as they get a database's),
+and a parameter group of the engine family carrying the eviction policy. Memcached: a cluster of `replicas + 1` nodes
+spread over AZs when there are two or more (`cross-az` needs two), TLS in transit
+(memcached on ElastiCache has no AUTH); it keeps nothing on disk, so there is
 nothing to encrypt at rest. Either way only the services that reference the
 cache reach its port. `build_at` makes the cache at one site; recovery.py
 calls it for the hot DR site's copy (`dr-cache-NAME`).
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from topoform.dsl.models import Cache
+from topoform.dsl.models import Cache, Service
 from topoform.providers.plan import ref
 
 from .. import stores
@@ -35,6 +38,11 @@ CACHE_SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
 CACHE_PARAMETER_GROUP = "aws:elasticache/parameterGroup:ParameterGroup"
 CACHE_REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE_CLUSTER = "aws:elasticache/cluster:Cluster"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+# What a service reads of a redis cache that makes it a client (it must AUTH).
+CLIENT_ATTRS = ("url", "host")
 
 CACHE_MAINTENANCE_WINDOW = "sun:05:30-sun:06:30"
 SNAPSHOT_WINDOW = "02:00-03:00"
@@ -112,10 +120,64 @@ def build_at(ctx: AwsContext, cache: Cache, site: str) -> None:
         props["snapshot_retention_limit"] = SNAPSHOT_DAYS
         props["snapshot_window"] = SNAPSHOT_WINDOW
         props["final_snapshot_identifier"] = snapshot_name(ctx.bp.blueprint, ctx.stack, name, "final")
+    # Transit encryption is on, so AUTH is available: without a token any client
+    # that reaches the port has full access.
+    props["auth_token"] = ref(auth_token(ctx, cache), "result")
+    auth_secret(ctx, cache, site)
     group_id = physical_id(name, 40, ctx.bp.blueprint, ctx.stack)
     if group_id:
         props["replication_group_id"] = group_id
-    ctx.add(CACHE_REPLICATION_GROUP, name, props, protect=cache.protect)
+    ctx.add(CACHE_REPLICATION_GROUP, name, props, protect=cache.protect, secret_outputs=["auth_token"])
+
+
+def has_auth(cache: Cache) -> bool:
+    return cache.engine != "memcached"
+
+
+def auth_token(ctx: AwsContext, cache: Cache) -> str:
+    """The cache's AUTH token: one generated password, the same at every site (so a DR copy
+    takes the same clients). ElastiCache takes 16–128 printable characters; letters and
+    digits avoid the ones it refuses (`"`, `/`, `@`)."""
+    name = f"{ctx.prefix(cache)}-auth-token"
+    if name not in ctx.plan:
+        ctx.add(PASSWORD, name, {"length": 32, "special": False}, secret_outputs=["result"])
+    return name
+
+
+def auth_secret(ctx: AwsContext, cache: Cache, site: str) -> str:
+    """Secrets Manager secret holding the token in `site`'s region (ECS injects it into clients)."""
+    name = site_name(f"{ctx.prefix(cache)}-auth", site)
+    if name not in ctx.plan:
+        where = {"region": ctx.sites.region(site)}
+        ctx.add(SECRET, name, {"description": f"AUTH token of {cache.ref} ({site} site)",
+                               "recovery_window_in_days": 7, **where, "tags": ctx.tags()})
+        ctx.add(SECRET_VERSION, f"{name}-value", {
+            "secret_id": ref(name, "id"), "secret_string": ref(auth_token(ctx, cache), "result"), **where})
+    return name
+
+
+def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]]:
+    """ECS container `secrets` entries: `<VAR minus _URL/_HOST>_PASSWORD` for each env var naming a redis cache.
+
+    The token comes from the secret of the cache copy `site` reads (stores.py
+    `answering_site`); the secret is named before the cache is built (names are
+    functions of the blueprint), so services can be built first.
+    """
+    entries: dict[str, str] = {}
+    at = stores.answering_site(ctx.at(site))
+    for read in ctx.access.store_reads(ctx.ref_of(service)):
+        cache = ctx.bp.component(read.target)
+        if read.env is None or not isinstance(cache, Cache) or not has_auth(cache) or read.attr not in CLIENT_ATTRS:
+            continue
+        base = read.env
+        for suffix in ("_URL", "_HOST"):
+            if base.endswith(suffix) and len(base) > len(suffix):
+                base = base[: -len(suffix)]
+                break
+        name = f"{base}_PASSWORD"
+        if name not in service.env:  # the user set it; ECS refuses a name in both env and secrets
+            entries.setdefault(name, ref(site_name(f"{ctx.prefix(cache)}-auth", at), "arn"))
+    return [{"name": name, "valueFrom": value} for name, value in entries.items()]
 
 
 def attribute(ctx: AwsContext, cache: Cache, attr: str) -> str:

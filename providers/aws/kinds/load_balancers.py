@@ -5,7 +5,9 @@ and an explicit TLS policy (TLS 1.3 and 1.2 only), drops invalid headers, and
 routes path/host rules to one target group per service, weighted where the
 blueprint weighs. Its security group admits the internet (unless the
 balancer is `internal`) on the listener ports only and sends only to the
-services behind it. Names are functions of
+services behind it — or, when only CloudFront distributions reach it
+(`cloudfront_only`), CloudFront's origin-facing addresses only, and its
+rules forward only requests carrying the origin secret the distributions send. Names are functions of
 the blueprint, so a service (built first) can register with a target
 group the balancer creates later (`attachments_of`, from attachments.py's
 index). A balancer is built at every site; `${load_balancers.x.url}` read
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 from topoform.dsl.models import HealthCheck, LoadBalancer, Service
 from topoform.providers.plan import ref
+from topoform.providers.values import lookup
 
+from ..attachments import transport
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
@@ -27,6 +31,14 @@ ALGORITHMS = {  # blueprint → ALB target group load_balancing_algorithm_type
     "random": "weighted_random", "weighted": "weighted_random", "source_hash": "round_robin",
 }
 CATCH_ALL = ("/*", "/")
+# Behind CloudFront only: the addresses CloudFront fetches from (an AWS-managed prefix list,
+# looked up at deploy time) and a header with a generated value it sends and the ALB requires.
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+PREFIX_LIST_LOOKUP = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
+ORIGIN_HEADER = "X-Origin-Verify"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+FORBIDDEN = {"type": "fixed-response",
+             "fixed_response": {"content_type": "text/plain", "message_body": "forbidden", "status_code": "403"}}
 MAX_FORWARD_WEIGHT = 999  # ALB weighted forward
 
 
@@ -66,8 +78,77 @@ def balancer_name(ctx: AwsContext, lb: LoadBalancer, site: str) -> str:
     return site_name(ctx.prefix(lb), site)
 
 
-def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, list[str]]]:
-    """(target group, container port, listeners that use it) for each balancer in front of `svc`."""
+# ---------------------------------------------------------------- behind CloudFront
+
+
+def has_distribution(component) -> bool:
+    """Whether a CDN or reverse proxy is a CloudFront distribution on aws (edge.py builds it)."""
+    if component.section == "cdns":
+        return True
+    if component.section == "reverse_proxies":
+        return bool(component.compression or component.cache or component.static)
+    return False
+
+
+def _leads_to(ctx: AwsContext, component, lb: LoadBalancer, through_distributions: bool) -> bool:
+    """Whether `component` reaches `lb`, following reverse proxies (that are no distribution, unless asked)."""
+    seen = set()
+    while component is not None and component.section in ("reverse_proxies", "cdns") and component.ref not in seen:
+        seen.add(component.ref)
+        if has_distribution(component) and not through_distributions:
+            return False
+        component = ctx.bp.component(component.upstream if component.section == "reverse_proxies" else
+                                     (component.origin if component.mode == "pull" else None))
+    return component is lb
+
+
+def fronting_distributions(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
+    """The CDNs and caching proxies whose distribution fetches from `lb` (its next hop)."""
+    found = []
+    for component in [*ctx.bp.cdns.values(), *ctx.bp.reverse_proxies.values()]:
+        if not has_distribution(component) or (component.section == "cdns" and component.mode != "pull"):
+            continue
+        upstream = ctx.bp.component(component.origin if component.section == "cdns" else component.upstream)
+        if _leads_to(ctx, upstream, lb, through_distributions=False):
+            found.append(component.ref)
+    return found
+
+
+def direct_clients(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
+    """What reaches `lb` other than CloudFront: DNS records naming it (or a plain proxy of it), services."""
+    found = []
+    for record in ctx.bp.dns.records if ctx.bp.dns else ():
+        if any(e.target and _leads_to(ctx, ctx.bp.component(e.target), lb, through_distributions=False)
+               for e in record.endpoints):
+            found.append(f"dns record {record.name}")
+    found += ctx.access.users(lb.ref)
+    return found
+
+
+def cloudfront_only(ctx: AwsContext, lb: LoadBalancer) -> bool:
+    """A public ALB that only distributions reach: it admits only CloudFront carrying the origin secret."""
+    return (lb.layer == 7 and not lb.internal and bool(fronting_distributions(ctx, lb))
+            and not direct_clients(ctx, lb))
+
+
+def origin_secret(ctx: AwsContext, lb: LoadBalancer) -> str:
+    """The generated value CloudFront sends in `ORIGIN_HEADER` to `lb` (one per balancer, every site)."""
+    name = f"{ctx.prefix(lb)}-origin-secret"
+    if name not in ctx.plan:
+        with ctx.owning(ctx.ref_of(lb)):
+            ctx.add(PASSWORD, name, {"length": 40, "special": False}, secret_outputs=["result"])
+    return name
+
+
+def origin_headers(ctx: AwsContext, lb: LoadBalancer) -> list[dict]:
+    """The custom headers a distribution sends to `lb` as its origin."""
+    if not cloudfront_only(ctx, lb):
+        return []
+    return [{"name": ORIGIN_HEADER, "value": ref(origin_secret(ctx, lb), "result")}]
+
+
+def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, int, str, list[str]]]:
+    """(target group, container port, its protocol, listeners that use it) for each balancer in front of `svc`."""
     found = []
     for item in ctx.attachments.of(ctx.ref_of(svc)):
         lb = ctx.bp.component(item.balancer)
@@ -76,7 +157,7 @@ def attachments_of(ctx: AwsContext, svc: Service, site: str) -> list[tuple[str, 
                          if not listener.redirect_to_https]
         else:
             listeners = [listener_name(ctx, lb, int(item.group_key), site)]
-        found.append((target_group_name(ctx, lb, item.group_key, site), item.port, listeners))
+        found.append((target_group_name(ctx, lb, item.group_key, site), item.port, item.protocol, listeners))
     return found
 
 
@@ -88,15 +169,32 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
     where = {"region": net.region}
     sg = ctx.networks.security_group(lb, site)
     public = not lb.internal
+    fronted = fronting_distributions(ctx, lb) if lb.layer == 7 and public else []
+    behind_cloudfront = cloudfront_only(ctx, lb)
+    if fronted and not behind_cloudfront and site == PRIMARY:
+        ctx.warn(f"{ctx.ref_of(lb)} is the origin of {', '.join(fronted)} but also reached directly "
+                 f"({', '.join(direct_clients(ctx, lb))}), so it stays open to the internet and CloudFront "
+                 "(its cache, its WAF) can be bypassed", "point the records at the distribution", "load_balancers",
+                 lb.name)
     for listener in lb.listeners:
-        if public:
-            protocol = "udp" if (listener.protocol == "udp") else "tcp"
-            ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=protocol,
+        if behind_cloudfront:
+            ctx.networks.allow_prefix_list(
+                lb, listener.port, lookup(PREFIX_LIST_LOOKUP, "id", name=CLOUDFRONT_ORIGIN_FACING, region=net.region),
+                "cloudfront", site, why=f"CloudFront, the only client of {ctx.ref_of(lb)}, on {listener.port}")
+        elif public:
+            ctx.networks.allow_cidr(lb, listener.port, "0.0.0.0/0", site, protocol=transport(listener.protocol),
                                     why=f"clients of {ctx.ref_of(lb)} on {listener.port}")
-    for svc_ref, port in targets_of(ctx, lb):
+    for svc_ref, port, protocol in targets_of(ctx, lb):
         svc = ctx.bp.component(svc_ref)
-        ctx.networks.allow(lb, svc, port, site)
-        ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=port, why=f"{ctx.ref_of(lb)} to {svc_ref}")
+        ctx.networks.allow(lb, svc, port, site, protocol)
+        ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=port, protocol=protocol,
+                                  why=f"{ctx.ref_of(lb)} to {svc_ref}")
+        check_port = health_port(ctx, lb, svc, port, protocol)
+        if check_port is not None and (check_port, "tcp") != (port, protocol):
+            # The health checker probes over TCP on its own port.
+            ctx.networks.allow(lb, svc, check_port, site)
+            ctx.networks.allow_egress(lb, site, cidr=net.cidr, port=check_port,
+                                      why=f"{ctx.ref_of(lb)} health checks of {svc_ref}")
     props = {
         "load_balancer_type": "application" if lb.layer == 7 else "network",
         "internal": lb.internal, "subnets": ctx.networks.subnet_ids(site, public=public),
@@ -114,24 +212,49 @@ def build_at(ctx: AwsContext, lb: LoadBalancer, site: str) -> None:
         _network_listeners(ctx, lb, balancer.name, site)
 
 
-def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int]]:
-    """(service ref, port) of every service behind `lb`, once each, in blueprint order."""
-    found: dict[tuple[str, int], None] = {}
+def targets_of(ctx: AwsContext, lb: LoadBalancer) -> list[tuple[str, int, str]]:
+    """(service ref, port, protocol) of every service behind `lb`, once each, in blueprint order."""
+    found: dict[tuple[str, int, str], None] = {}
     if lb.layer == 7:
         for route in lb.routes or ():
             svc = ctx.bp.component(route.target)
             if svc is not None and svc.port:
-                found[(ctx.ref_of(svc), svc.port)] = None
+                found[(ctx.ref_of(svc), svc.port, "tcp")] = None
     else:
-        for target in lb.targets or ():
-            svc = ctx.bp.component(target.target)
-            port = target.port or (svc.port if svc else None)
-            if port:
-                found[(target.target, port)] = None
+        for listener in lb.listeners:
+            for target in lb.targets or ():
+                svc = ctx.bp.component(target.target)
+                port = target.port or (svc.port if svc else None)
+                if port:
+                    found[(target.target, port, transport(listener.protocol))] = None
     return list(found)
 
 
-def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: str) -> dict:
+def health_port(ctx: AwsContext, lb: LoadBalancer, svc: Service, port: int, protocol: str) -> int | None:
+    """The TCP port a target group probes a target on; None: its traffic port.
+
+    Health checks are TCP, HTTP or HTTPS, never UDP: behind a UDP listener the
+    probe needs a TCP port — `health_check.port`, the service's own `port` when
+    that is not the UDP one, or the same port when another listener carries
+    TCP to it. Otherwise ECS would replace every task as unhealthy: refused.
+    """
+    check = lb.health_check
+    if check is not None and check.port:
+        return check.port
+    if protocol != "udp":
+        return None
+    if svc.port and svc.port != port:
+        return svc.port
+    if (port, "tcp") in {(p, proto) for ref, p, proto in targets_of(ctx, lb) if ref == ctx.ref_of(svc)}:
+        return port
+    raise ctx.unsupported(
+        f"{ctx.ref_of(lb)} sends UDP to {ctx.ref_of(svc)} on {port}, but NLB health checks are TCP and no TCP "
+        "port of the service is known", f"set `health_check: {{port: N}}` on {ctx.ref_of(lb)} to a TCP port "
+        f"{ctx.ref_of(svc)} listens on", "load_balancers", lb.name)
+
+
+def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: str,
+            port: int | None = None) -> dict:
     check: HealthCheck = lb.health_check or (svc.health if svc else None) or HealthCheck()
     interval = int(min(max(check.interval, 5), 300))
     timeout = int(min(max(check.timeout, 2), interval - 1, 120))
@@ -140,19 +263,22 @@ def _health(ctx: AwsContext, lb: LoadBalancer, svc: Service | None, protocol: st
                  f"using {interval}s and {timeout}s", None, "load_balancers", lb.name)
     health = {"enabled": True, "interval": interval, "timeout": timeout,
               "healthy_threshold": check.healthy, "unhealthy_threshold": max(check.unhealthy, 2),
-              "port": str(check.port) if check.port else "traffic-port", "protocol": protocol}
+              "port": str(port or check.port) if (port or check.port) else "traffic-port", "protocol": protocol}
     if protocol in ("HTTP", "HTTPS"):
         health.update(path=check.path, matcher="200-399")
     return health
 
 
 def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: int, protocol: str,
-                  svc: Service | None) -> str:
+                  svc: Service | None, health_check_port: int | None = None) -> str:
     net = ctx.networks.network(site)
-    health_protocol = protocol if protocol in ("HTTP", "HTTPS") else ("HTTP" if lb.health_check else "TCP")
+    # An NLB probes over TCP unless the blueprint asks for an HTTP check (a path) —
+    # and never over HTTP to a UDP port.
+    http = lb.health_check is not None and protocol != "UDP"
+    health_protocol = protocol if protocol in ("HTTP", "HTTPS") else ("HTTP" if http else "TCP")
     props: dict = {
         "target_type": "ip", "port": port, "protocol": protocol, "vpc_id": ref(net.vpc, "id"),
-        "deregistration_delay": 30, "health_check": _health(ctx, lb, svc, health_protocol),
+        "deregistration_delay": 30, "health_check": _health(ctx, lb, svc, health_protocol, health_check_port),
         "region": net.region, "tags": ctx.tags(),
     }
     if lb.layer == 7:
@@ -172,6 +298,18 @@ def _target_group(ctx: AwsContext, lb: LoadBalancer, key: str, site: str, port: 
     name = target_group_name(ctx, lb, key, site)
     ctx.add("aws:lb/targetGroup:TargetGroup", name, props)
     return name
+
+
+def _group_health_port(ctx: AwsContext, lb: LoadBalancer, protocol: str) -> int | None:
+    """The one health-check port of a listener's group, which holds every target of `lb`."""
+    ports = {health_port(ctx, lb, ctx.bp.component(ref), port, protocol)
+             for ref, port, proto in targets_of(ctx, lb) if proto == protocol}
+    if len(ports) > 1:
+        raise ctx.unsupported(f"the targets of {ctx.ref_of(lb)} need different health-check ports "
+                              f"({', '.join(str(p or 'traffic') for p in sorted(ports, key=str))}), but a "
+                              "target group has one", f"set `health_check: {{port: N}}` on {ctx.ref_of(lb)}",
+                              "load_balancers", lb.name)
+    return next(iter(ports), None)
 
 
 def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: str) -> None:
@@ -199,7 +337,14 @@ def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, sit
     default = {"type": "fixed-response",
                "fixed_response": {"content_type": "text/plain", "message_body": "not found", "status_code": "404"}}
     catch_all = next((key for key in rules if key[0] in CATCH_ALL and key[1] is None), None)
-    if catch_all is not None:
+    secret = ref(origin_secret(ctx, lb), "result") if cloudfront_only(ctx, lb) else None
+    if secret is not None:
+        # Only requests carrying CloudFront's origin secret are forwarded; the catch-all
+        # becomes the last rule, and anything else is refused.
+        default = FORBIDDEN
+        if catch_all is not None:
+            rules[catch_all] = rules.pop(catch_all)
+    elif catch_all is not None:
         targets = rules.pop(catch_all)
         default = forward(targets, stickiness if len(targets) > 1 else None)
     for listener in lb.listeners:
@@ -221,6 +366,8 @@ def _application_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, sit
             conditions = [{"path_pattern": {"values": [path]}}]
             if host:
                 conditions.append({"host_header": {"values": [host]}})
+            if secret is not None:
+                conditions.append({"http_header": {"http_header_name": ORIGIN_HEADER, "values": [secret]}})
             ctx.add("aws:lb/listenerRule:ListenerRule", f"{name}-rule-{priority}", {
                 "listener_arn": ref(name, "arn"), "priority": priority * 10,
                 "conditions": conditions,
@@ -242,8 +389,12 @@ def _network_listeners(ctx: AwsContext, lb: LoadBalancer, balancer: str, site: s
     first = ctx.bp.component(targets[0].target) if targets else None
     for listener in lb.listeners:
         protocol = {"udp": "UDP", "tls": "TLS"}.get(listener.protocol or "", "TLS" if listener.tls else "TCP")
+        # One group per listener, holding every target (each registered by ECS on its own
+        # port, attachments.py); TLS ends at the NLB, so its targets receive TCP.
         port = (targets[0].port or first.port) if targets else listener.port
-        tg = _target_group(ctx, lb, str(listener.port), site, port, "UDP" if protocol == "UDP" else "TCP", first)
+        check_port = _group_health_port(ctx, lb, transport(listener.protocol))
+        tg = _target_group(ctx, lb, str(listener.port), site, port, "UDP" if protocol == "UDP" else "TCP", first,
+                           check_port)
         props: dict = {"load_balancer_arn": ref(balancer, "arn"), "port": listener.port, "protocol": protocol,
                        "default_actions": [{"type": "forward", "target_group_arn": ref(tg, "arn")}],
                        **where, "tags": ctx.tags()}

@@ -2,7 +2,8 @@
 
 A queue is encrypted with SQS-managed keys (the `encrypted` field), long-polls,
 and after `max_receives` failed deliveries moves a message to its dead-letter
-queue (FIFO when the queue is FIFO; kept the SQS maximum of 14 days). SQS
+queue (FIFO when the queue is FIFO; kept the SQS maximum of 14 days), whose
+redrive allow policy admits that queue only. SQS
 has no length limit, so `max_depth` cannot refuse a producer the way
 RabbitMQ's `reject-publish` does on docker: it becomes a CloudWatch alarm on
 ApproximateNumberOfMessagesVisible that producers must honour (the queue's
@@ -30,6 +31,7 @@ from ..store_catalog import physical_id, snapshot_name
 
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+SQS_REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 DLQ_RETENTION = 14 * 86400  # the SQS maximum: failed messages wait as long as possible for a look
@@ -93,6 +95,15 @@ def build_at(ctx: AwsContext, queue: Queue, site: str) -> None:
         props["redrive_policy"] = {"$json": {"deadLetterTargetArn": ref(dlq, "arn"),
                                              "maxReceiveCount": queue.max_receives}}
     ctx.add(SQS_QUEUE, name, props, protect=queue.protect)
+    if dlq is not None:
+        # Only this queue may dead-letter into its DLQ (and be the redrive target).
+        # A resource of its own: on the DLQ itself the policy would name the
+        # source's ARN while the source names the DLQ's, a cycle.
+        ctx.add(SQS_REDRIVE_ALLOW, f"{dlq}-redrive-allow", {
+            "queue_url": ref(dlq, "url"),
+            "redrive_allow_policy": {"$json": {"redrivePermission": "byQueue", "sourceQueueArns": [ref(name, "arn")]}},
+            "region": region,
+        })
     for each in (name, dlq):
         if each is None:
             continue

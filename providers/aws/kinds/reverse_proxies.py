@@ -1,10 +1,12 @@
 """Reverse proxies on AWS: the balancer they front, a WAF web ACL, and CloudFront for caching.
 
 A reverse proxy has no server of its own on AWS: its TLS and redirect live
-on its upstream layer 7 balancer, its rate limit and address lists in a
-WAFv2 web ACL attached to that balancer at every site (a balancer takes one
-ACL: `ctx.web_acl_owners` refuses a second proxy), and its compression,
-cache and static files in a CloudFront distribution in front of it (edge.py).
+on its upstream layer 7 balancer, its compression, cache and static files
+in a CloudFront distribution in front of it (edge.py), and its rate limit
+and address lists in a WAFv2 web ACL where it sees the viewers' addresses:
+a CLOUDFRONT-scope ACL (us-east-1) on its distribution when it has one,
+else a REGIONAL ACL attached to the balancer at every site (a balancer takes
+one ACL: `ctx.web_acl_owners` refuses a second proxy).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from topoform.dsl.models import LoadBalancer, ReverseProxy
 from topoform.providers.plan import ref
 
 from .. import edge
+from ..certificates import CLOUDFRONT_REGION
 from ..context import AwsContext
 from ..sites import site_name
 from . import load_balancers
 
+CLOUDFRONT = "cloudfront"  # where a distribution's web ACL lives, in place of a site
 WAF_WINDOW = 60  # seconds: the shortest evaluation window, closest to a per-second limit
 WAF_MIN_LIMIT = 10
 
@@ -38,11 +42,20 @@ def build(ctx: AwsContext, proxy: ReverseProxy) -> None:
         raise ctx.unsupported(f"`tls: true` on aws terminates TLS at {ctx.ref_of(lb)}, which has no TLS listener",
                               "add `{port: 443, tls: true}` to the balancer's listeners",
                               "reverse_proxies", proxy.name, "tls")
-    if proxy.rate_limit or proxy.deny or proxy.allow:
+    filters = bool(proxy.rate_limit or proxy.deny or proxy.allow)
+    if edge.has_distribution(proxy):
+        # The distribution is what viewers connect to: only an ACL on it sees their
+        # addresses (on the ALB behind it every request comes from a CloudFront edge).
+        acl = web_acl(ctx, proxy, lb, CLOUDFRONT) if filters else None
+        proxy_distribution(ctx, proxy, lb, acl)
+    elif filters:
+        if load_balancers.fronting_distributions(ctx, lb):
+            ctx.warn(f"{ctx.ref_of(proxy)}'s address rules sit on {ctx.ref_of(lb)}, which CloudFront also fetches "
+                     "from: requests through CloudFront are counted per edge address, not per viewer",
+                     "give the proxy `compression`, `cache` or `static` so it is a distribution and its web ACL "
+                     "moves there", "reverse_proxies", proxy.name)
         for site in ctx.sites.all:
             web_acl(ctx, proxy, lb, site)
-    if edge.has_distribution(proxy):
-        proxy_distribution(ctx, proxy, lb)
     ctx.export(proxy, ("url",))
 
 
@@ -56,14 +69,18 @@ def attribute(ctx: AwsContext, proxy: ReverseProxy, attr: str) -> str:
     return load_balancers.attribute(ctx, lb, attr)
 
 
-def web_acl(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, site: str) -> None:
-    owner = ctx.web_acl_owners.setdefault((ctx.ref_of(lb), site), ctx.ref_of(proxy))
-    if owner != ctx.ref_of(proxy):
-        raise ctx.unsupported(f"{ctx.ref_of(lb)} already has the web ACL of {owner}; a balancer takes one",
-                              "merge the rate limits and deny lists into one reverse proxy",
-                              "reverse_proxies", proxy.name)
-    where = {"region": ctx.sites.region(site), "scope": "REGIONAL"}
-    prefix = site_name(ctx.prefix(proxy), site)
+def web_acl(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, site: str) -> str:
+    """The proxy's web ACL: on its balancer at `site` (REGIONAL), or for its distribution (`CLOUDFRONT`:
+    the CLOUDFRONT scope lives in us-east-1; the distribution names it in `web_acl_id`)."""
+    if site == CLOUDFRONT:
+        where, prefix = {"region": CLOUDFRONT_REGION, "scope": "CLOUDFRONT"}, ctx.prefix(proxy)
+    else:
+        owner = ctx.web_acl_owners.setdefault((ctx.ref_of(lb), site), ctx.ref_of(proxy))
+        if owner != ctx.ref_of(proxy):
+            raise ctx.unsupported(f"{ctx.ref_of(lb)} already has the web ACL of {owner}; a balancer takes one",
+                                  "merge the rate limits and deny lists into one reverse proxy",
+                                  "reverse_proxies", proxy.name)
+        where, prefix = {"region": ctx.sites.region(site), "scope": "REGIONAL"}, site_name(ctx.prefix(proxy), site)
     label = metric_name(f"{ctx.bp.blueprint}-{ctx.stack}-{prefix}")
     visibility = lambda suffix: {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True,  # noqa: E731
                                  "metric_name": f"{label}-{suffix}"}
@@ -98,20 +115,22 @@ def web_acl(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, site: str) -
         "default_action": {"block": {}} if proxy.allow else {"allow": {}},
         "rules": rules, "visibility_config": visibility("acl"), **where, "tags": ctx.tags(),
     })
-    ctx.add("aws:wafv2/webAclAssociation:WebAclAssociation", f"{prefix}-web-acl-link", {
-        "resource_arn": ref(load_balancers.balancer_name(ctx, lb, site), "arn"), "web_acl_arn": ref(acl, "arn"),
-        "region": ctx.sites.region(site),
-    })
+    if site != CLOUDFRONT:
+        ctx.add("aws:wafv2/webAclAssociation:WebAclAssociation", f"{prefix}-web-acl-link", {
+            "resource_arn": ref(load_balancers.balancer_name(ctx, lb, site), "arn"), "web_acl_arn": ref(acl, "arn"),
+            "region": ctx.sites.region(site),
+        })
+    return acl.name
 
 
-def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer) -> None:
+def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer, acl: str | None) -> None:
     origin = edge.custom_origin(ctx, lb)
     origins = [origin]
     compress = proxy.compression
     if proxy.cache:
         policy = edge.cache_policy(ctx, proxy, proxy.cache.ttl, 0, max(proxy.cache.ttl, 86400), compress, dynamic=True)
     else:
-        policy = "$managed:" + edge.CACHING_DISABLED
+        policy = edge.MANAGED + edge.CACHING_DISABLED
     default = edge.behavior(origin["origin_id"], policy, https_only=True, compress=compress, dynamic=True)
     ordered, bucket = [], None
     if proxy.static:
@@ -126,7 +145,7 @@ def proxy_distribution(ctx: AwsContext, proxy: ReverseProxy, lb: LoadBalancer) -
         static_policy = cache_policy_static(ctx, proxy, compress)
         ordered.append(edge.behavior(static_origin["origin_id"], static_policy, https_only=True,
                                      compress=compress, dynamic=False, path=path + "*"))
-    name = edge.distribution(ctx, proxy, origins, default, ordered)
+    name = edge.distribution(ctx, proxy, origins, default, ordered, web_acl=acl)
     if bucket:
         edge.bucket_policy(ctx, proxy, bucket, [name])
 

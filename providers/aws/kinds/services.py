@@ -6,7 +6,8 @@ stores attach their grants to it — receive from a consumed queue, send to
 another). Environment values whose names say SECRET/PASSWORD/TOKEN/KEY go to
 Secrets Manager, and store passwords come from the RDS-managed secret; both
 reach the container through `secrets`, never as plain `environment`, so they
-show in neither the task definition nor the Plan. Tasks run in private
+show in neither the task definition nor the Plan; a redis cache's AUTH token
+reaches its clients the same way (kinds/caches.py `secrets`). Tasks run in private
 subnets with no public address (a `public` service: public subnets and an
 address, its port open to the internet); a deployment that fails to
 stabilise rolls back (circuit breaker).
@@ -27,10 +28,11 @@ from topoform.dsl.models import Component, Service
 from topoform.providers.base import PLATFORM
 from topoform.providers.plan import ref
 
+from ..attachments import transport
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
-from . import databases, load_balancers
+from . import caches, databases, load_balancers
 
 # Fargate's valid task sizes: CPU units → (min, max, step) of memory in MiB.
 FARGATE_MEMORY = {
@@ -85,6 +87,7 @@ def cluster(ctx: AwsContext, site: str) -> str:
 
 
 def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[str, str]]) -> None:
+    store_secrets = store_secrets + caches.secrets(ctx, svc, site)
     memory_mib = max(int(svc.memory // 1024**2), 1)
     size = fargate_size(svc.cpu, memory_mib)
     if size is None:
@@ -148,10 +151,19 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
             "awslogs-stream-prefix": svc.name}},
         "linuxParameters": {"initProcessEnabled": True},
     }
-    if svc.port:
-        container["portMappings"] = [{"containerPort": svc.port, "protocol": "tcp", "name": "main"}]
+    attachments = load_balancers.attachments_of(ctx, svc, site)
+    mappings = [(svc.port, "tcp")] if svc.port else []
+    # A balancer registers the container on the port and protocol it forwards (udp behind
+    # a UDP listener, a target's own `port`): ECS needs a mapping for each.
+    mappings += [(port, protocol) for _, port, protocol, _ in attachments if (port, protocol) not in mappings]
+    if mappings:
+        container["portMappings"] = [
+            {"containerPort": port, "protocol": protocol,
+             "name": "main" if (port, protocol) == (svc.port, "tcp") else f"{protocol}-{port}"}
+            for port, protocol in dict.fromkeys(mappings)]
     if svc.command:
-        container["command"] = list(svc.command)
+        # `${...}` in the command reads the same values as in env (the site's copies).
+        container["command"] = [here.interpolate(arg) for arg in svc.command]
     task = ctx.add("aws:ecs/taskDefinition:TaskDefinition", n(f"{prefix}-task"), {
         "family": f"{ctx.bp.blueprint}-{ctx.stack}-{site_name(svc.name, site)}",
         "cpu": str(task_cpu), "memory": str(task_memory),
@@ -169,7 +181,10 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
         "deployment_circuit_breaker": {"enable": True, "rollback": True},
         "deployment_minimum_healthy_percent": 100, "deployment_maximum_percent": 200,
         "enable_ecs_managed_tags": True, "propagate_tags": "SERVICE",
-        "wait_for_steady_state": False, **where, "tags": ctx.tags(),
+        # `up` waits until the tasks run and pass their health checks (the provider's
+        # 20-minute create/update timeout); a task that crash-loops trips the circuit
+        # breaker, which rolls back and fails the deployment instead of reporting success.
+        "wait_for_steady_state": True, **where, "tags": ctx.tags(),
     }
     if svc.port:
         discovery = ctx.add("aws:servicediscovery/service:Service", n(f"{prefix}-discovery"), {
@@ -180,15 +195,14 @@ def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[
             "force_destroy": True, **where, "tags": ctx.tags(),
         })
         props["service_registries"] = {"registry_arn": ref(discovery, "arn")}
-    attachments = load_balancers.attachments_of(ctx, svc, site)
     depends_on = []
     if attachments:
         props["load_balancers"] = [
             {"target_group_arn": ref(tg, "arn"), "container_name": svc.name, "container_port": port}
-            for tg, port, _ in attachments]
+            for tg, port, _, _ in attachments]
         props["health_check_grace_period_seconds"] = 60
         # A target group must be attached to a listener before a service registers in it.
-        depends_on = sorted({listener for _, _, listeners in attachments for listener in listeners})
+        depends_on = sorted({listener for _, _, _, listeners in attachments for listener in listeners})
     ctx.add("aws:ecs/service:Service", n(prefix), props, depends_on=depends_on)
 
 
@@ -210,12 +224,12 @@ def grant_access(ctx: AwsContext) -> None:
                 if target is None or target_ref == svc_ref or target.section not in ("services", "load_balancers"):
                     continue
                 if ctx.networks.has_security_group(target, site):
-                    for port in ports_of(target):
-                        ctx.networks.allow(svc, target, port, site)
+                    for port, protocol in ports_of(target):
+                        ctx.networks.allow(svc, target, port, site, protocol)
 
 
-def ports_of(component: Component) -> list[int]:
-    """Ports a client opens on a service or balancer (for security-group rules)."""
+def ports_of(component: Component) -> list[tuple[int, str]]:
+    """(port, protocol) a client opens on a service or balancer (for security-group rules)."""
     if component.section == "services":
-        return [component.port] if component.port else []
-    return sorted({listener.port for listener in component.listeners})
+        return [(component.port, "tcp")] if component.port else []
+    return sorted({(listener.port, transport(listener.protocol)) for listener in component.listeners})

@@ -22,8 +22,11 @@ def blueprint_image_tags(path: Path) -> set[str]:
 
 
 def example_image_tags() -> set[str]:
-    """Every tag the example blueprints' docker Plans pin."""
+    """Every tag the example blueprints' docker Plans pin, but the NoSQL servers no stand-in can be
+    (docs/IMAGES.md, "API gateway and NoSQL images")."""
+    from topoform.providers.docker.images import NO_STAND_IN
+
     tags: set[str] = set()
     for path in EXAMPLES:
         tags |= blueprint_image_tags(path)
-    return tags
+    return tags - NO_STAND_IN

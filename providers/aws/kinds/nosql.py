@@ -1,0 +1,281 @@
+"""NoSQL stores on AWS, one product per `model`; private, encrypted with a customer KMS key.
+
+- key-value → DynamoDB: the partition/sort keys, on-demand or provisioned
+  capacity, TTL, point-in-time recovery, streams, deletion protection with
+  `protect`; with a hot DR site a global table replica in the DR region
+  (hot DR, its own KMS key there). Services reach it over HTTPS (no port to
+  open) and their task roles may call the item actions on this table's ARN
+  (and its indexes) only.
+- document → Amazon DocumentDB: a cluster with `1 + replicas` instances
+  spread by AWS over the private subnets' zones, TLS required (the
+  cluster parameter group), encrypted storage, backups kept `retention`
+  (at most 35 days), the master password managed in Secrets Manager, which
+  the using services' task roles may read.
+- wide-column → Amazon Keyspaces: a keyspace (the blueprint and stack) and
+  a table with the keys as partition and clustering columns, CMK
+  encryption, PITR, TTL; `cassandra:Select`/`Modify` on that table only.
+- graph → Amazon Neptune: a cluster with `1 + replicas` instances, IAM
+  authentication (`neptune-db:*` on this cluster only), encrypted storage.
+With a hot DR region: a DynamoDB global table replica, a Multi-Region
+keyspace, or a DocumentDB/Neptune global cluster whose secondary (one
+instance, read-only until promoted, as an RDS cross-region replica) runs in
+the DR VPC; the DR copies of the services read the DR copy.
+A DocumentDB or Neptune store sits in the VPC: only the services that
+reference it reach its port. DynamoDB and Keyspaces are regional endpoints
+reached through the NAT gateway over TLS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from topoform.dsl.models import NoSql
+from topoform.providers.plan import ref
+
+from .. import stores
+from ..context import AwsContext
+from ..sites import DR, PRIMARY, site_name
+from ..store_catalog import physical_id, retention_days, snapshot_name
+
+KMS_KEY = "aws:kms/key:Key"
+TABLE = "aws:dynamodb/table:Table"
+PORTS = {"document": 27017, "graph": 8182, "wide-column": 9142, "key-value": 443}
+INSTANCE_CLASS = {"small": "db.t4g.medium", "medium": "db.r6g.large", "large": "db.r6g.xlarge"}
+KEY_TYPES = {"string": "S", "number": "N", "binary": "B"}
+CQL_TYPES = {"string": "text", "number": "bigint", "binary": "blob"}
+DYNAMODB_ITEM_ACTIONS = [
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+]
+BACKUP_WINDOW = "03:00-04:00"
+MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+
+
+def build(ctx: AwsContext, store: NoSql) -> None:
+    if store.public:
+        raise ctx.unsupported(f"{store.ref}: a public NoSQL store is not built on aws",
+                              "remove `public: true`: services reach it from the VPC", "nosql", store.name, "public")
+    if not store.encrypted:
+        raise ctx.unsupported(f"{store.ref}: DynamoDB, DocumentDB, Keyspaces and Neptune are built encrypted on aws",
+                              "remove `encrypted: false`", "nosql", store.name, "encrypted")
+    {"key-value": _dynamodb, "document": _documentdb, "wide-column": _keyspaces, "graph": _neptune}[store.model](
+        ctx, store)
+    ctx.export(store, ("url", "host", "port", "endpoint", "table", "name"))
+
+
+def _key(ctx: AwsContext, store: NoSql, site: str) -> str | None:
+    """The store's customer-managed key at `site` (rotated yearly), or None with `kms_key: false`."""
+    if not store.kms_key:
+        return None
+    return ctx.add(KMS_KEY, site_name(f"{ctx.prefix(store)}-key", site), {
+        "description": f"{store.ref} of {ctx.bp.blueprint}/{ctx.stack} ({site} site)",
+        "enable_key_rotation": True, "deletion_window_in_days": 30,
+        "region": ctx.sites.region(site), "tags": ctx.tags(),
+    }, protect=store.protect).name
+
+
+def _grant(ctx: AwsContext, store: NoSql, what: str, statements: list[dict[str, Any]]) -> None:
+    for service in ctx.access.users(store.ref):
+        ctx.iam.grant_task_role(f"{ctx.prefix(store)}-{what}-{ctx.prefix(ctx.bp.component(service))}", service,
+                                statements, store.ref)
+
+
+def _dynamodb(ctx: AwsContext, store: NoSql) -> None:
+    name = ctx.prefix(store)
+    key = _key(ctx, store, PRIMARY)
+    keys = [store.partition_key] + ([store.sort_key] if store.sort_key else [])
+    props: dict[str, Any] = {
+        "name": f"{ctx.bp.blueprint}-{ctx.stack}-{store.table_name}",
+        "hash_key": store.partition_key.name,  # type: ignore[union-attr]
+        "attributes": [{"name": k.name, "type": KEY_TYPES[k.type]} for k in keys],  # type: ignore[union-attr]
+        "billing_mode": "PAY_PER_REQUEST" if store.capacity == "on-demand" else "PROVISIONED",
+        "point_in_time_recovery": {"enabled": store.backup.point_in_time},
+        "server_side_encryption": {"enabled": True, **({"kms_key_arn": ref(key, "arn")} if key else {})},
+        "deletion_protection_enabled": store.protect,
+        "region": ctx.sites.region(PRIMARY), "tags": ctx.tags(),
+    }
+    if store.sort_key:
+        props["range_key"] = store.sort_key.name
+    if store.capacity == "provisioned":
+        props.update(read_capacity=store.read_capacity, write_capacity=store.write_capacity)
+    if store.ttl_attribute:
+        props["ttl"] = {"attribute_name": store.ttl_attribute, "enabled": True}
+    replica = ctx.sites.hot_copies
+    if store.streams or replica:
+        # A global table replicates through the stream, so a replica turns it on.
+        props.update(stream_enabled=True, stream_view_type="NEW_AND_OLD_IMAGES")
+    if replica:
+        dr_key = _key(ctx, store, DR)
+        props["replicas"] = [{"region_name": ctx.sites.region(DR), "point_in_time_recovery": store.backup.point_in_time,
+                              **({"kms_key_arn": ref(dr_key, "arn")} if dr_key else {})}]
+    ctx.add(TABLE, name, props, protect=store.protect)
+    arns = [ref(name, "arn"), f"{ref(name, 'arn')}/index/*"]
+    statements = [{"Sid": "Items", "Effect": "Allow", "Action": DYNAMODB_ITEM_ACTIONS, "Resource": arns}]
+    if store.streams:
+        statements.append({"Sid": "Stream", "Effect": "Allow", "Resource": [ref(name, "stream_arn")],
+                           "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]})
+    _grant(ctx, store, "items", statements)
+
+
+ENGINE_VERSION = {"docdb": "5.0.0", "neptune": "1.3.2.1"}
+# Global clusters run on memory-optimised instances only (no t4g).
+GLOBAL_INSTANCE_CLASS = {"small": "db.r6g.large", "medium": "db.r6g.large", "large": "db.r6g.xlarge"}
+
+
+def _cluster(ctx: AwsContext, store: NoSql, product: str) -> str:
+    """DocumentDB or Neptune: `1 + replicas` instances; with a hot DR region a global cluster whose
+    secondary (one instance, read-only until promoted) runs there. Returns the primary cluster."""
+    base = ctx.prefix(store)
+    global_cluster = None
+    if ctx.sites.hot_copies:
+        global_cluster = ctx.add(f"aws:{product}/globalCluster:GlobalCluster", f"{base}-global", {
+            "global_cluster_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, base),
+            "engine": "docdb" if product == "docdb" else "neptune", "engine_version": ENGINE_VERSION[product],
+            "storage_encrypted": True, "deletion_protection": store.protect,
+            "region": ctx.sites.region(PRIMARY),
+        }, protect=store.protect).name
+    primary = _cluster_at(ctx, store, product, PRIMARY, global_cluster, 1 + store.replicas)
+    if global_cluster is not None:
+        _cluster_at(ctx, store, product, DR, global_cluster, 1, depends_on=[f"{base}-{store.replicas}"])
+    return primary
+
+
+def _cluster_at(ctx: AwsContext, store: NoSql, product: str, site: str, global_cluster: str | None,
+                instances: int, depends_on: list[str] | None = None) -> str:
+    base = ctx.prefix(store)
+    n = lambda name: site_name(name, site)  # noqa: E731
+    port = PORTS[store.model]
+    region = ctx.sites.region(site)
+    group = stores.admit_users(ctx, store, port, site)
+    key = _key(ctx, store, site)
+    subnets = ctx.add(f"aws:{product}/subnetGroup:SubnetGroup", n(f"{base}-subnets"), {
+        "description": f"{store.ref}: private subnets ({site} site)", "region": region, "tags": ctx.tags(),
+        "subnet_ids": [ref(s, "id") for s in ctx.networks.network(site).private_subnets],
+    }).name
+    days, clamped = retention_days(store.backup.retention)
+    if clamped and site == PRIMARY:
+        ctx.warn(f"{store.ref}: {product} keeps backups 1 to 35 days; kept {days}", None,
+                 "nosql", store.name, "backup", "retention")
+    props: dict[str, Any] = {
+        "engine": "docdb" if product == "docdb" else "neptune", "engine_version": ENGINE_VERSION[product],
+        "port": port, "storage_encrypted": True, "backup_retention_period": days,
+        "preferred_backup_window": BACKUP_WINDOW, "preferred_maintenance_window": MAINTENANCE_WINDOW,
+        "vpc_security_group_ids": [ref(group, "id")], "deletion_protection": store.protect,
+        "skip_final_snapshot": False,
+        "final_snapshot_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, n(base), "final"),
+        "apply_immediately": False, "region": region, "tags": ctx.tags(),
+    }
+    if global_cluster is not None:
+        props["global_cluster_identifier"] = ref(global_cluster, "id")
+    identifier = physical_id(n(base), 63, ctx.bp.blueprint, ctx.stack)
+    if identifier:
+        props["cluster_identifier"] = identifier
+    if product == "docdb":
+        params = ctx.add("aws:docdb/clusterParameterGroup:ClusterParameterGroup", n(f"{base}-params"), {
+            "family": "docdb5.0", "description": f"{store.ref}: TLS required",
+            "parameters": [{"name": "tls", "value": "enabled"}], "region": region, "tags": ctx.tags(),
+        }).name
+        props.update(db_subnet_group_name=ref(subnets, "name"), db_cluster_parameter_group_name=ref(params, "name"),
+                     enabled_cloudwatch_logs_exports=["audit", "profiler"])
+        if site == PRIMARY:  # a global secondary takes its login from the primary
+            props.update(master_username="app", manage_master_user_password=True)
+        if key:
+            props["kms_key_id"] = ref(key, "arn")
+    else:
+        props.update(iam_database_authentication_enabled=True, neptune_subnet_group_name=ref(subnets, "name"),
+                     enable_cloudwatch_logs_exports=["audit"])
+        if key:
+            props["kms_key_arn"] = ref(key, "arn")
+    cluster = ctx.add(f"aws:{product}/cluster:Cluster", n(base), props, protect=store.protect,
+                      depends_on=depends_on).name
+    classes = GLOBAL_INSTANCE_CLASS if global_cluster is not None else INSTANCE_CLASS
+    for i in range(instances):
+        instance = {"cluster_identifier": ref(cluster, "id"), "instance_class": classes[store.size],
+                    "auto_minor_version_upgrade": True, "promotion_tier": i, "region": region, "tags": ctx.tags()}
+        if product == "neptune":
+            instance["engine"] = "neptune"
+        ctx.add(f"aws:{product}/clusterInstance:ClusterInstance", n(f"{base}-{i}"), instance)
+    return cluster
+
+
+def _documentdb(ctx: AwsContext, store: NoSql) -> None:
+    cluster = _cluster(ctx, store, "docdb")
+    _grant(ctx, store, "password", [{"Sid": "MasterPassword", "Effect": "Allow",
+                                     "Action": ["secretsmanager:GetSecretValue"],
+                                     "Resource": [ref(cluster, "master_user_secrets[0].secret_arn")]}])
+
+
+def _neptune(ctx: AwsContext, store: NoSql) -> None:
+    cluster = _cluster(ctx, store, "neptune")
+    # A cluster resource id is unique to its cluster; the Plan has no account id to name.
+    sites = [PRIMARY, DR] if ctx.sites.hot_copies else [PRIMARY]
+    resources = [f"arn:aws:neptune-db:{ctx.sites.region(site)}:*:{ref(site_name(cluster, site), 'cluster_resource_id')}/*"
+                 for site in sites]
+    _grant(ctx, store, "connect", [{"Sid": "Graph", "Effect": "Allow", "Action": ["neptune-db:*"],
+                                    "Resource": resources}])
+
+
+def keyspace_name(ctx: AwsContext) -> str:
+    return f"{ctx.bp.blueprint}_{ctx.stack}".replace("-", "_")
+
+
+def _keyspaces(ctx: AwsContext, store: NoSql) -> None:
+    base = ctx.prefix(store)
+    region = ctx.sites.region(PRIMARY)
+    key = _key(ctx, store, PRIMARY)
+    keyspace_props: dict[str, Any] = {"name": keyspace_name(ctx), "region": region, "tags": ctx.tags()}
+    if ctx.sites.hot_copies:
+        # Multi-Region keyspace: every table is active in both Regions (asynchronous, last writer wins).
+        keyspace_props["replication_specification"] = {
+            "replication_strategy": "MULTI_REGION", "region_list": [region, ctx.sites.region(DR)]}
+    keyspace = ctx.add("aws:keyspaces/keyspace:Keyspace", f"{base}-keyspace", keyspace_props,
+                       protect=store.protect).name
+    keys = [store.partition_key] + ([store.sort_key] if store.sort_key else [])
+    schema: dict[str, Any] = {
+        "columns": [{"name": k.name, "type": CQL_TYPES[k.type]} for k in keys],  # type: ignore[union-attr]
+        "partition_keys": [{"name": store.partition_key.name}],  # type: ignore[union-attr]
+    }
+    if store.sort_key:
+        schema["clustering_keys"] = [{"name": store.sort_key.name, "order_by": "ASC"}]
+    capacity: dict[str, Any] = {"throughput_mode": "PAY_PER_REQUEST"}
+    if store.capacity == "provisioned":
+        capacity = {"throughput_mode": "PROVISIONED", "read_capacity_units": store.read_capacity,
+                    "write_capacity_units": store.write_capacity}
+    table = ctx.add("aws:keyspaces/table:Table", base, {
+        "keyspace_name": ref(keyspace, "name"), "table_name": store.table_name, "schema_definition": schema,
+        "capacity_specification": capacity,
+        "encryption_specification": ({"type": "CUSTOMER_MANAGED_KMS_KEY", "kms_key_identifier": ref(key, "arn")}
+                                     if key else {"type": "AWS_OWNED_KMS_KEY"}),
+        "point_in_time_recovery": {"status": "ENABLED" if store.backup.point_in_time else "DISABLED"},
+        "ttl": {"status": "ENABLED"}, "region": region, "tags": ctx.tags(),
+    }, protect=store.protect).name
+    _grant(ctx, store, "cql", [{"Sid": "Table", "Effect": "Allow", "Action": ["cassandra:Select", "cassandra:Modify"],
+                                "Resource": [ref(table, "arn")]}])
+
+
+def attribute(ctx: AwsContext, store: NoSql, attr: str) -> str:
+    return stores.attribute(ctx, store, attr, values)
+
+
+def values(ctx: AwsContext, store: NoSql, site: str) -> dict[str, str]:
+    """What `${nosql.x.attr}` reads at `site` (the DR copy's, with a hot DR region)."""
+    region = ctx.sites.region(site)
+    base = site_name(ctx.prefix(store), site)
+    port = str(PORTS[store.model])
+    if store.model == "key-value":
+        base = ctx.prefix(store)  # one global table: the replica keeps the table's name
+        host = f"dynamodb.{region}.amazonaws.com"
+        return {"url": f"https://{host}", "endpoint": f"https://{host}", "host": host, "port": port,
+                "table": ref(base, "name"), "name": ref(base, "name")}
+    if store.model == "wide-column":
+        host = f"cassandra.{region}.amazonaws.com"
+        return {"url": f"cassandra://{host}:{port}/{keyspace_name(ctx)}", "endpoint": f"{host}:{port}",
+                "host": host, "port": port, "table": store.table_name, "name": keyspace_name(ctx)}
+    host = ref(base, "endpoint")
+    if store.model == "document":
+        url = f"mongodb://app@{host}:{port}/{store.table_name}?tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false"
+    else:
+        url = f"https://{host}:{port}"
+    return {"url": url, "endpoint": f"{host}:{port}", "host": host, "port": port, "table": store.table_name,
+            "name": ref(base, "cluster_identifier")}
