@@ -773,7 +773,7 @@ def test_host_ports_are_a_block_per_stack_on_loopback():
     assert 20000 <= first and first + 99 <= 59999 and first == block_start(dev.blueprint, "dev")
     assert all(first <= p["external"] < first + 100 for p in dev_ports)
     assert dev.outputs["platform.host_ports"] == f"127.0.0.1:{first}-{first + 99}"
-    assert any(f"127.0.0.1:{first}-{first + 99}" in w.message for w in dev.warnings)
+    assert not [w for w in dev.warnings if "127.0.0.1" in w.message]  # an output, not noise on every plan
 
 
 def test_more_published_ports_than_the_block_holds_is_refused():

@@ -7,7 +7,7 @@ from typing import Any
 from topoform.providers.plan import ref
 
 from .containers import NETWORK
-from .ports import FIRST, LAST, LOOPBACK
+from .ports import LOOPBACK
 from .context import DockerContext
 from .sites import Site
 
@@ -28,8 +28,6 @@ def platform(ctx: DockerContext) -> None:
         ctx.sites.add(Site(site, name, subnet))
         ctx.export(f"networks.{site}", ref(name, "name"))
     ports = ctx.ports
-    # Named up front: whatever publishes a port takes the next one of this block.
+    # Named up front (an output, not a warning: every blueprint has one): whatever
+    # publishes a port takes the next one of this block, from FIRST-LAST.
     ctx.export("host_ports", f"{LOOPBACK}:{ports.first}-{ports.last}")
-    ctx.warn(f"published ports of stack '{ctx.stack}' are {LOOPBACK}:{ports.first}-{ports.last}, a block "
-             f"chosen by a hash of blueprint and stack (range {FIRST}-{LAST}); components with "
-             "`public: true` bind 0.0.0.0", None)

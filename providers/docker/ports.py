@@ -13,7 +13,7 @@ Port: every stack gets its own block of `BLOCK` host ports in
 in walk order: the same stack always gets the same ports, and two stacks
 (dev and staging, two blueprints) on one engine almost never share a block
 (`BLOCKS` blocks). Fixed ports (8080, 8443) would collide between stacks and
-with whatever else a laptop runs. `plan` names the block in a warning.
+with whatever else a laptop runs. The output `platform.host_ports` names the block.
 """
 
 from __future__ import annotations
