@@ -67,7 +67,7 @@ def _stand_in_bytes(name: str) -> bytes:
     return (STAND_IN / name).read_bytes()
 
 
-BASE_FILES = ("prepare-base.sh", "mysql-family.sh")  # copied into the base build as /tmp/stand-in/
+BASE_FILES = ("prepare-base.sh", "mysql-family.sh", "redis-family.sh")  # copied into the base build as /tmp/stand-in/
 
 
 def base_dockerfile(debootstrap_ref: str) -> str:
@@ -101,18 +101,11 @@ def tag_dockerfile(contract: Contract) -> str:
         lines.append("RUN rm -f " + " ".join(contract.hide))
     for key, value in contract.env.items():
         lines.append(f"ENV {key}={json.dumps(value)}")
-    if contract.user:
-        lines.append(f"USER {contract.user}")
-    if contract.workdir:
-        lines.append(f"WORKDIR {contract.workdir}")
-    if contract.volumes:
-        lines.append(f"VOLUME {_json(contract.volumes)}")
-    if contract.stopsignal:
-        lines.append(f"STOPSIGNAL {contract.stopsignal}")
-    if contract.entrypoint:
-        lines.append(f"ENTRYPOINT {_json(contract.entrypoint)}")
-    if contract.cmd:
-        lines.append(f"CMD {_json(contract.cmd)}")
+    directives = (("USER", contract.user), ("WORKDIR", contract.workdir),
+                  ("VOLUME", contract.volumes and _json(contract.volumes)), ("STOPSIGNAL", contract.stopsignal),
+                  ("ENTRYPOINT", contract.entrypoint and _json(contract.entrypoint)),
+                  ("CMD", contract.cmd and _json(contract.cmd)))
+    lines += [f"{directive} {value}" for directive, value in directives if value]
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,7 @@ system_user nginx /var/cache/nginx
 system_user valkey /data
 
 install -d -m 0755 /usr/local/lib/topoform-stand-in
-install -m 0755 /tmp/stand-in/mysql-family.sh /usr/local/lib/topoform-stand-in/mysql-family.sh
+install -m 0755 /tmp/stand-in/mysql-family.sh /tmp/stand-in/redis-family.sh /usr/local/lib/topoform-stand-in/
 
 # haproxy: the configuration directory the Plan uploads into.
 install -d /usr/local/etc/haproxy
