@@ -107,6 +107,14 @@ def test_a_row_written_on_the_primary_is_read_on_the_replica(shop):
     assert read, _psql(shop, "db-catalog-replica-0", "SELECT v FROM e2e WHERE id = 1")
 
 
+def test_the_initdb_script_is_executable_by_the_user_that_runs_it(shop):
+    """Defect: uploaded root:root 0744, the postgres user cannot execute it, so the entrypoint sources it."""
+    script = "/docker-entrypoint-initdb.d/10-topoform-replication.sh"
+    code, out = exec_in(shop.container("db-catalog"), ["sh", "-c", f"test -x {script} && echo executable"],
+                        user="postgres")
+    assert code == 0, f"{script} is not executable for postgres: {exec_in(shop.container('db-catalog'), ['ls', '-l', script])[1]}"
+
+
 def test_the_first_backup_exists_within_a_minute_of_a_healthy_database(shop):
     """Defect: the first dump runs before postgres is up, fails, and the loop sleeps a whole hour."""
     backup = shop.container("db-catalog-backup")
