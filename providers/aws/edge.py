@@ -126,7 +126,7 @@ def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
         balancer = load_balancers.balancer_name(ctx, lb, PRIMARY)
         with ctx.owning(ctx.ref_of(lb)):
             ctx.add("aws:route53/record:Record", name, {
-                "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": fqdn, "type": "A",
+                "zone_id": ctx.certificates.zone_id(), "name": fqdn, "type": "A",
                 "aliases": [{"name": ref(balancer, "dns_name"), "zone_id": ref(balancer, "zone_id"),
                              "evaluate_target_health": True}],
             })

@@ -19,6 +19,8 @@ from topoform.providers import facts as common
 from topoform.providers import gateway_nosql_facts
 from topoform.providers.plan import Availability, Facts, Replica
 
+from .store_catalog import RDS_PROMOTION, RDS_PROMOTION_BASIS
+
 # Figures for ONE copy of each kind; `kind/variant` rows where the product differs.
 DEFAULTS: dict[str, Availability] = {
     "dns": Availability(100.0, "Amazon Route 53 SLA (100% of DNS queries answered)", "Route 53 SLA"),
@@ -82,7 +84,10 @@ def databases(ctx: Any, db: Any, table: Mapping[str, Availability]) -> Facts:
                  availability={PRIMARY: common.per_copy(db, table, "databases", variant),
                                DR: common.per_copy(db, table, "databases")},
                  standby=db.multi_az, standby_possible=True, replication=replication, dr_copy=hot,
-                 scaling=scaling, implementation=implementation)
+                 scaling=scaling, implementation=implementation,
+                 # DSQL's peer already takes writes; an RDS replica only once promoted.
+                 promotion=RDS_PROMOTION if hot and implementation == "rds" else 0.0,
+                 promotion_basis=RDS_PROMOTION_BASIS if hot and implementation == "rds" else "")
 
 
 KINDS: dict[str, common.Describe] = {
