@@ -86,3 +86,9 @@ def test_family_table_names_a_documented_family(service, engine, version):
         assert catalog.rds_family(engine, version) in catalog.RDS_FAMILIES
     else:
         assert catalog.elasticache_family(engine, version) in catalog.ELASTICACHE_FAMILIES
+
+
+def test_sdk_arguments_of_other_providers_are_none():
+    """Plans hold random: resources (generated passwords): they take no pulumi_aws argument."""
+    assert catalog.sdk_arguments("random:index/randomPassword:RandomPassword") == frozenset()
+    assert {"region", "tags"} <= catalog.sdk_arguments("aws:ec2/vpc:Vpc")
