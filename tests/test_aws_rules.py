@@ -15,6 +15,7 @@ import pytest
 from aws_rules import Violation, all_rules, catalog, matrix, mutations
 from topoform.dsl import load_blueprint
 from topoform.providers import compile_plan
+from topoform.providers.base import UnsupportedError
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {f"{p.parent.name}/{p.stem}": p for p in
@@ -92,3 +93,12 @@ def test_sdk_arguments_of_other_providers_are_none():
     """Plans hold random: resources (generated passwords): they take no pulumi_aws argument."""
     assert catalog.sdk_arguments("random:index/randomPassword:RandomPassword") == frozenset()
     assert {"region", "tags"} <= catalog.sdk_arguments("aws:ec2/vpc:Vpc")
+
+
+def test_udp_without_a_tcp_health_port_is_refused():
+    """The matrix gives its UDP variants `health_check: {port: N}`; without it the compiler refuses them."""
+    name = next(n for n in VARIANTS if "-udp-" in n)
+    text = VARIANTS[name].replace("\n    health_check: {port: 5001}", "")
+    assert "health_check" not in text.split("load_balancers:")[1].split("cdns:")[0]
+    with pytest.raises(UnsupportedError, match="NLB health checks are TCP and no TCP port of the service is known"):
+        compile_plan(matrix.load(text, name), "aws")

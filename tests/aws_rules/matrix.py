@@ -79,6 +79,9 @@ def blueprint_text(n: int, v: dict) -> str:
         cache = (f"caches:\n  hot: {{engine: {cache_engine}, version: \"{cache_version}\", replicas: "
                  f"{min(v['replicas'], 1)}{eviction}}}\n")
         cache_env = ', CACHE_URL: "${caches.hot.url}"'
+    # NLB health checks are TCP: behind a UDP listener they need a TCP port of the
+    # service (the compiler refuses the UDP-only form; tests/test_aws_rules.py checks it).
+    l4_check = "\n    health_check: {port: 5001}" if v["layer4"] == "udp" else ""
     dr = (f"disaster_recovery: {{strategy: {v['dr']}, region: us-west-2}}\n" if v["dr"] != "none" else "")
     return f"""blueprint: m{n}
 targets: [aws]
@@ -94,7 +97,7 @@ load_balancers:
   l4:
     layer: 4
     listeners: [{{port: 5000, protocol: {v['layer4']}}}]
-    targets: [{{target: services.l4}}]
+    targets: [{{target: services.l4}}]{l4_check}
 cdns:
   site: {cdn}
 dns:
