@@ -5,7 +5,8 @@ from __future__ import annotations
 import fnmatch
 
 from . import catalog
-from .plan_view import ingress_rules, is_dr, origins_of, referrers, target, violation
+from .plan_view import (CLOUDFRONT_ORIGIN_FACING, OPEN, ingress_rules, ingress_sources, is_dr, origins_of, referrers,
+                        target, violation, warned)
 from .registry import rule
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -115,7 +116,7 @@ def _cache_policy(plan, behavior):
       "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html",
       "CloudFront caches one object per cache key: when the origin's responses depend on cookies or headers "
       "(sessions, auth) that are not in the key, the first viewer's response is served to everyone for the TTL "
-      "(flagged past a minute).")
+      "(flagged past a minute, unless the blueprint set that TTL and the Plan warns about it).")
 def _dynamic_shared(plan):
     for dist in plan.of_type(DISTRIBUTION):
         behavior = dist.properties.get("default_cache_behavior") or {}
@@ -123,8 +124,11 @@ def _dynamic_shared(plan):
         origin = origins.get(behavior.get("target_origin_id"), {})
         policy = _cache_policy(plan, behavior)
         dynamic = "custom_origin_config" in origin and WRITE_METHODS & set(behavior.get("allowed_methods", []))
-        if dynamic and policy is not None and policy.properties.get("default_ttl", 0) > LONG_TTL and not (
-                {"cookies", "headers"} & set(_in_key(policy))):
+        ttl = policy.properties.get("default_ttl", 0) if policy is not None else 0
+        # `ttl.default` set explicitly is the blueprint's choice, which the Plan warns about (cdns.py).
+        chosen = warned(plan, f"{dist.component} keeps a response of", f"without Cache-Control for {int(ttl)}s",
+                        "shares it with every viewer")
+        if dynamic and ttl > LONG_TTL and not chosen and not ({"cookies", "headers"} & set(_in_key(policy))):
             yield violation(dist, "default_cache_behavior", f"an application origin (it takes writes) cached "
                             f"{policy.properties['default_ttl']} s with neither cookies nor headers in the key")
 
@@ -177,14 +181,22 @@ def _waf_behind_cloudfront(plan):
       "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/restrict-access-to-load-balancer.html",
       "A load balancer that is a CloudFront origin should accept only CloudFront (the "
       "com.amazonaws.global.cloudfront.origin-facing prefix list); open to 0.0.0.0/0 it lets clients bypass "
-      "the CDN and its WAF.")
+      "the CDN and its WAF (unless DNS also points at the balancer, which the Plan warns about).")
 def _alb_open(plan):
     for lb_name in origins_of(plan):
-        for group_ref in plan.get(lb_name).properties.get("security_groups") or []:
+        lb = plan.get(lb_name)
+        # A blueprint may point DNS records straight at the balancer as well: then it is reached
+        # directly and must stay open, which the Plan says in a warning (load_balancers.py).
+        direct = warned(plan, f"{lb.component} is the origin of", "also reached directly", "stays open to the internet")
+        for group_ref in lb.properties.get("security_groups") or []:
             group = target(plan, group_ref)
             for ingress in ingress_rules(plan, group.name) if group else []:
-                if ingress.properties.get("cidr_ipv4") == "0.0.0.0/0" or ingress.properties.get("cidr_ipv6") == "::/0":
-                    yield violation(ingress, "cidr_ipv4", f"{lb_name} is a CloudFront origin yet open to the internet")
+                for kind, source in ingress_sources(plan, ingress):
+                    if kind == "cidr" and source in OPEN and not direct:
+                        yield violation(ingress, "cidr_ipv4", f"{lb_name} is a CloudFront origin yet open to the internet")
+                    elif kind == "prefix-list" and source != CLOUDFRONT_ORIGIN_FACING:
+                        yield violation(ingress, "prefix_list_id", f"{lb_name} admits prefix list {source!r}, "
+                                        f"not {CLOUDFRONT_ORIGIN_FACING}")
 
 
 @rule("waf-rule-limits", "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html",
