@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 
 from . import catalog
 from .plan_view import (CLOUDFRONT_ORIGIN_FACING, OPEN, ingress_rules, ingress_sources, is_dr, origins_of, referrers,
@@ -133,18 +134,57 @@ def _dynamic_shared(plan):
                             f"{policy.properties['default_ttl']} s with neither cookies nor headers in the key")
 
 
+FAILOVER_METHODS = {"GET", "HEAD", "OPTIONS"}
+FAILOVER_CODES = {500, 502, 503, 504}
+
+
+def _dns_fails_over(plan, domain, dr_lb) -> bool:
+    """Whether `domain` is a Route53 failover name whose SECONDARY aliases `dr_lb`."""
+    return any(r.properties.get("name") == domain and dr_lb.name in r.references()
+               and [p.get("type") for p in r.properties.get("failover_routing_policies") or []] == ["SECONDARY"]
+               for r in plan.of_type(RECORD))
+
+
 @rule("cloudfront-hot-dr-origin-group",
       "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html",
       "CloudFront fails over between origins only through an origin group (a primary and a secondary origin "
-      "with failover status codes); a single origin has no failover, so a hot DR site is never reached.")
+      "with failover status codes), and only for GET, HEAD and OPTIONS: it refuses an origin group as the "
+      "target of a behaviour allowing POST, PUT, PATCH or DELETE. So with a hot DR site, read-only behaviours "
+      "target a group whose secondary is the DR balancer, and the others reach an origin name that fails over "
+      "in Route53 to it.")
 def _origin_group(plan):
-    if not any(is_dr(lb) for lb in plan.of_type(LB)):
+    dr_lbs = {lb.component: lb for lb in plan.of_type(LB) if is_dr(lb)}
+    if not dr_lbs:
         return
-    for lb_name, dists in origins_of(plan).items():
-        for dist in dists:
-            if not dist.properties.get("origin_groups"):
-                yield violation(dist, "origin_groups", f"only the primary {lb_name} as origin, though a hot DR "
-                                "site has its own balancer")
+    for dist in plan.of_type(DISTRIBUTION):
+        p = dist.properties
+        origins = {o["origin_id"]: o for o in p.get("origins", [])}
+        groups = {g["origin_id"]: g for g in p.get("origin_groups") or []}
+        for behavior in [p.get("default_cache_behavior") or {}] + (p.get("ordered_cache_behaviors") or []):
+            where = f"behaviour {behavior.get('path_pattern', '*')}"
+            reads_only = set(behavior.get("allowed_methods", [])) <= FAILOVER_METHODS
+            group = groups.get(behavior.get("target_origin_id"))
+            if group is not None:
+                members = [m.get("origin_id") for m in group.get("members", [])]
+                dr_lb = dr_lbs.get(members[0]) if members else None
+                secondary = origins.get(members[1]) if len(members) == 2 else None
+                if not reads_only:
+                    yield violation(dist, "origin_groups", f"{where} allows writes: CloudFront refuses an origin group")
+                if dr_lb is None or secondary is None or dr_lb.name not in json.dumps(secondary) and not \
+                        _dns_fails_over(plan, secondary.get("domain_name"), dr_lb):
+                    yield violation(dist, "origin_groups", f"{group['origin_id']}: the secondary is not the DR balancer")
+                if not FAILOVER_CODES <= set((group.get("failover_criteria") or {}).get("status_codes", [])):
+                    yield violation(dist, "origin_groups", f"{group['origin_id']} does not fail over on 500/502/503/504")
+                continue
+            dr_lb = dr_lbs.get(behavior.get("target_origin_id"))
+            if dr_lb is None:
+                continue
+            if reads_only:
+                yield violation(dist, "origin_groups", f"{where} reaches only the primary "
+                                f"{behavior.get('target_origin_id')}, though a hot DR site has its own balancer")
+            elif not _dns_fails_over(plan, origins[behavior["target_origin_id"]].get("domain_name"), dr_lb):
+                yield violation(dist, "origins", f"{where} takes writes and its origin name never fails over "
+                                f"to {dr_lb.name}")
 
 
 @rule("cloudfront-origin-resolves", "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistS3AndCustomOrigins.html",
