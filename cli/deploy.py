@@ -221,7 +221,7 @@ def start_engine(session: Session, backend_url: str | None, secrets_provider: st
     from topoform.cli.engine.preflight import check_all, check_delegation
     from topoform.cli.engine.workspace import configure_target, make_program, plan_region, stack_output
 
-    # the CLI and the target together: every missing piece in one message
+    # The CLI and the target together: every missing piece in one message.
     check_all(session.target, region=plan_region(session.plan) if session.target == "aws" else None)
     connect(session, backend_url, secrets_provider, create=create, program=make_program(session.plan))
     configure_target(session.stack, session.plan)

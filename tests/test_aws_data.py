@@ -520,7 +520,6 @@ CREDENTIAL_IN_URL = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the key Pulumi marks a secret value with
-GENERATED = re.compile(r"^\$\{[a-z0-9-]+-(password|auth-token)\.result\}$")  # a RandomPassword's result, not text
 
 
 def _secret_like(value, path=""):
@@ -529,7 +528,7 @@ def _secret_like(value, path=""):
     if isinstance(value, dict):
         for key, item in value.items():
             if key.lower() in ("password", "master_password", "auth_token", "masterpassword", "authtoken") \
-                    and item not in (None, "") and not (isinstance(item, str) and GENERATED.match(item)) \
+                    and item not in (None, "") and not (isinstance(item, str) and item.startswith("${")) \
                     and not (isinstance(item, dict) and "4dabf18193072939515e22adb298388d" in item):  # a Pulumi secret
                 yield f"{path}.{key}"
             yield from _secret_like(item, f"{path}.{key}")
@@ -543,13 +542,18 @@ def _secret_like(value, path=""):
 def test_no_password_in_the_plan(shop):
     data = shop.as_json()
     assert list(_secret_like(data)) == []
-    generators = [r for r in shop.resources if r.type == databases.PASSWORD]
-    assert {r.name for r in generators if not r.name.endswith("-auth-token")} == {
-        "db-users-password", "db-forums-password"} | {f"db-orders-shard-{i}-password" for i in range(3)}
-    # The other generated passwords are redis AUTH tokens, read by the cache and its secret alone.
-    for token in (r for r in generators if r.name.endswith("-auth-token")):
-        assert {r.name for r in shop.resources if token.name in r.references()} == \
-            {token.name.removesuffix("-auth-token"), token.name.removesuffix("-token") + "-value"}
+    generators = [r for r in shop.resources if r.type == "random:index/randomPassword:RandomPassword"]
+    rds = {r.name for r in generators if not r.name.endswith("-auth-token")}
+    assert rds == {"db-users-password", "db-forums-password"} | {f"db-orders-shard-{i}-password" for i in range(3)}
+    # Each generated password is read by what needs it alone: an RDS instance and its secret's
+    # value, or a redis AUTH token's cache and secret.
+    for token in generators:
+        readers = {r.name for r in shop.resources if token.name in r.references()}
+        if token.name in rds:
+            instance = token.name.removesuffix("-password")
+            assert readers == {instance, f"{instance}-password-secret-value"}, token.name
+        else:
+            assert readers == {token.name.removesuffix("-auth-token"), token.name.removesuffix("-token") + "-value"}
 
 
 # ---------------------------------------------------------------- catalogue

@@ -143,7 +143,7 @@ def check_all(target: str | None, environ: Mapping[str, str] | None = None,
         missing.append(exc)
     if target is not None:
         try:
-            used = check_target(target, environ, region=region)
+            used = check_target(target, environ, region)
         except EngineError as exc:
             missing.append(exc)
     if len(missing) == 1:
