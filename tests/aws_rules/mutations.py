@@ -124,8 +124,6 @@ BREAKS: dict[str, tuple[str, Mutation]] = {
     "s3-content-bucket-force-destroy": (HOT_DR, setp("rp-front-bucket", force_destroy=True)),
     "s3-private-and-encrypted": (HOT_DR, drop("aws:s3/bucketVersioning:BucketVersioning")),
     "backup-rule-schedule": (THREE_TIER, setp("backup-plan-db-catalog", rules__0__schedule="rate(1 hour)")),
-    "dsql-application-not-admin": (MINIMAL, setp("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-                                                 policy=policy("dsql:DbConnectAdmin"))),
     "elbv2-listener-protocol": (MINIMAL, setp(LISTENER, protocol="TCP")),
     "elbv2-ssl-policy": (HOT_DR + "+delegated", setp("lb-edge-listener-443", ssl_policy="ELBSecurityPolicy-None")),
     "elbv2-listener-target-group-protocol": (LAYER4, setp(TG, protocol="UDP")),

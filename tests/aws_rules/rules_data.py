@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from . import catalog
-from .plan_view import document, policies, referrers, target, violation
+from .plan_view import document, referrers, target, violation
 from .registry import each, rule
 
 RDS = "aws:rds/instance:Instance"
@@ -301,15 +301,3 @@ def _backup_schedule(plan):
             keep = (item.get("lifecycle") or {}).get("delete_after")
             if item.get("enable_continuous_backup") and keep is not None and not 1 <= keep <= 35:
                 yield violation(backup, f"rules[{i}].lifecycle", f"continuous backups kept {keep} days (1–35)")
-
-
-@rule("dsql-application-not-admin", "https://docs.aws.amazon.com/aurora-dsql/latest/userguide/authentication-authorization.html",
-      "dsql:DbConnectAdmin connects as the admin role Aurora DSQL creates and manages; custom database roles "
-      "connect with dsql:DbConnect, so an application gets a role granted only what it needs.")
-def _dsql_admin(plan):
-    for resource, prop, value in policies(plan):
-        for statement in (document(value) or {}).get("Statement", []):
-            actions = statement.get("Action", [])
-            if statement.get("Effect") == "Allow" and "dsql:DbConnectAdmin" in (
-                    [actions] if isinstance(actions, str) else actions):
-                yield violation(resource, prop, "grants an application dsql:DbConnectAdmin")
