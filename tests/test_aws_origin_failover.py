@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aws_rules import matrix
 from topoform.dsl import load_blueprint, validate_text
 from topoform.providers import compile_plan
 
@@ -56,18 +57,8 @@ def test_without_hot_dr_the_origin_record_is_simple():
 
 
 def test_hot_dr_without_a_zone_says_the_origin_cannot_fail_over():
-    text = """blueprint: nozone
-targets: [aws]
-aws: {region: us-east-1}
-services:
-  web: {image: nginx:1.27-alpine, port: 80}
-load_balancers:
-  edge: {listeners: [{port: 80}], routes: [{path: /*, target: services.web}]}
-cdns:
-  site: {mode: pull, origin: load_balancers.edge}
-disaster_recovery: {strategy: hot, region: us-west-2}
-"""
-    result = validate_text(text, file="nozone.yaml", base_dir=str(ROOT / "blueprints"), target="aws")
+    text = matrix.CLOUDFRONT_PULL + "disaster_recovery: {strategy: hot, region: us-west-2}\n"
+    result = validate_text(text, file="cfonly.yaml", base_dir=str(ROOT / "blueprints"), target="aws")
     assert result.ok, [d.render() for d in result.diagnostics]
     plan = compile_plan(result.blueprint, "aws")
     assert any(w.message.startswith("cdns.site reaches load_balancers.edge by its AWS name, which never fails over")

@@ -104,16 +104,7 @@ def test_udp_without_a_tcp_health_port_is_refused():
         compile_plan(matrix.load(text, name), "aws")
 
 
-CLOUDFRONT_ONLY = """blueprint: cfonly
-targets: [aws]
-aws: {region: us-east-1}
-services:
-  web: {image: nginx:1.27-alpine, port: 80}
-load_balancers:
-  edge: {listeners: [{port: 80}], routes: [{path: /*, target: services.web}]}
-cdns:
-  site: {mode: pull, origin: load_balancers.edge}
-dns:
+CLOUDFRONT_ONLY = matrix.CLOUDFRONT_PULL + """dns:
   zone: cfonly.example.com
   delegated: true
   records: [{name: www, endpoints: [{target: cdns.site}]}]

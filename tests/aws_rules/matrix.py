@@ -112,6 +112,18 @@ databases:
 {dr}"""
 
 
+# A balancer only a pull CDN fronts (tests add a zone, or a DR site, to it).
+CLOUDFRONT_PULL = """blueprint: cfonly
+targets: [aws]
+aws: {region: us-east-1}
+services:
+  web: {image: nginx:1.27-alpine, port: 80}
+load_balancers:
+  edge: {listeners: [{port: 80}], routes: [{path: /*, target: services.web}]}
+cdns:
+  site: {mode: pull, origin: load_balancers.edge}
+"""
+
 # Designs the pairwise rows do not reach: Aurora DSQL (postgres multi-primary).
 EXTRA = {
     "dsql": """blueprint: dsql
