@@ -150,6 +150,9 @@ BREAKS: dict[str, tuple[str, Mutation]] = {
             resource_arn="${lb-edge.arn}", web_acl_arn="${rp-front-web-acl.arn}"))),
     "alb-behind-cloudfront-open": (HOT_DR + "+delegated", unwarned),
     "waf-rule-limits": (HOT_DR + "+delegated", setp("rp-front-web-acl", rules__1__statement__rate_based_statement__limit=1)),
+    "acm-validation-in-undelegated-zone": (HOT_DR, add(
+        "aws:acm/certificateValidation:CertificateValidation", "acm-us-east-1-validation", "dns",
+        certificate_arn="${acm-us-east-1.arn}", validation_record_fqdns=["${acm-us-east-1-validation-0.fqdn}"])),
     "route53-record-shape": (HOT_DR + "+delegated", setp("dns-www-0", ttl=60)),
     "route53-health-check-values": (HOT_DR + "+delegated", setp("dns-api-0-health", request_interval=15)),
     "route53-health-check-routed": (HOT_DR + "+delegated", setp("lb-edge-listener-443", default_actions=NOT_FOUND)),

@@ -13,6 +13,7 @@ from .registry import rule
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 RECORD = "aws:route53/record:Record"
+ZONE = "aws:route53/zone:Zone"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 LB = "aws:lb/loadBalancer:LoadBalancer"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
@@ -252,6 +253,23 @@ def _waf_limits(plan):
             if rate and not (low <= rate.get("limit", 0) <= high and rate.get("evaluation_window_sec", 300) in (60, 120, 300, 600)):
                 yield violation(acl, f"rules[{i}].statement", f"rate limit {rate.get('limit')} per "
                                 f"{rate.get('evaluation_window_sec')} s is outside what WAF accepts")
+
+
+@rule("acm-validation-in-undelegated-zone",
+      "https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html",
+      "ACM validates a domain by looking up its CNAME record in public DNS; records in a hosted zone that was "
+      "just created are invisible until the parent domain delegates to that zone's name servers, so the "
+      "certificate stays PENDING_VALIDATION and CertificateValidation times out (75 min in pulumi-aws).")
+def _undelegated_validation(plan):
+    for validation in plan.of_type("aws:acm/certificateValidation:CertificateValidation"):
+        for fqdn in validation.properties.get("validation_record_fqdns", []):
+            record = target(plan, fqdn)
+            zone = target(plan, record.properties.get("zone_id")) if record else None
+            if zone is not None and zone.type == ZONE:
+                yield violation(validation, "validation_record_fqdns",
+                                f"waits for {record.name} in {zone.name}, a zone this Plan creates: nothing "
+                                f"delegates {zone.properties.get('name')} to it before the wait times out")
+                break
 
 
 _ROUTING = ("weighted_routing_policies", "latency_routing_policies", "geolocation_routing_policies",
