@@ -98,7 +98,13 @@ class Certificates:
         dns = self._ctx.bp.dns
         plan = self._ctx.plan
         validations = {r.name for r in plan.of_type(VALIDATION)}
-        if not (validations and self.creates_zone()) or dns.delegated:
+        if not (validations and self.creates_zone()):
+            return
+        if dns.delegated:
+            # Said in the Plan: validations wait on this zone because the blueprint declares it
+            # delegated (`topoform up` checks public DNS first, cli/engine/preflight.py).
+            plan.outputs["dns.delegated"] = (f"{self.zone_name()} is declared delegated to the name servers of "
+                                             "output dns.name_servers; certificates validate through it")
             return
         deferred = set(validations)
         grown = True

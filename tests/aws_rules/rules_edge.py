@@ -259,8 +259,11 @@ def _waf_limits(plan):
       "https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html",
       "ACM validates a domain by looking up its CNAME record in public DNS; records in a hosted zone that was "
       "just created are invisible until the parent domain delegates to that zone's name servers, so the "
-      "certificate stays PENDING_VALIDATION and CertificateValidation times out (75 min in pulumi-aws).")
+      "certificate stays PENDING_VALIDATION and CertificateValidation times out (75 min in pulumi-aws). "
+      "A Plan whose output dns.delegated says the zone is declared delegated (its second stage) is exempt.")
 def _undelegated_validation(plan):
+    if plan.outputs.get("dns.delegated"):
+        return  # the blueprint's second stage: the zone is declared delegated, and `up` checks it first
     for validation in plan.of_type("aws:acm/certificateValidation:CertificateValidation"):
         for fqdn in validation.properties.get("validation_record_fqdns", []):
             record = target(plan, fqdn)
