@@ -102,6 +102,7 @@ cdns:
   site: {cdn}
 dns:
   zone: m{n}.example.com
+  delegated: true  # the second stage: the first leaves CloudFront out (providers/aws/certificates.py)
   records:
     - {{name: www, endpoints: [{{target: cdns.site}}]}}
     - {{name: app, endpoints: [{{target: load_balancers.edge}}]}}
