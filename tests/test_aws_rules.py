@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from aws_rules import Violation, all_rules, catalog, matrix, mutations
+from aws_rules import Violation, all_rules, catalog, matrix, mutations, plan_view
 from topoform.dsl import load_blueprint
 from topoform.providers import compile_plan
+from topoform.providers.base import UnsupportedError
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {f"{p.parent.name}/{p.stem}": p for p in
@@ -86,3 +87,40 @@ def test_family_table_names_a_documented_family(service, engine, version):
         assert catalog.rds_family(engine, version) in catalog.RDS_FAMILIES
     else:
         assert catalog.elasticache_family(engine, version) in catalog.ELASTICACHE_FAMILIES
+
+
+def test_sdk_arguments_of_other_providers_are_none():
+    """Plans hold random: resources (generated passwords): they take no pulumi_aws argument."""
+    assert catalog.sdk_arguments("random:index/randomPassword:RandomPassword") == frozenset()
+    assert {"region", "tags"} <= catalog.sdk_arguments("aws:ec2/vpc:Vpc")
+
+
+def test_udp_without_a_tcp_health_port_is_refused():
+    """The matrix gives its UDP variants `health_check: {port: N}`; without it the compiler refuses them."""
+    name = next(n for n in VARIANTS if "-udp-" in n)
+    text = VARIANTS[name].replace("\n    health_check: {port: 5001}", "")
+    assert "health_check" not in text.split("load_balancers:")[1].split("cdns:")[0]
+    with pytest.raises(UnsupportedError, match="NLB health checks are TCP and no TCP port of the service is known"):
+        compile_plan(matrix.load(text, name), "aws")
+
+
+CLOUDFRONT_ONLY = matrix.CLOUDFRONT_PULL + """dns:
+  zone: cfonly.example.com
+  delegated: true
+  records: [{name: www, endpoints: [{target: cdns.site}]}]
+"""
+
+
+def test_cloudfront_only_balancer_admits_the_origin_facing_prefix_list():
+    """A balancer only CloudFront reaches admits the prefix list a `$lookup` names; any other list is flagged."""
+    rule = next(r for r in RULES if r.id == "alb-behind-cloudfront-open")
+    plan = compile_plan(matrix.load(CLOUDFRONT_ONLY, "cfonly"), "aws")
+    sources = [source for ingress in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+               if ingress.name.startswith("lb-edge-sg") for source in plan_view.ingress_sources(plan, ingress)]
+    assert sources == [("prefix-list", plan_view.CLOUDFRONT_ORIGIN_FACING)]
+    assert not any("reached directly" in w.message for w in plan.warnings)
+    assert rule.violations(plan) == []
+    changed = mutations.mutated(plan, lambda p: [
+        i.properties["prefix_list_id"]["$lookup"]["args"].update(name="com.amazonaws.us-east-1.s3")
+        for i in p.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if "prefix_list_id" in i.properties])
+    assert [v.property for v in rule.violations(changed)] == ["prefix_list_id"]

@@ -36,6 +36,9 @@ from .sites import Sites
 CLOUDFRONT_REGION = "us-east-1"
 ZONE = "dns-zone"
 VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+LISTENER = "aws:lb/listener:Listener"
+RECORD = "aws:route53/record:Record"
 
 
 def arn_region(arn: str) -> str:
@@ -95,13 +98,26 @@ class Certificates:
         dns = self._ctx.bp.dns
         plan = self._ctx.plan
         validations = {r.name for r in plan.of_type(VALIDATION)}
-        if not (validations and self.creates_zone()) or dns.delegated:
+        if not (validations and self.creates_zone()):
+            return
+        if dns.delegated:
+            # Said in the Plan: validations wait on this zone because the blueprint declares it
+            # delegated (`topoform up` checks public DNS first, cli/engine/preflight.py).
+            plan.outputs["dns.delegated"] = (f"{self.zone_name()} is declared delegated to the name servers of "
+                                             "output dns.name_servers; certificates validate through it")
             return
         deferred = set(validations)
-        for resource in plan.ordered():  # dependencies first: one pass reaches every dependent
-            if resource.name not in deferred and deferred.intersection(plan.dependencies(resource)):
-                deferred.add(resource.name)
+        grown = True
+        while grown:  # a health check follows its listener, which ordering does not: until nothing is added
+            grown = False
+            for resource in plan.ordered():
+                if resource.name not in deferred and _waits(plan, resource, deferred):
+                    deferred.add(resource.name)
+                    grown = True
         plan.remove(deferred)
+        for resource in plan.resources:
+            # Ordering after a deferred listener only: the first stage runs without it.
+            resource.depends_on = [name for name in resource.depends_on if name not in deferred]
         plan.outputs = {k: v for k, v in plan.outputs.items() if not deferred & referenced_names(v)}
         for info in plan.components.values():
             info.outputs = {k: v for k, v in info.outputs.items() if not deferred & referenced_names(v)}
@@ -179,3 +195,22 @@ class Certificates:
                 "certificate_arn": ref(cert, "arn"), "validation_record_fqdns": fqdns, "region": region,
             })
         return ref(validation, "certificate_arn")
+
+
+def _waits(plan, resource, deferred: set[str]) -> bool:
+    """Whether `resource` must wait for the `deferred` ones: it reads one, every resource it is
+    ordered after is one (an ECS service whose balancer listeners all wait), or it is a Route53
+    health check of a port only a deferred listener of its balancer serves, or the other half of
+    a deferred failover record pair."""
+    if deferred & resource.references() or (resource.depends_on and set(resource.depends_on) <= deferred):
+        return True
+    if resource.type == RECORD and resource.properties.get("failover_routing_policies"):
+        # A failover pair comes whole: a SECONDARY alone would answer every query.
+        key = (resource.properties.get("name"), resource.properties.get("type"))
+        return any(r.name in deferred and (r.properties.get("name"), r.properties.get("type")) == key
+                   for r in plan.of_type(RECORD))
+    if resource.type != HEALTH_CHECK:
+        return False
+    balancers = resource.references()
+    return any(listener.name in deferred and listener.properties.get("port") == resource.properties.get("port")
+               and balancers & listener.references() for listener in plan.of_type(LISTENER))

@@ -23,7 +23,7 @@ from topoform.providers.plan import ref
 from .context import AwsContext
 from .endpoints import endpoint_attribute
 from .kinds import load_balancers
-from .sites import PRIMARY
+from .sites import DR, PRIMARY, site_name
 
 # AWS managed policies (fixed IDs in every account).
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # origin request policy
@@ -92,12 +92,13 @@ def origin_balancer(ctx: AwsContext, component, path: tuple) -> LoadBalancer:
 
 
 def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
-    """A CloudFront origin for an ALB: HTTPS to a name its certificate covers where there is one."""
+    """A CloudFront origin for an ALB: HTTPS to a name its certificate covers where there is one, and
+    with a hot DR site a name that fails over to the DR copy (`origin_record`)."""
     domain = ref(load_balancers.balancer_name(ctx, lb, PRIMARY), "dns_name")
+    if ctx.bp.dns is not None and (load_balancers.has_tls(lb) or fails_over_by_dns(ctx, lb)):
+        domain = origin_record(ctx, lb)
     if load_balancers.has_tls(lb):
-        if ctx.bp.dns is not None:
-            domain = origin_record(ctx, lb)
-        elif ctx.bp.aws.certificate_arn:
+        if ctx.bp.dns is None and ctx.bp.aws.certificate_arn:
             ctx.warn(f"CloudFront reaches {ctx.ref_of(lb)} by its AWS name over HTTPS; the certificate "
                      "`aws.certificate_arn` must cover that name", "add a `dns.zone` so Topoform gives the "
                      "balancer an origin name the certificate covers", "load_balancers", lb.name)
@@ -119,18 +120,37 @@ def custom_origin(ctx: AwsContext, lb: LoadBalancer) -> dict:
 
 
 def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
-    """`{lb}-origin.{zone}` aliased to the balancer, so CloudFront can verify its certificate."""
+    """`{lb}-origin.{zone}` aliased to the balancer, so CloudFront can verify its certificate.
+
+    With a hot DR copy the name fails over (PRIMARY while the balancer has healthy targets,
+    else the DR balancer, whose certificate covers `*.zone` too), for every method: an
+    origin group would fail over reads only (`failover`).
+    """
     fqdn = f"{lb.name}-origin.{ctx.certificates.zone_name()}"
     name = f"{ctx.prefix(lb)}-origin-record"
     if name not in ctx.plan:
-        balancer = load_balancers.balancer_name(ctx, lb, PRIMARY)
         with ctx.owning(ctx.ref_of(lb)):
-            ctx.add("aws:route53/record:Record", name, {
-                "zone_id": ctx.certificates.zone_id(), "name": fqdn, "type": "A",
-                "aliases": [{"name": ref(balancer, "dns_name"), "zone_id": ref(balancer, "zone_id"),
-                             "evaluate_target_health": True}],
-            })
+            if DR in ctx.sites.all:
+                _origin_alias(ctx, lb, name, fqdn, PRIMARY, failover="PRIMARY")
+                _origin_alias(ctx, lb, site_name(name, DR), fqdn, DR, failover="SECONDARY")
+            else:
+                _origin_alias(ctx, lb, name, fqdn, PRIMARY)
     return fqdn
+
+
+def _origin_alias(ctx: AwsContext, lb: LoadBalancer, name: str, fqdn: str, site: str, failover: str = "") -> None:
+    balancer = load_balancers.balancer_name(ctx, lb, site)
+    props = {"zone_id": ctx.certificates.zone_id(), "name": fqdn, "type": "A",
+             "aliases": [{"name": ref(balancer, "dns_name"), "zone_id": ref(balancer, "zone_id"),
+                          "evaluate_target_health": True}]}
+    if failover:
+        props.update(set_identifier=site, failover_routing_policies=[{"type": failover}])
+    ctx.add("aws:route53/record:Record", name, props)
+
+
+def fails_over_by_dns(ctx: AwsContext, lb: LoadBalancer) -> bool:
+    """Whether CloudFront reaches `lb` by an origin name that fails over to its DR copy (`origin_record`)."""
+    return DR in ctx.sites.all and ctx.bp.dns is not None
 
 
 # ---------------------------------------------------------------- distributions
@@ -206,6 +226,7 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
         "restrictions": {"geo_restriction": {"restriction_type": "none", "locations": []}},
         "viewer_certificate": certificate, "wait_for_deployment": False, "tags": ctx.tags(),
     }
+    failover(ctx, component, props)
     if root_object:
         props["default_root_object"] = root_object
     if web_acl:
@@ -214,6 +235,25 @@ def distribution(ctx: AwsContext, component, origins: list[dict], default_behavi
                    depends_on=depends_on).name
     own_record(ctx, component)
     return name
+
+
+def failover(ctx: AwsContext, component, props: dict) -> None:
+    """Say so where a balancer origin with a hot DR copy cannot fail over.
+
+    CloudFront fails over through an origin group only for GET, HEAD and OPTIONS, and
+    refuses a group as the target of a behaviour allowing writes, which every balancer
+    behaviour does; so the origin's name fails over in Route53 instead (`origin_record`),
+    which needs a `dns.zone`.
+    """
+    if DR not in ctx.sites.all:
+        return
+    for origin in props["origins"]:
+        lb = ctx.bp.component(origin["origin_id"]) if "custom_origin_config" in origin else None
+        if lb is not None and lb.section == "load_balancers" and not fails_over_by_dns(ctx, lb):
+            ctx.warn(f"{ctx.ref_of(component)} reaches {ctx.ref_of(lb)} by its AWS name, which never fails over "
+                     "to the DR site: with the primary region down the distribution answers errors",
+                     "add a `dns.zone` so Topoform gives the balancer an origin name that fails over",
+                     *component_path(component))
 
 
 def dynamic_paths(lb: LoadBalancer) -> list[str]:

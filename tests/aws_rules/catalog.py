@@ -158,9 +158,12 @@ def sdk_arguments(token: str) -> frozenset[str]:
 
     Read from the SDK module's source (`pulumi_aws/rds/instance.py`, its
     `_internal_init` signature) rather than imported: importing every
-    pulumi_aws module a Plan uses costs seconds.
+    pulumi_aws module a Plan uses costs seconds. A resource of another provider
+    (`random:index/randomPassword:RandomPassword`) takes no pulumi_aws argument.
     """
-    _, module_path, _ = token.split(":")
+    package, module_path, _ = token.split(":")
+    if package != "aws":
+        return frozenset()
     module, file = module_path.split("/")
     spec = importlib.util.find_spec("pulumi_aws")
     root = Path(next(iter(spec.submodule_search_locations)))

@@ -79,6 +79,9 @@ def blueprint_text(n: int, v: dict) -> str:
         cache = (f"caches:\n  hot: {{engine: {cache_engine}, version: \"{cache_version}\", replicas: "
                  f"{min(v['replicas'], 1)}{eviction}}}\n")
         cache_env = ', CACHE_URL: "${caches.hot.url}"'
+    # NLB health checks are TCP: behind a UDP listener they need a TCP port of the
+    # service (the compiler refuses the UDP-only form; tests/test_aws_rules.py checks it).
+    l4_check = "\n    health_check: {port: 5001}" if v["layer4"] == "udp" else ""
     dr = (f"disaster_recovery: {{strategy: {v['dr']}, region: us-west-2}}\n" if v["dr"] != "none" else "")
     return f"""blueprint: m{n}
 targets: [aws]
@@ -94,11 +97,12 @@ load_balancers:
   l4:
     layer: 4
     listeners: [{{port: 5000, protocol: {v['layer4']}}}]
-    targets: [{{target: services.l4}}]
+    targets: [{{target: services.l4}}]{l4_check}
 cdns:
   site: {cdn}
 dns:
   zone: m{n}.example.com
+  delegated: true  # the second stage: the first leaves CloudFront out (providers/aws/certificates.py)
   records:
     - {{name: www, endpoints: [{{target: cdns.site}}]}}
     - {{name: app, endpoints: [{{target: load_balancers.edge}}]}}
@@ -108,6 +112,18 @@ databases:
   jobs: {{fifo: {str(v['fifo']).lower()}, max_receives: 3, consumers: [services.worker]}}
 {dr}"""
 
+
+# A balancer only a pull CDN fronts (tests add a zone, or a DR site, to it).
+CLOUDFRONT_PULL = """blueprint: cfonly
+targets: [aws]
+aws: {region: us-east-1}
+services:
+  web: {image: nginx:1.27-alpine, port: 80}
+load_balancers:
+  edge: {listeners: [{port: 80}], routes: [{path: /*, target: services.web}]}
+cdns:
+  site: {mode: pull, origin: load_balancers.edge}
+"""
 
 # Designs the pairwise rows do not reach: Aurora DSQL (postgres multi-primary).
 EXTRA = {

@@ -114,3 +114,38 @@ def ingress_rules(plan: Plan, security_group: str) -> list[Resource]:
     return [r for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
             if target(plan, r.properties.get("security_group_id")) is not None
             and target(plan, r.properties["security_group_id"]).name == security_group]
+
+
+PREFIX_LIST_LOOKUP = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+OPEN = ("0.0.0.0/0", "::/0")
+
+
+def lookup_of(value: Any) -> dict | None:
+    """The call of a `{"$lookup": {function, args, attr}}` value (providers/values.py), else None."""
+    if isinstance(value, dict) and set(value) == {"$lookup"}:
+        return value["$lookup"]
+    return None
+
+
+def ingress_sources(plan: Plan, ingress: Resource) -> list[tuple[str, Any]]:
+    """What a security-group rule admits, each as (kind, what): ("cidr", "0.0.0.0/0"),
+    ("group", the referenced security group), ("prefix-list", its name when a `$lookup`
+    of a managed prefix list gives the id, else the id)."""
+    p = ingress.properties
+    found: list[tuple[str, Any]] = [("cidr", p[k]) for k in ("cidr_ipv4", "cidr_ipv6") if p.get(k)]
+    if p.get("referenced_security_group_id"):
+        found.append(("group", target(plan, p["referenced_security_group_id"]) or p["referenced_security_group_id"]))
+    if p.get("prefix_list_id"):
+        call = lookup_of(p["prefix_list_id"])
+        if call is not None and call.get("function") == PREFIX_LIST_LOOKUP and call.get("attr") == "id":
+            found.append(("prefix-list", (call.get("args") or {}).get("name")))
+        else:
+            found.append(("prefix-list", p["prefix_list_id"]))
+    return found
+
+
+def warned(plan: Plan, start: str, *parts: str) -> bool:
+    """Whether the Plan carries a warning starting with `start` and containing every one of `parts`."""
+    return any(w.message.startswith(start) and all(part in w.message for part in parts)
+               for w in getattr(plan, "warnings", []) if getattr(w, "severity", "warning") == "warning")

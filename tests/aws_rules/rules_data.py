@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from . import catalog
-from .plan_view import document, policies, referrers, target, violation
+from .plan_view import document, referrers, target, violation
 from .registry import each, rule
 
 RDS = "aws:rds/instance:Instance"
@@ -14,6 +14,7 @@ CACHE_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE_CLUSTER = "aws:elasticache/cluster:Cluster"
 CACHE_PARAMS = "aws:elasticache/parameterGroup:ParameterGroup"
 QUEUE = "aws:sqs/queue:Queue"
+REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
 BUCKET = "aws:s3/bucket:Bucket"
 
 
@@ -214,13 +215,31 @@ def _dlq_type(plan):
 
 @rule("sqs-dead-letter-queue-redrive-allow",
       "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html",
-      "A dead-letter queue's redrive allow policy names which source queues may use it (byQueue); without "
+      "A dead-letter queue's redrive allow policy (on the queue, or an aws:sqs/redriveAllowPolicy on its URL) "
+      "names which source queues may use it (byQueue); without "
       "one any queue in the account may dead-letter into it, and redrive back to the source is unscoped.")
 def _dlq_redrive_allow(plan):
     dead_letter_queues = {dlq.name for _, dlq in _dead_letter_pairs(plan)}
     yield from each(QUEUE, "redrive_allow_policy", lambda plan, q: q.name in dead_letter_queues
-                    and not q.properties.get("redrive_allow_policy"),
+                    and not _scoped(_redrive_allow_policies(plan, q)),
                     "a dead-letter queue that lets every source queue use it")(plan)
+
+
+def _redrive_allow_policies(plan, queue) -> list:
+    """The redrive allow policies of `queue`: its own property, or an aws:sqs/redriveAllowPolicy
+    resource on its URL (the form a DLQ needs when the policy names the source queue, which
+    names the DLQ in its redrive policy: on the DLQ itself that would be a reference cycle)."""
+    found = [queue.properties["redrive_allow_policy"]] if queue.properties.get("redrive_allow_policy") else []
+    found += [r.properties.get("redrive_allow_policy") for r in plan.of_type(REDRIVE_ALLOW)
+              if target(plan, r.properties.get("queue_url")) is queue]
+    return found
+
+
+def _scoped(allow_policies) -> bool:
+    """Some policy limits the sources (byQueue with queues named, or denyAll)."""
+    return any((doc := document(p) or {}).get("redrivePermission") == "denyAll"
+               or (doc.get("redrivePermission") == "byQueue" and doc.get("sourceQueueArns"))
+               for p in allow_policies)
 
 
 @rule("sqs-tls-only", "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-security-best-practices.html",
@@ -282,15 +301,3 @@ def _backup_schedule(plan):
             keep = (item.get("lifecycle") or {}).get("delete_after")
             if item.get("enable_continuous_backup") and keep is not None and not 1 <= keep <= 35:
                 yield violation(backup, f"rules[{i}].lifecycle", f"continuous backups kept {keep} days (1–35)")
-
-
-@rule("dsql-application-not-admin", "https://docs.aws.amazon.com/aurora-dsql/latest/userguide/authentication-authorization.html",
-      "dsql:DbConnectAdmin connects as the admin role Aurora DSQL creates and manages; custom database roles "
-      "connect with dsql:DbConnect, so an application gets a role granted only what it needs.")
-def _dsql_admin(plan):
-    for resource, prop, value in policies(plan):
-        for statement in (document(value) or {}).get("Statement", []):
-            actions = statement.get("Action", [])
-            if statement.get("Effect") == "Allow" and "dsql:DbConnectAdmin" in (
-                    [actions] if isinstance(actions, str) else actions):
-                yield violation(resource, prop, "grants an application dsql:DbConnectAdmin")

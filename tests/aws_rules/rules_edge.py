@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 
 from . import catalog
-from .plan_view import ingress_rules, is_dr, origins_of, referrers, target, violation
+from .plan_view import (CLOUDFRONT_ORIGIN_FACING, OPEN, ingress_rules, ingress_sources, is_dr, origins_of, referrers,
+                        target, violation, warned)
 from .registry import rule
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -115,7 +117,7 @@ def _cache_policy(plan, behavior):
       "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Cookies.html",
       "CloudFront caches one object per cache key: when the origin's responses depend on cookies or headers "
       "(sessions, auth) that are not in the key, the first viewer's response is served to everyone for the TTL "
-      "(flagged past a minute).")
+      "(flagged past a minute, unless the blueprint set that TTL and the Plan warns about it).")
 def _dynamic_shared(plan):
     for dist in plan.of_type(DISTRIBUTION):
         behavior = dist.properties.get("default_cache_behavior") or {}
@@ -123,24 +125,66 @@ def _dynamic_shared(plan):
         origin = origins.get(behavior.get("target_origin_id"), {})
         policy = _cache_policy(plan, behavior)
         dynamic = "custom_origin_config" in origin and WRITE_METHODS & set(behavior.get("allowed_methods", []))
-        if dynamic and policy is not None and policy.properties.get("default_ttl", 0) > LONG_TTL and not (
-                {"cookies", "headers"} & set(_in_key(policy))):
+        ttl = policy.properties.get("default_ttl", 0) if policy is not None else 0
+        # `ttl.default` set explicitly is the blueprint's choice, which the Plan warns about (cdns.py).
+        chosen = warned(plan, f"{dist.component} keeps a response of", f"without Cache-Control for {int(ttl)}s",
+                        "shares it with every viewer")
+        if dynamic and ttl > LONG_TTL and not chosen and not ({"cookies", "headers"} & set(_in_key(policy))):
             yield violation(dist, "default_cache_behavior", f"an application origin (it takes writes) cached "
                             f"{policy.properties['default_ttl']} s with neither cookies nor headers in the key")
+
+
+FAILOVER_METHODS = {"GET", "HEAD", "OPTIONS"}
+FAILOVER_CODES = {500, 502, 503, 504}
+
+
+def _dns_fails_over(plan, domain, dr_lb) -> bool:
+    """Whether `domain` is a Route53 failover name whose SECONDARY aliases `dr_lb`."""
+    return any(r.properties.get("name") == domain and dr_lb.name in r.references()
+               and [p.get("type") for p in r.properties.get("failover_routing_policies") or []] == ["SECONDARY"]
+               for r in plan.of_type(RECORD))
 
 
 @rule("cloudfront-hot-dr-origin-group",
       "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html",
       "CloudFront fails over between origins only through an origin group (a primary and a secondary origin "
-      "with failover status codes); a single origin has no failover, so a hot DR site is never reached.")
+      "with failover status codes), and only for GET, HEAD and OPTIONS: it refuses an origin group as the "
+      "target of a behaviour allowing POST, PUT, PATCH or DELETE. So with a hot DR site, read-only behaviours "
+      "target a group whose secondary is the DR balancer, and the others reach an origin name that fails over "
+      "in Route53 to it.")
 def _origin_group(plan):
-    if not any(is_dr(lb) for lb in plan.of_type(LB)):
+    dr_lbs = {lb.component: lb for lb in plan.of_type(LB) if is_dr(lb)}
+    if not dr_lbs:
         return
-    for lb_name, dists in origins_of(plan).items():
-        for dist in dists:
-            if not dist.properties.get("origin_groups"):
-                yield violation(dist, "origin_groups", f"only the primary {lb_name} as origin, though a hot DR "
-                                "site has its own balancer")
+    for dist in plan.of_type(DISTRIBUTION):
+        p = dist.properties
+        origins = {o["origin_id"]: o for o in p.get("origins", [])}
+        groups = {g["origin_id"]: g for g in p.get("origin_groups") or []}
+        for behavior in [p.get("default_cache_behavior") or {}] + (p.get("ordered_cache_behaviors") or []):
+            where = f"behaviour {behavior.get('path_pattern', '*')}"
+            reads_only = set(behavior.get("allowed_methods", [])) <= FAILOVER_METHODS
+            group = groups.get(behavior.get("target_origin_id"))
+            if group is not None:
+                members = [m.get("origin_id") for m in group.get("members", [])]
+                dr_lb = dr_lbs.get(members[0]) if members else None
+                secondary = origins.get(members[1]) if len(members) == 2 else None
+                if not reads_only:
+                    yield violation(dist, "origin_groups", f"{where} allows writes: CloudFront refuses an origin group")
+                if dr_lb is None or secondary is None or dr_lb.name not in json.dumps(secondary) and not \
+                        _dns_fails_over(plan, secondary.get("domain_name"), dr_lb):
+                    yield violation(dist, "origin_groups", f"{group['origin_id']}: the secondary is not the DR balancer")
+                if not FAILOVER_CODES <= set((group.get("failover_criteria") or {}).get("status_codes", [])):
+                    yield violation(dist, "origin_groups", f"{group['origin_id']} does not fail over on 500/502/503/504")
+                continue
+            dr_lb = dr_lbs.get(behavior.get("target_origin_id"))
+            if dr_lb is None:
+                continue
+            if reads_only:
+                yield violation(dist, "origin_groups", f"{where} reaches only the primary "
+                                f"{behavior.get('target_origin_id')}, though a hot DR site has its own balancer")
+            elif not _dns_fails_over(plan, origins[behavior["target_origin_id"]].get("domain_name"), dr_lb):
+                yield violation(dist, "origins", f"{where} takes writes and its origin name never fails over "
+                                f"to {dr_lb.name}")
 
 
 @rule("cloudfront-origin-resolves", "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistS3AndCustomOrigins.html",
@@ -177,14 +221,22 @@ def _waf_behind_cloudfront(plan):
       "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/restrict-access-to-load-balancer.html",
       "A load balancer that is a CloudFront origin should accept only CloudFront (the "
       "com.amazonaws.global.cloudfront.origin-facing prefix list); open to 0.0.0.0/0 it lets clients bypass "
-      "the CDN and its WAF.")
+      "the CDN and its WAF (unless DNS also points at the balancer, which the Plan warns about).")
 def _alb_open(plan):
     for lb_name in origins_of(plan):
-        for group_ref in plan.get(lb_name).properties.get("security_groups") or []:
+        lb = plan.get(lb_name)
+        # A blueprint may point DNS records straight at the balancer as well: then it is reached
+        # directly and must stay open, which the Plan says in a warning (load_balancers.py).
+        direct = warned(plan, f"{lb.component} is the origin of", "also reached directly", "stays open to the internet")
+        for group_ref in lb.properties.get("security_groups") or []:
             group = target(plan, group_ref)
             for ingress in ingress_rules(plan, group.name) if group else []:
-                if ingress.properties.get("cidr_ipv4") == "0.0.0.0/0" or ingress.properties.get("cidr_ipv6") == "::/0":
-                    yield violation(ingress, "cidr_ipv4", f"{lb_name} is a CloudFront origin yet open to the internet")
+                for kind, source in ingress_sources(plan, ingress):
+                    if kind == "cidr" and source in OPEN and not direct:
+                        yield violation(ingress, "cidr_ipv4", f"{lb_name} is a CloudFront origin yet open to the internet")
+                    elif kind == "prefix-list" and source != CLOUDFRONT_ORIGIN_FACING:
+                        yield violation(ingress, "prefix_list_id", f"{lb_name} admits prefix list {source!r}, "
+                                        f"not {CLOUDFRONT_ORIGIN_FACING}")
 
 
 @rule("waf-rule-limits", "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html",
@@ -207,8 +259,11 @@ def _waf_limits(plan):
       "https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html",
       "ACM validates a domain by looking up its CNAME record in public DNS; records in a hosted zone that was "
       "just created are invisible until the parent domain delegates to that zone's name servers, so the "
-      "certificate stays PENDING_VALIDATION and CertificateValidation times out (75 min in pulumi-aws).")
+      "certificate stays PENDING_VALIDATION and CertificateValidation times out (75 min in pulumi-aws). "
+      "A Plan whose output dns.delegated says the zone is declared delegated (its second stage) is exempt.")
 def _undelegated_validation(plan):
+    if plan.outputs.get("dns.delegated"):
+        return  # the blueprint's second stage: the zone is declared delegated, and `up` checks it first
     for validation in plan.of_type("aws:acm/certificateValidation:CertificateValidation"):
         for fqdn in validation.properties.get("validation_record_fqdns", []):
             record = target(plan, fqdn)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from .plan_view import document, is_dr, leaves, policies, references, regions, referrers, site_region, target, violation
+from .plan_view import (document, is_dr, leaves, policies, references, regions, referrers, site_region, target, violation,
+                        warned)
 from .registry import Violation, each, rule
 
 TOPIC = "aws:sns/topic:Topic"
@@ -61,10 +62,14 @@ def _managed_key_alarms(plan):
 
 
 @rule("sns-topic-has-subscription", "https://docs.aws.amazon.com/sns/latest/dg/sns-create-subscribe-endpoint-to-topic.html",
-      "A topic delivers a message only to its confirmed subscriptions; with none, published alarms reach nobody.")
+      "A topic delivers a message only to its confirmed subscriptions; with none, published alarms reach nobody "
+      "(accepted only where the Plan warns that `slos.notify` names no one).")
 def _topic_subscribed(plan):
+    # A blueprint whose `slos.notify` names no one gets no subscription, and the Plan says so
+    # (providers/aws/alarms.py); without that warning a topic nobody reads is a defect.
+    told = warned(plan, "SLO alarms notify nobody")
     yield from each(TOPIC, "subscriptions",
-                    lambda plan, t: not referrers(plan, t, "aws:sns/topicSubscription:TopicSubscription"),
+                    lambda plan, t: not told and not referrers(plan, t, "aws:sns/topicSubscription:TopicSubscription"),
                     "no subscription: its notifications reach nobody")(plan)
 
 
@@ -98,14 +103,25 @@ def _actions(statement) -> list[str]:
     return [actions] if isinstance(actions, str) else list(actions)
 
 
+def _account_root(statement) -> bool:
+    principal = (statement.get("Principal") or {}) if isinstance(statement.get("Principal"), dict) else {}
+    arns = principal.get("AWS", [])
+    return bool(arns) and all(str(a).startswith("arn:aws:iam::") and str(a).endswith(":root")
+                              for a in ([arns] if isinstance(arns, str) else arns))
+
+
 @rule("iam-no-wildcard-data-actions", "https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege",
       "Grant least privilege: an Allow of `*` or `service:*` on a data store gives every action, deletion and "
-      "policy changes included.")
+      "policy changes included. A KMS key policy's kms:* for the account root is the default key policy "
+      "(https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html): it lets IAM policies "
+      "grant use of the key, and is allowed.")
 def _wildcards(plan):
     for resource, prop, value in policies(plan):
         for i, statement in enumerate(document(value).get("Statement", []) if isinstance(document(value), dict) else []):
             if statement.get("Effect") != "Allow":
                 continue
+            if resource.type == "aws:kms/key:Key" and _account_root(statement):
+                continue  # the default key policy: the account root administers the key, IAM policies scope the rest
             for action in _actions(statement):
                 if action == "*" or (action.endswith(":*") and action.split(":")[0] in DATA_SERVICES):
                     yield violation(resource, f"{prop}.Statement[{i}]", f"allows {action}")
