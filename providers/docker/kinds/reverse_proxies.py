@@ -7,12 +7,15 @@ allow/deny CIDR lists (403).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from topoform.dsl.models import ReverseProxy
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts
 
 from .. import configs, nginx
 from ..context import DockerContext
+from ..facts import estimate
 
 STATIC_DIR = "/usr/share/nginx/static"
 
@@ -42,3 +45,12 @@ def build(ctx: DockerContext, proxy: ReverseProxy) -> None:
         compression=proxy.compression, cache=cache, static=static, rate_limit=rate,
         allow=tuple(proxy.allow), deny=tuple(proxy.deny))
     nginx.containers(ctx, proxy, context, static_uploads, proxy.replicas)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("nginx")
+
+
+def facts(ctx: Any, proxy: ReverseProxy, table: Mapping[str, Availability]) -> Facts:
+    return common.replicated(ctx, proxy, table, implementation="nginx")
