@@ -146,7 +146,8 @@ def test_haproxy_docker_dns_and_content():
     assert "default-server init-addr last,libc,none" in text
     assert "server web-0 web-0:80 check weight 3 cookie web-0 resolvers docker" in text
     assert "server-template api 3 api:8080 check resolvers docker init-addr none" in text
-    assert "cookie SID insert indirect nocache maxlife 1h" in text
+    assert "cookie SID insert indirect maxidle 1h maxlife 1h" in text and "nocache" not in text
+    assert "monitor fail if { nbsrv(web) lt 1 }" in text and "monitor fail if { nbsrv(api) lt 1 }" in text
     assert "http-request redirect scheme https code 301 unless { ssl_fc }" in text
     assert "acl route_0 path_beg /api/\n    use_backend api if route_0" in text
     assert "default_backend web" in text
@@ -328,6 +329,13 @@ def test_rabbitmq_definitions():
         "x-message-ttl": 4 * 86400 * 1000, "x-single-active-consumer": True, "x-delivery-limit": 4,
         "x-dead-letter-exchange": "orders.dlx", "x-dead-letter-routing-key": "orders.dlq"}
     assert {q["name"] for q in doc["queues"]} == {"orders", "orders.dlq"}
+    # RabbitMQ 4 drops a quorum queue's message after 20 redeliveries by default: without
+    # max_receives (and on the dead-letter queue) redelivery is unlimited, -1.
+    dlq = next(q for q in doc["queues"] if q["name"] == "orders.dlq")
+    assert dlq["arguments"]["x-delivery-limit"] == -1
+    plain = json.loads(C.render_rabbitmq_definitions(C.RabbitmqContext(users=ctx.users, queues=(
+        C.RabbitmqQueue("jobs"),))))["queues"][0]["arguments"]
+    assert plain == {"x-queue-type": "quorum", "x-delivery-limit": -1}
     assert doc["bindings"][0]["source"] == "orders.dlx" and doc["bindings"][0]["destination"] == "orders.dlq"
     conf = C.render_rabbitmq_conf(ctx)
     assert "load_definitions = /etc/rabbitmq/definitions.json" in conf and "listeners.tcp.default = 5672" in conf

@@ -19,6 +19,7 @@ from topoform.dsl import validate_text
 from topoform.dsl.kinds import SECTIONS
 from topoform.providers import compile_plan
 from topoform.providers.docker import TARGET
+from topoform.providers.docker.ports import block_start
 from topoform.providers.base import UnsupportedError
 from topoform.providers.plan import REFERENCE_RE, unescape
 
@@ -127,9 +128,14 @@ def test_public_service_publishes_its_port_and_exports_a_local_url():
         services:
           api: {image: "python:3.12-slim", port: 8080, replicas: 2, public: true}
     """)
-    assert props(plan, "svc-api-0")["ports"] == [{"internal": 8080, "external": 18080, "protocol": "tcp"}]
-    assert props(plan, "svc-api-1")["ports"] == [{"internal": 8080, "external": 18081, "protocol": "tcp"}]
-    assert plan.outputs["services.api.local_urls"] == ["http://localhost:18080", "http://localhost:18081"]
+    base = block_start("api", "dev")
+    # public: true is "reachable from the internet": every interface, with a warning.
+    assert props(plan, "svc-api-0")["ports"] == [{"internal": 8080, "external": base, "ip": "0.0.0.0",
+                                                  "protocol": "tcp"}]
+    assert props(plan, "svc-api-1")["ports"] == [{"internal": 8080, "external": base + 1, "ip": "0.0.0.0",
+                                                  "protocol": "tcp"}]
+    assert plan.outputs["services.api.local_urls"] == [f"http://localhost:{base}", f"http://localhost:{base + 1}"]
+    assert [w.message for w in plan.warnings if "0.0.0.0" in w.message and "services.api is public" in w.message]
 
 
 def test_same_name_in_two_sections_gets_distinct_aliases():
@@ -237,19 +243,34 @@ def test_mariadb_replicas_use_the_image_replication_variables():
     assert replica["MARIADB_MASTER_HOST"] == "shop-dev-db-search"
     assert "MARIADB_USER" not in replica  # users replicate from the primary
     assert "server_id = 2" in upload(plan, "db-search-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
-    assert "read_only = ON" in upload(plan, "db-search-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
+    # read_only comes from the every-start script once the server is up, not conf.d (it would be
+    # live during the image's first-start initialisation).
+    assert "read_only" not in upload(plan, "db-search-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
+    script = unescape(upload(plan, "db-search-replica-0", "/usr/local/bin/topoform-replication.sh"))
+    assert "MASTER_HOST='shop-dev-db-search'" in script and "SET GLOBAL read_only = ON;" in script
+    assert props(plan, "db-search-replica-0")["entrypoints"] == ["/usr/local/bin/topoform-replication.sh"]
+    assert "SHOW REPLICA STATUS" in props(plan, "db-search-replica-0")["healthcheck"]["tests"][1]
 
 
-def test_mysql_replicas_are_set_up_by_init_scripts_with_gtids():
+def test_mysql_replicas_are_set_up_on_every_start_with_gtids():
     plan = compile_text("""
         blueprint: shop
         databases:
           billing: {engine: mysql, version: "8.0", replication: {mode: primary-replica, replicas: 1}}
     """)
     assert "gtid_mode = ON" in upload(plan, "db-billing", "/etc/mysql/conf.d/topoform-replication.cnf")
-    replica = unescape(upload(plan, "db-billing-replica-0", "/docker-entrypoint-initdb.d/10-topoform-replication.sh"))
+    replica = unescape(upload(plan, "db-billing-replica-0", "/usr/local/bin/topoform-replication.sh"))
     assert "SOURCE_HOST='shop-dev-db-billing'" in replica and "SOURCE_AUTO_POSITION=1" in replica
     assert "${REPLICATION_PASSWORD}" in replica  # from the environment at run time, not the Plan
+    assert "SET GLOBAL super_read_only = ON;" in replica
+    assert "super_read_only" not in upload(plan, "db-billing-replica-0", "/etc/mysql/conf.d/topoform-replication.cnf")
+    primary = unescape(upload(plan, "db-billing", "/usr/local/bin/topoform-replication.sh"))
+    assert "CREATE USER IF NOT EXISTS 'repl'@'%'" in primary
+    for name in ("db-billing", "db-billing-replica-0"):
+        assert props(plan, name)["entrypoints"] == ["/usr/local/bin/topoform-replication.sh"]
+        assert props(plan, name)["command"] == ["mysqld"]
+        assert "mysqladmin ping" not in props(plan, name)["healthcheck"]["tests"][1]
+    assert "_(IO|SQL)_Running: Yes" in props(plan, "db-billing-replica-0")["healthcheck"]["tests"][1]
 
 
 def test_mariadb_multi_primary_is_a_galera_cluster_bootstrapped_by_node_0():
@@ -259,8 +280,14 @@ def test_mariadb_multi_primary_is_a_galera_cluster_bootstrapped_by_node_0():
           ledger: {engine: mariadb, replication: {mode: multi-primary, replicas: 2}}
     """)
     nodes = [f"db-ledger-{i}" for i in range(3)]
-    assert props(plan, nodes[0])["command"] == ["--wsrep-new-cluster"]
-    assert "command" not in props(plan, nodes[1])
+    # Bootstrapping is decided at each start by the node's own script, never fixed in the Plan.
+    for node in nodes:
+        assert props(plan, node)["command"] == ["mariadbd"]
+        assert props(plan, node)["entrypoints"] == ["/usr/local/bin/topoform-galera.sh"]
+        assert not [e for e in props(plan, node)["envs"] if e.startswith("MARIADB_MARIABACKUP")]
+    script = unescape(upload(plan, nodes[0], "/usr/local/bin/topoform-galera.sh"))
+    assert "CREATE USER IF NOT EXISTS 'mariabackup'@'localhost'" in script
+    assert 'for peer in shop-dev-db-ledger-1 shop-dev-db-ledger-2; do' in script
     assert plan.get(nodes[2]).depends_on == ["db-ledger-0"]
     cnf = upload(plan, nodes[1], "/etc/mysql/conf.d/galera.cnf")
     assert "gcomm://shop-dev-db-ledger-0,shop-dev-db-ledger-1,shop-dev-db-ledger-2" in cnf
@@ -300,7 +327,8 @@ def test_data_stores_are_published_only_when_public():
     private = compile_text("blueprint: s\ndatabases:\n  users: {}\ncaches:\n  c: {}\nqueues:\n  q: {}\n")
     assert not any("ports" in r.properties for r in private.of_type(CONTAINER))
     public = compile_text("blueprint: s\ndatabases:\n  users: {public: true}\n")
-    assert props(public, "db-users")["ports"] == [{"internal": 5432, "external": 15432, "protocol": "tcp"}]
+    assert props(public, "db-users")["ports"] == [{"internal": 5432, "external": block_start("s", "dev"),
+                                                   "ip": "0.0.0.0", "protocol": "tcp"}]
 
 
 # ---------------------------------------------------------------- caches and queues
@@ -385,9 +413,11 @@ def test_haproxy_balancer_two_copies_routes_tls_and_published_ports():
     plan = compile_text(EDGE)
     copies = [r for r in plan.of_type(CONTAINER) if r.component == "load_balancers.edge"]
     assert [r.name for r in copies] == ["lb-edge-0", "lb-edge-1"]
-    assert props(plan, "lb-edge-0")["ports"] == [{"internal": 80, "external": 8080, "protocol": "tcp"},
-                                                 {"internal": 443, "external": 8443, "protocol": "tcp"}]
-    assert props(plan, "lb-edge-1")["ports"][0]["external"] == 8081
+    base = block_start(plan.blueprint, "dev")
+    assert props(plan, "lb-edge-0")["ports"] == [
+        {"internal": 80, "external": base, "ip": "127.0.0.1", "protocol": "tcp"},
+        {"internal": 443, "external": base + 1, "ip": "127.0.0.1", "protocol": "tcp"}]
+    assert props(plan, "lb-edge-1")["ports"][0]["external"] == base + 2
     assert props(plan, "lb-edge-0")["sysctls"] == {"net.ipv4.ip_unprivileged_port_start": "0"}
     cfg = upload(plan, "lb-edge-0", "/usr/local/etc/haproxy/haproxy.cfg")
     assert "balance leastconn" in cfg
@@ -402,7 +432,7 @@ def test_haproxy_balancer_two_copies_routes_tls_and_published_ports():
     assert cert["private_key_pem"] == "${lb-edge-tls-key.private_key_pem}"
     assert "localhost" in cert["dns_names"] and "server_auth" in cert["allowed_uses"]
     assert plan.outputs["load_balancers.edge.url"] == "https://edge:443"
-    assert plan.outputs["load_balancers.edge.local_url"] == "https://localhost:8443"
+    assert plan.outputs["load_balancers.edge.local_url"] == f"https://localhost:{base + 1}"
 
 
 def test_active_passive_warns_that_docker_has_no_floating_address():
@@ -568,9 +598,13 @@ def test_dns_answers_fixed_addresses_with_each_routing_policy():
     assert any("geolocation routing needs a GeoIP database" in w.message for w in plan.warnings)
     dns = props(plan, "dns-server")
     assert [n["name"] for n in dns["networks_advanced"]] == ["${net-primary.name}", "${net-dr.name}"]
-    assert dns["ports"] == [{"internal": 53, "external": 8053, "protocol": "udp"},
-                            {"internal": 53, "external": 8053, "protocol": "tcp"}]
-    assert plan.outputs["dns.nameserver"] == "127.0.0.1:8053"
+    first = block_start(plan.blueprint, "dev")
+    udp = dns["ports"][0]["external"]
+    assert first <= udp < first + 100
+    assert dns["ports"] == [{"internal": 53, "external": udp, "ip": "127.0.0.1", "protocol": "udp"},
+                            {"internal": 53, "external": dns["ports"][1]["external"], "ip": "127.0.0.1",
+                             "protocol": "tcp"}]
+    assert plan.outputs["dns.nameserver"] == f"127.0.0.1:{udp}"
 
 
 def test_dr_endpoint_without_a_hot_site_is_refused():
@@ -724,3 +758,136 @@ def test_rabbitmq_wrapper_writes_a_hash_rabbitmq_accepts(tmp_path):
     user = json.loads((tmp_path / "definitions.json").read_text())["users"][0]
     raw = base64.b64decode(user["password_hash"])
     assert hashlib.sha256(raw[:4] + b"s3cretPassw0rd").digest() == raw[4:]
+
+
+def test_host_ports_are_a_block_per_stack_on_loopback():
+    """Two stacks (and two blueprints) on one engine publish different host ports, on 127.0.0.1 only."""
+    def host_ports(stack):
+        plan = compile_text(EDGE, stack=stack)
+        return plan, [p for r in plan.of_type(CONTAINER) for p in r.properties.get("ports", [])]
+    dev, dev_ports = host_ports("dev")
+    staging, staging_ports = host_ports("staging")
+    assert dev_ports and all(p["ip"] == "127.0.0.1" for p in dev_ports + staging_ports)
+    assert not {p["external"] for p in dev_ports} & {p["external"] for p in staging_ports}
+    first = block_start(dev.blueprint, "dev")
+    assert 20000 <= first and first + 99 <= 59999 and first == block_start(dev.blueprint, "dev")
+    assert all(first <= p["external"] < first + 100 for p in dev_ports)
+    assert dev.outputs["platform.host_ports"] == f"127.0.0.1:{first}-{first + 99}"
+    assert not [w for w in dev.warnings if "127.0.0.1" in w.message]  # an output, not noise on every plan
+
+
+def test_more_published_ports_than_the_block_holds_is_refused():
+    services = "".join(f"  s{i}: {{image: app:1, port: 80, replicas: 10, public: true}}\n" for i in range(11))
+    with pytest.raises(UnsupportedError, match="more than 100 tcp host ports"):
+        compile_text(f"blueprint: many\nservices:\n{services}")
+
+
+def test_rate_limit_and_deny_warn_that_host_clients_share_the_gateway_address():
+    plan = compile_text("""
+        blueprint: edge
+        services:
+          api: {image: "app:1", port: 8080}
+        reverse_proxies:
+          front: {upstream: services.api, rate_limit: {requests_per_second: 5}, deny: ["10.0.0.0/8"]}
+    """)
+    assert any("bridge gateway" in w.message and "rate-limit bucket" in w.message for w in plan.warnings)
+
+
+@pytest.mark.parametrize("version, mount, pgdata", [
+    ("16", "/var/lib/postgresql/data", "/var/lib/postgresql/data"),
+    ("17.2", "/var/lib/postgresql/data", "/var/lib/postgresql/data"),
+    ("18", "/var/lib/postgresql", "/var/lib/postgresql/18/docker"),
+])
+def test_postgres_volume_and_pgdata_follow_the_images_layout(version, mount, pgdata):
+    """18+ images keep PGDATA under /var/lib/postgresql/<major>/docker and refuse a mount at …/data."""
+    plan = compile_text(f"""
+        blueprint: shop
+        databases:
+          users: {{engine: postgres, version: "{version}", replication: {{mode: primary-replica, replicas: 1}}}}
+    """)
+    for name in ("db-users", "db-users-replica-0"):
+        assert [v["container_path"] for v in props(plan, name)["volumes"]] == [mount]
+        assert envs(plan, name)["PGDATA"] == pgdata
+
+
+def test_postgres_primary_sets_up_replication_on_every_start():
+    """A replica added to a live primary: its data exists, so initdb scripts never run again."""
+    plan = compile_text("""
+        blueprint: shop
+        databases:
+          users: {engine: postgres, replication: {mode: primary-replica, replicas: 2}}
+    """)
+    primary = props(plan, "db-users")
+    assert primary["entrypoints"] == ["/usr/local/bin/topoform-primary.sh"] and primary["command"] == ["postgres"]
+    script = unescape(upload(plan, "db-users", "/usr/local/bin/topoform-primary.sh"))
+    existing = script.index('if [ -s "$PGDATA/PG_VERSION" ]; then')
+    assert existing < script.index("host replication repl all scram-sha-256") < script.index("ensure_role &")
+    assert "max_wal_senders = 8" in script  # two per cloning replica, four spare
+    assert script.rstrip().endswith('exec docker-entrypoint.sh "$@"')
+    replica_check = props(plan, "db-users-replica-0")["healthcheck"]["tests"][1]
+    assert "pg_stat_wal_receiver" in replica_check and "streaming" in replica_check
+
+
+def test_pinned_server_images_are_supported_releases():
+    """End-of-life branches get no security fixes: haproxy 2.9, rabbitmq 3.13 were pinned before."""
+    from topoform.providers.docker import images
+    assert images.HAPROXY == "haproxy:3.2-alpine" and images.RABBITMQ.startswith("rabbitmq:4.")
+    plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql, version: "8.0"}\n')
+    assert any("MySQL 8.0 reached end of life" in w.message for w in plan.warnings)
+    plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql, version: "8.4"}\n')
+    assert not any("end of life" in w.message for w in plan.warnings)
+
+
+def test_dns_server_without_a_free_fixed_address_is_a_diagnostic_not_a_traceback():
+    """The records' containers take every fixed address: the DNS server's own is then refused cleanly."""
+    services = "".join(f"  s{i}: {{image: app:1, port: 80, replicas: {n}}}\n"
+                       for i, n in enumerate((1000, 1000, 46)))
+    records = "".join(f"    - {{name: s{i}, routing: simple, endpoints: [{{target: services.s{i}}}]}}\n"
+                      for i in range(3))
+    with pytest.raises(UnsupportedError) as caught:
+        compile_text(f"blueprint: full\nservices:\n{services}dns:\n  zone: full.example.com\n  records:\n{records}")
+    assert "too many DNS-answered containers on the primary site network" in caught.value.diagnostic.message
+
+
+def test_http_redirects_lead_to_each_copys_published_https_port():
+    """From the host the plain port is Docker's published one: the redirect must name the published https port."""
+    plan = compile_text(EDGE)
+    for copy in ("lb-edge-0", "lb-edge-1"):
+        ports = {p["internal"]: p["external"] for p in props(plan, copy)["ports"]}
+        cfg = upload(plan, copy, "/usr/local/etc/haproxy/haproxy.cfg")
+        assert (f"http-request redirect code 301 prefix https://%[req.hdr(host),field(1,:)]:{ports[443]} "
+                f"if {{ req.hdr(host),field(2,:) -m str {ports[80]} }}") in cfg
+    proxy = compile_text("""
+        blueprint: edge
+        services:
+          api: {image: "app:1", port: 8080}
+        reverse_proxies:
+          front: {upstream: services.api, tls: true}
+    """)
+    ports = {p["internal"]: p["external"] for p in props(proxy, "rp-front")["ports"]}
+    conf = upload(proxy, "rp-front", "/etc/nginx/nginx.conf")
+    assert f'if ($http_host ~ ":{ports[80]}$") {{\n                return 301 https://$host:{ports[443]}$request_uri;' in conf
+
+
+def test_cdn_drops_cookies_like_cloudfront_and_a_caching_proxy_warns_about_a_sticky_balancer():
+    """A sticky balancer sets a cookie on every first response; nginx never caches those."""
+    plan = compile_text("""
+        blueprint: edge
+        services:
+          web: {image: "nginx:1.27-alpine", port: 80}
+        load_balancers:
+          app:
+            listeners: [{port: 80}]
+            routes: [{path: /*, target: services.web}]
+            sticky_sessions: {duration: 30m}
+        reverse_proxies:
+          front: {upstream: load_balancers.app, cache: {ttl: 30s}}
+        cdns:
+          assets: {mode: pull, origin: load_balancers.app}
+    """)
+    cdn = upload(plan, "cdn-assets", "/etc/nginx/nginx.conf")
+    assert "proxy_ignore_headers Set-Cookie;" in cdn and "proxy_hide_header Set-Cookie;" in cdn
+    assert 'proxy_set_header Cookie "";' in cdn
+    proxy = upload(plan, "rp-front", "/etc/nginx/nginx.conf")
+    assert "Set-Cookie" not in proxy  # the application's cookies still pass through the proxy
+    assert any("sticky-session cookie" in w.message for w in plan.warnings)

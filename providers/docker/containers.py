@@ -28,6 +28,11 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 
 #: The application's login on every data store (databases, queues).
 APP_USER = "app"
+#: Mode of uploaded scripts: executable by whichever user the image runs them as.
+EXECUTABLE_MODE = "0755"
+#: Seconds a container with data gets between SIGTERM and SIGKILL on stop,
+#: replacement and destroy (the provider's default is none: SIGKILL at once).
+STOP_GRACE_SECONDS = 60
 
 
 def password_ref(component: Component) -> str:
@@ -63,7 +68,10 @@ def upload(path: str, text: str, secrets: dict[str, str] | None = None,
         content = content.replace(placeholder, value)
     item: dict[str, Any] = {"file": path, "content": content}
     if executable:
+        # `executable` alone gives 0744: images that run their init scripts as
+        # their own user (postgres, mysql) then *source* the script instead.
         item["executable"] = True
+        item["permissions"] = EXECUTABLE_MODE
     return item
 
 
@@ -145,9 +153,11 @@ class Containers:
             props["uploads"] = uploads
         if volumes:
             props["volumes"] = [{"volume_name": vol, "container_path": path} for vol, path in volumes]
+            # Databases and brokers flush and close their files on SIGTERM.
+            props["destroy_grace_seconds"] = STOP_GRACE_SECONDS
         if ports:
-            props["ports"] = [{"internal": p.internal, "external": p.external, "protocol": p.protocol}
-                              for p in ports]
+            props["ports"] = [{"internal": p.internal, "external": p.external, "ip": p.ip,
+                               "protocol": p.protocol} for p in ports]
             if any(p.internal < 1024 for p in ports):
                 # Official haproxy/pdns images run unprivileged; let them bind 80/443/53
                 # inside their own network namespace (no host privilege involved).

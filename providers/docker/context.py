@@ -26,7 +26,7 @@ from topoform.providers.base import BuildContext, UnsupportedError
 from .containers import Containers
 from .endpoint import Endpoint
 from .names import Names
-from .ports import Ports
+from .ports import Ports, Published
 from .sites import Sites
 
 
@@ -39,11 +39,12 @@ class DockerContext(BuildContext):
         super().__init__(bp, stack, kinds)
         self.names = Names(bp, stack)
         self.sites = Sites(bp, stack, self.unsupported)
-        self.ports = Ports(self.unsupported)
+        self.ports = Ports(self.unsupported, bp.blueprint, stack)
         self.containers = Containers(self, self.names, self.sites)
         #: Components whose build was refused part-way: later passes (DNS) skip
         #: what they would have made instead of reporting it missing.
         self.failed: set[str] = set()
+        self._warned_public: set[str] = set()
 
     def attempt(self, build: Callable[[], None]) -> None:
         """Run one build step; a refusal is recorded, and so is the component it stopped."""
@@ -58,6 +59,16 @@ class DockerContext(BuildContext):
     def endpoint(self, component: Component) -> Endpoint:
         """Where other containers reach `component` (scheme, alias, port)."""
         return self.kinds[component.section].endpoint(self, component)
+
+    def publish_public(self, component: Component, internal: int) -> Published:
+        """A host port on every interface for a `public: true` component, with a warning (once)."""
+        if component.ref not in self._warned_public:
+            self._warned_public.add(component.ref)
+            self.warn(f"{component.ref} is public: its port is published on every interface (0.0.0.0), "
+                      "reachable from any network this machine is on; everything else binds 127.0.0.1",
+                      "drop `public: true` to keep it on this machine", component.section, component.name,
+                      "public")
+        return self.ports.publish(internal, everywhere=True)
 
     # ---------------------------------------------------------------- outputs
 

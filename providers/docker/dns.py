@@ -44,7 +44,7 @@ def health_probe(ctx: DockerContext, component: Component) -> tuple[str, int, st
 def dns(ctx: DockerContext, dns: Dns) -> None:
     zone = dns.zone.rstrip(".")
     sites = list(ctx.sites.by_name)
-    addresses = {site: ctx.sites[site].allocate() for site in sites}
+    addresses = {site: ctx.sites.allocate(site) for site in sites}
     records = []
     check_intervals = []
     complete = True  # every endpoint answered: else the zone is not rendered (the compile fails anyway)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from topoform.dsl.models import Cache, Database
 
-HAPROXY = "haproxy:2.9-alpine"
+# haproxy 3.2 is an LTS branch; 2.9 was a short-lived one, unsupported since 2025.
+HAPROXY = "haproxy:3.2-alpine"
 NGINX = "nginx:1.27-alpine"
 POWERDNS = "powerdns/pdns-auth-49:4.9.4"
-RABBITMQ = "rabbitmq:3.13-alpine"
+# RabbitMQ 3.13 left community support; 4.x removed classic mirrored queues (we declare
+# quorum queues only) and gave quorum queues a delivery limit of 20 (configs/rabbitmq.py).
+RABBITMQ = "rabbitmq:4.2-alpine"
 MEMCACHED = "memcached:1.6-alpine"
 REDIS = "redis:7.2-alpine"
 VALKEY = "valkey/valkey:8-alpine"

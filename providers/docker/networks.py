@@ -7,6 +7,7 @@ from typing import Any
 from topoform.providers.plan import ref
 
 from .containers import NETWORK
+from .ports import LOOPBACK
 from .context import DockerContext
 from .sites import Site
 
@@ -26,3 +27,7 @@ def platform(ctx: DockerContext) -> None:
         ctx.add(NETWORK, name, props)
         ctx.sites.add(Site(site, name, subnet))
         ctx.export(f"networks.{site}", ref(name, "name"))
+    ports = ctx.ports
+    # Named up front (an output, not a warning: every blueprint has one): whatever
+    # publishes a port takes the next one of this block, from FIRST-LAST.
+    ctx.export("host_ports", f"{LOOPBACK}:{ports.first}-{ports.last}")

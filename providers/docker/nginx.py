@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -63,17 +64,21 @@ def containers(ctx: DockerContext, component: ReverseProxy | Cdn, context: confi
                extra_uploads: list[dict[str, Any]], copies: int) -> None:
     """`copies` nginx containers per running site with `context`'s config, then the edge outputs."""
     prefix, host = ctx.prefix(component), ctx.names.host(component)
-    uploads = [upload(NGINX_CONF, _nginx(context))]
+    files = []
     if context.tls is not None:
         cert, key = certificate(ctx, component)
-        uploads += [{"file": NGINX_CERT, "content": cert}, {"file": NGINX_KEY, "content": key}]
-    uploads += extra_uploads
+        files = [{"file": NGINX_CERT, "content": cert}, {"file": NGINX_KEY, "content": key}]
     internal = [HTTP_PORT] + ([HTTPS_PORT] if context.tls is not None else [])
     for site in ctx.sites.running:
         published = []
         for i in range(copies):
             ports = [ctx.ports.publish(port) for port in internal]
             published.append(ports)
+            # Each copy's http→https redirect names its own published https port.
+            redirects = ((ports[0].external, ports[1].external),) \
+                if context.tls is not None and context.tls.redirect_http else ()
+            uploads = [upload(NGINX_CONF, _nginx(replace(context, host_redirects=redirects))), *files,
+                       *extra_uploads]
             name = f"{prefix}{site_suffix(site)}" + (f"-{i}" if copies > 1 else "")
             ctx.containers.container(name, image=images.NGINX, site=site, aliases=[host], uploads=uploads,
                                      ports=ports, memory_mb=256, cpus=0.5, healthcheck=health(_NGINX_ALIVE),

@@ -1,52 +1,71 @@
-"""Host ports: which container ports are published on localhost, and where.
+"""Host ports: which container ports are published on the host, on which address and port.
 
 Only edge containers (balancers, reverse proxies, CDNs, DNS) and components
-marked `public: true` publish ports: port P inside is published on P+8000
-(below 1024) or P+10000 on localhost, the next free one if taken, in walk
-order, so the same blueprint always gets the same ports.
+marked `public: true` publish ports.
+
+Address: 127.0.0.1, so a laptop's stack is not reachable from the network it
+sits on (the outputs say `localhost`). A data store or service marked
+`public: true` ("reachable from the internet") binds every interface
+(0.0.0.0) instead, and `plan` warns about it.
+
+Port: every stack gets its own block of `BLOCK` host ports in
+`FIRST`…`LAST`, picked by a hash of blueprint and stack, and hands them out
+in walk order: the same stack always gets the same ports, and two stacks
+(dev and staging, two blueprints) on one engine almost never share a block
+(`BLOCKS` blocks). Fixed ports (8080, 8443) would collide between stacks and
+with whatever else a laptop runs. The output `platform.host_ports` names the block.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import AbstractSet, Callable, Iterable
 
 from topoform.providers.base import UnsupportedError
 
+FIRST, LAST = 20000, 59999
+BLOCK = 100
+BLOCKS = (LAST - FIRST + 1) // BLOCK
+LOOPBACK, EVERYWHERE = "127.0.0.1", "0.0.0.0"
+
+
+def block_start(blueprint: str, stack: str) -> int:
+    """The first host port of the stack's block (deterministic: a hash of blueprint and stack)."""
+    digest = hashlib.sha256(f"{blueprint}/{stack}".encode()).digest()
+    return FIRST + BLOCK * (int.from_bytes(digest[:4], "big") % BLOCKS)
+
 
 @dataclass(slots=True)
 class Published:
-    """A port published on the host (for stack outputs: `http://localhost:8080`)."""
+    """A port published on the host (for stack outputs: `http://localhost:23417`)."""
 
     internal: int
     external: int
     protocol: str = "tcp"
+    ip: str = LOOPBACK
 
 
 class Ports:
     """The host ports handed out so far, and what each component's copies publish."""
 
-    def __init__(self, unsupported: Callable[..., UnsupportedError]):
+    def __init__(self, unsupported: Callable[..., UnsupportedError], blueprint: str, stack: str):
         self._unsupported = unsupported
-        self._used: set[tuple[int, str]] = set()
-        self._next: dict[int, int] = {}
+        self.first = block_start(blueprint, stack)
+        self.last = self.first + BLOCK - 1
+        self._next = {"tcp": self.first, "udp": self.first}
         #: (component ref, site) → the published ports of each copy.
         self.published: dict[tuple[str, str], list[list[Published]]] = {}
 
-    def publish(self, internal: int, protocol: str = "tcp") -> Published:
-        """A host port for `internal`: P+8000 below 1024, else P+10000, else the next free one."""
-        base = internal + 8000 if internal < 1024 else internal + 10000
-        if base > 65535:
-            base = 20000 + internal % 10000
-        key = base if protocol == "tcp" else -base
-        candidate = self._next.get(key, base)
-        while (candidate, protocol) in self._used:
-            candidate += 1
-        if candidate > 65535:
-            raise self._unsupported("ran out of host ports to publish on", None)
-        self._used.add((candidate, protocol))
-        self._next[key] = candidate + 1
-        return Published(internal, candidate, protocol)
+    def publish(self, internal: int, protocol: str = "tcp", everywhere: bool = False) -> Published:
+        """The next host port of the stack's block for `internal` (TCP and UDP count separately)."""
+        external = self._next[protocol]
+        if external > self.last:
+            raise self._unsupported(
+                f"more than {BLOCK} {protocol} host ports to publish: each stack has a block of {BLOCK} "
+                f"({self.first}–{self.last})", "publish fewer copies (fewer replicas or `internal: true`)")
+        self._next[protocol] = external + 1
+        return Published(internal, external, protocol, EVERYWHERE if everywhere else LOOPBACK)
 
     def local_urls(self, component_ref: str, sites: Iterable[str], tls_ports: AbstractSet[int]) -> list[str]:
         """`http(s)://localhost:P` for every TCP port the component's copies publish on `sites`."""

@@ -101,12 +101,18 @@ class Sites:
         """A fixed address for the next copy of `component_ref` on `site`, if DNS answers it."""
         if component_ref not in self._addressed:
             return None
-        try:
-            address = self.by_name[site].allocate()
-        except OverflowError:
-            raise self._unsupported(
-                f"too many DNS-answered containers on the {site} site network "
-                f"(at most {2 ** (32 - SUBNET_PREFIX) // 2 - 2})", None, "dns") from None
+        address = self.allocate(site)
         if address is not None:
             self.addresses.setdefault((component_ref, site), []).append(address)
         return address
+
+    def allocate(self, site: str) -> str | None:
+        """The next fixed address on `site` (None without a fixed subnet); a full half is a diagnostic."""
+        try:
+            return self.by_name[site].allocate()
+        except OverflowError:
+            raise self._unsupported(
+                f"too many DNS-answered containers on the {site} site network: the DNS server and the "
+                f"containers its records answer need fixed addresses, at most {2 ** (32 - SUBNET_PREFIX) // 2 - 2}",
+                "answer fewer copies in DNS records (point a record at a balancer instead of a service)",
+                "dns") from None

@@ -45,7 +45,7 @@ def test_engine_answers(docker_client):
 
 def test_every_tag_an_example_plan_pins_exists_as_a_stand_in(docker_client, stand_in_images):
     tags = example_image_tags()
-    assert "postgres:16-bookworm" in tags and "haproxy:2.9-alpine" in tags  # the examples are what we think
+    assert "postgres:16-bookworm" in tags and "haproxy:3.2-alpine" in tags  # the examples are what we think
     stand_in_images(tags)
     for tag in sorted(tags):
         image = docker_client.images.get(tag)
@@ -54,8 +54,8 @@ def test_every_tag_an_example_plan_pins_exists_as_a_stand_in(docker_client, stan
 
 
 def test_haproxy_stand_in_runs_haproxy_v(docker_client, stand_in_images, network):
-    stand_in_images({"haproxy:2.9-alpine"})
-    output = docker_client.containers.run("haproxy:2.9-alpine", ["haproxy", "-v"], network=network.name,
+    stand_in_images({"haproxy:3.2-alpine"})
+    output = docker_client.containers.run("haproxy:3.2-alpine", ["haproxy", "-v"], network=network.name,
                                           remove=True, stdout=True, stderr=True)
     assert re.search(rb"HA-?Proxy version \d+\.\d+", output), output[:500]
 

@@ -138,7 +138,7 @@ class Compiled:
 
     blueprint: Path
     name: str  # Plan resource name, e.g. lb-edge-0
-    image: str  # image reference, e.g. haproxy:2.9-alpine
+    image: str  # image reference, e.g. haproxy:3.2-alpine
     envs: tuple[str, ...]
     command: tuple[str, ...]
     entrypoints: tuple[str, ...]

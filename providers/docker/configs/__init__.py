@@ -24,7 +24,8 @@ from .caches import MemcachedContext, RedisContext, memcached_args, render_redis
 from .databases import (
     BackupContext, GaleraContext, MariadbReplicationContext, PostgresReplicaContext, PostgresReplicationContext,
     mariadb_replication_env, render_backup_script, render_galera_cnf, render_mariadb_cnf,
-    render_postgres_primary_init, render_postgres_replica_entrypoint, render_postgres_replication_conf,
+    render_postgres_primary_entrypoint, render_postgres_primary_init, render_postgres_replica_entrypoint,
+    render_postgres_replication_conf,
 )
 from .haproxy import (
     HAPROXY_ALGORITHMS, HaproxyBackend, HaproxyContext, HaproxyHealthCheck, HaproxyListener, HaproxyRoute,
@@ -54,7 +55,7 @@ __all__ = [
     # caches
     "RedisContext", "render_redis_conf", "MemcachedContext", "memcached_args",
     # relational databases
-    "PostgresReplicationContext", "render_postgres_primary_init",
+    "PostgresReplicationContext", "render_postgres_primary_entrypoint", "render_postgres_primary_init",
     "render_postgres_replication_conf", "PostgresReplicaContext",
     "render_postgres_replica_entrypoint", "MariadbReplicationContext",
     "render_mariadb_cnf", "mariadb_replication_env", "GaleraContext",

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from .rendering import check_name, render, to_seconds
 
 
+#: Seconds before a failed dump is tried again (at most the interval).
+BACKUP_RETRY_SECONDS = 30
 _SLOT = re.compile(r"^[a-z0-9_]{1,63}$")
 
 
@@ -59,6 +61,12 @@ def render_postgres_primary_init(ctx: PostgresReplicationContext) -> str:
         ctx=ctx,
         settings=render_postgres_replication_conf(ctx),
     )
+
+
+def render_postgres_primary_entrypoint(ctx: PostgresReplicationContext) -> str:
+    """Every-start entrypoint of a primary: settings on an existing cluster, the role once up, then ``exec "$@"``."""
+    render_postgres_primary_init(ctx)  # the same checks
+    return render("postgres-primary-entrypoint.sh.j2", ctx=ctx, settings=render_postgres_replication_conf(ctx))
 
 
 @dataclass(frozen=True)
@@ -212,8 +220,8 @@ def render_backup_script(ctx: BackupContext) -> str:
     port = ctx.port or (5432 if ctx.engine == "postgres" else 3306)
     user = ctx.user or ("postgres" if ctx.engine == "postgres" else "root")
     retention_minutes = max(1, int(math.ceil(to_seconds(ctx.retention) / 60)))
+    interval = max(1, int(math.ceil(to_seconds(ctx.interval))))
     return render(
-        "backup.sh.j2", ctx=ctx, port=port, user=user,
-        interval=max(1, int(math.ceil(to_seconds(ctx.interval)))),
-        retention_minutes=retention_minutes,
+        "backup.sh.j2", ctx=ctx, port=port, user=user, interval=interval,
+        retention_minutes=retention_minutes, retry=min(interval, BACKUP_RETRY_SECONDS),
     )

@@ -159,6 +159,10 @@ class HaproxyContext:
     stats_port: if set, a frontend serving ``/stats`` and ``/healthz`` (200).
     maxconn: global connection limit.
     timeout_connect / timeout_client / timeout_server: the usual timeouts.
+    host_redirects: (published plain port, published https port) of this copy:
+        a request that came through the plain host port (its Host header
+        names it) is redirected to the https host port, so the redirect
+        answers from the host; others go to the https listener's own port.
     """
 
     name: str
@@ -178,6 +182,7 @@ class HaproxyContext:
     timeout_connect: str | float = "5s"
     timeout_client: str | float = "30s"
     timeout_server: str | float = "30s"
+    host_redirects: tuple[tuple[int, int], ...] = ()
 
 
 def _route_acl(path: str) -> tuple[str, str] | None:

@@ -56,6 +56,11 @@ class NginxCache:
     max_size: cache size on disk (bytes or "256MiB").
     path: cache directory.
     zone: shared memory zone name.
+    forward_cookies: False is CloudFront's default cache behaviour: the
+        viewer's cookies are not sent to the origin and the origin's
+        Set-Cookie is removed, so a response that sets one (a sticky
+        balancer's) is cached like any other. True keeps nginx's own rule:
+        responses that set a cookie are not cached.
     """
 
     default_ttl: str | float = "1m"
@@ -64,6 +69,7 @@ class NginxCache:
     max_size: str | int = "256MiB"
     path: str = "/var/cache/nginx/topoform"
     zone: str = "topoform_cache"
+    forward_cookies: bool = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ class NginxContext:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     runtime: NginxRuntime = NginxRuntime()
+    host_redirects: tuple[tuple[int, int], ...] = ()
 
 
 def cdn_ttl_directives(cache: NginxCache) -> list[str]:

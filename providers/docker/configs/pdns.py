@@ -35,9 +35,10 @@ class DnsHealthCheck:
     path: HTTP path fetched on each candidate address.
     port: port of the checked URL (the endpoint's HTTP port).
     scheme: ``http`` or ``https``.
-    interval / failure_threshold: pdns 4.7 checks every
+    interval / failure_threshold: PowerDNS checks every
         ``lua-health-checks-interval`` seconds (a server-wide setting, see
-        :class:`PdnsContext`) and has no failure threshold (a warning says so).
+        :class:`PdnsContext`); the generated ``ifurlup`` sets no failure
+        threshold (a warning says so).
     timeout: per check, seconds.
     """
 
@@ -177,7 +178,7 @@ def render_pdns_zone(ctx: DnsZoneContext) -> RenderedZone:
                           f"{{{lua_str(secondaries[0].address)}}}}}, {opts})\""))
             if hc.failure_threshold > 1:
                 warnings.append(
-                    f"{rec.name}: pdns 4.7 marks an endpoint down on its first failed check; "
+                    f"{rec.name}: the generated ifurlup check marks an endpoint down on its first failed check; "
                     f"failure_threshold {hc.failure_threshold} is not applied")
         else:  # latency, geolocation
             if rec.routing == "geolocation":

@@ -142,14 +142,20 @@ def render_rabbitmq_definitions(ctx: RabbitmqContext) -> str:
         if q.max_depth is not None:
             if q.max_depth < 1:
                 raise ValueError(f"max_depth must be >= 1, but {q.max_depth} was provided")
-            # A quorum queue refuses publishes only once it is *over* its
-            # limit (3.10, checked on a real broker), so it holds limit + 1.
+            # A quorum queue refuses publishes only once it is *over* its limit
+            # (rabbit_fifo `is_over_limit` is `ready > max_length` in 3.10 through
+            # 4.x; checked on a real 3.10 broker), so it holds limit + 1.
             args["x-max-length"] = q.max_depth - 1 if q.quorum else q.max_depth
             args["x-overflow"] = "reject-publish"
         if q.retention is not None:
             args["x-message-ttl"] = int(to_seconds(q.retention) * 1000)
         if q.fifo:
             args["x-single-active-consumer"] = True
+        if q.max_receives is None and q.quorum:
+            # RabbitMQ 4.0 gave quorum queues a default delivery limit of 20, after
+            # which a message is dropped; a queue without max_receives redelivers
+            # without limit (as SQS without a redrive policy): -1 disables it on 4.x.
+            args["x-delivery-limit"] = -1
         if q.max_receives is not None:
             if q.max_receives < 1:
                 raise ValueError(f"max_receives must be >= 1, but {q.max_receives} was provided")
@@ -163,7 +169,7 @@ def render_rabbitmq_definitions(ctx: RabbitmqContext) -> str:
             exchanges.append({"name": q.dead_letter_exchange, "vhost": ctx.vhost, "type": "direct",
                               "durable": True, "auto_delete": False, "internal": False, "arguments": {}})
             queues.append({"name": q.dead_letter_queue, "vhost": ctx.vhost, "durable": True, "auto_delete": False,
-                           "arguments": {"x-queue-type": "quorum"}})
+                           "arguments": {"x-queue-type": "quorum", "x-delivery-limit": -1}})
             bindings.append({"source": q.dead_letter_exchange, "vhost": ctx.vhost,
                              "destination": q.dead_letter_queue, "destination_type": "queue",
                              "routing_key": q.dead_letter_queue, "arguments": {}})

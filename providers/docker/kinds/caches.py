@@ -61,7 +61,7 @@ def _memcached(ctx: DockerContext, cache: Cache) -> None:
     memory = cache.memory // 1024**2 + 64
     for site in ctx.sites.running:
         for i in range(1 + cache.replicas):
-            ports = [ctx.ports.publish(port)] if cache.public and site == PRIMARY else []
+            ports = [ctx.publish_public(cache, port)] if cache.public and site == PRIMARY else []
             ctx.containers.container(
                 f"{prefix}{site_suffix(site)}-{i}", image=images.cache_image(cache), site=site,
                 aliases=[host, f"{host}-{i}"], command=args, ports=ports, memory_mb=memory, cpus=0.5,
@@ -86,7 +86,7 @@ def _redis(ctx: DockerContext, cache: Cache) -> None:
             name = f"{prefix}{suffix}" + (f"-replica-{i - 1}" if replica else "")
             volumes = ([(ctx.containers.volume(f"{name}-data", cache.protect), "/data")]
                        if cache.persistence else None)
-            ports = [ctx.ports.publish(port)] if cache.public and site == PRIMARY and not replica else []
+            ports = [ctx.publish_public(cache, port)] if cache.public and site == PRIMARY and not replica else []
             ctx.containers.container(
                 name, image=images.cache_image(cache), site=site, aliases=[f"{host}-reader"] if replica else [host],
                 envs={"CACHE_PASSWORD": password}, command=[server, CONF],

@@ -1,7 +1,8 @@
 """CDNs: one nginx per running site, always answering https (like CloudFront).
 
 - pull: a proxy cache in front of `origin`, with CloudFront-like
-  default/min/max TTLs (see `configs.cdn_ttl_directives`).
+  default/min/max TTLs (see `configs.cdn_ttl_directives`) and CloudFront's
+  default for cookies: not forwarded, Set-Cookie removed.
 - push: the blueprint's `content` directory uploaded and served as files.
 """
 
@@ -29,7 +30,7 @@ def build(ctx: DockerContext, cdn: Cdn) -> None:
     uploads: list[dict[str, Any]] = []
     if cdn.mode == "pull":
         cache = configs.NginxCache(default_ttl=cdn.ttl.default, min_ttl=cdn.ttl.min, max_ttl=cdn.ttl.max,
-                                   max_size="1GiB")
+                                   max_size="1GiB", forward_cookies=False)
         context = configs.NginxContext(name=ctx.names.host(cdn), upstream=nginx.upstream(ctx, cdn.origin),
                                        tls=tls, compression=cdn.compress, cache=cache)
     else:

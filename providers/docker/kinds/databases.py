@@ -41,12 +41,29 @@ PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306}
 SIZES = {"small": (1024, 0.5), "medium": (4096, 1.0), "large": (8192, 2.0)}
 REPLICATION_USER = "repl"
 DATA_DIRS = {"postgres": "/var/lib/postgresql/data", "mysql": "/var/lib/mysql", "mariadb": "/var/lib/mysql"}
+#: From 18 the official postgres image keeps PGDATA in /var/lib/postgresql/<major>/docker and
+#: refuses to start with a mount at /var/lib/postgresql/data (docker-library/postgres#1259).
+POSTGRES_NEW_LAYOUT = 18
+
+
+def data_paths(db: Database) -> tuple[str, str | None]:
+    """(where the data volume is mounted, PGDATA or None) for `db`'s engine and version."""
+    if db.engine != "postgres":
+        return DATA_DIRS[db.engine], None
+    major = int(str(db.version).split(".")[0])
+    if major >= POSTGRES_NEW_LAYOUT:
+        return "/var/lib/postgresql", f"/var/lib/postgresql/{major}/docker"
+    return DATA_DIRS["postgres"], DATA_DIRS["postgres"]
 BACKUP_SCRIPT = "/usr/local/bin/topoform-backup.sh"
 REPLICA_SCRIPT = "/usr/local/bin/topoform-replica.sh"
+SETUP_SCRIPT = "/usr/local/bin/topoform-replication.sh"
+PRIMARY_SCRIPT = "/usr/local/bin/topoform-primary.sh"
+GALERA_SCRIPT = "/usr/local/bin/topoform-galera.sh"
 # Replaced by a `${password.result}` reference after escaping (see containers.upload).
 SST_SECRET = "@@TOPOFORM_SST_SECRET@@"
 
 _pg_primary = lru_cache(maxsize=256)(configs.render_postgres_primary_init)
+_pg_primary_entrypoint = lru_cache(maxsize=256)(configs.render_postgres_primary_entrypoint)
 _pg_replica = lru_cache(maxsize=4096)(configs.render_postgres_replica_entrypoint)
 _backup = lru_cache(maxsize=4096)(configs.render_backup_script)
 
@@ -100,6 +117,9 @@ def build(ctx: DockerContext, db: Database) -> None:
         ctx.warn("multi_az has no docker equivalent (one engine has no zones): this database runs as a "
                  "single copy here", "add `replication: {mode: primary-replica}` for a second copy",
                  *path, "multi_az")
+    if db.engine == "mysql" and str(db.version).split(".")[:2] == ["8", "0"]:
+        ctx.warn("MySQL 8.0 reached end of life in April 2026 (no more security fixes)",
+                 'set `version: "8.4"` (the LTS release)', *path, "version")
     if db.backup.point_in_time:
         ctx.warn("point_in_time recovery is not built on docker (no WAL/binlog archive): dumps every "
                  "backup interval are the recovery points", None, *path, "backup", "point_in_time")
@@ -159,22 +179,35 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
     uploads: list[dict[str, Any]] = []
     entrypoints = command = None
     volume = ctx.containers.volume(f"{name}-data", db.protect)
+    mount, pgdata = data_paths(db)
     if db.engine == "postgres":
-        envs = {"POSTGRES_USER": APP_USER, "POSTGRES_PASSWORD": secrets["app"], "POSTGRES_DB": db.database_name}
+        envs = {"POSTGRES_USER": APP_USER, "POSTGRES_PASSWORD": secrets["app"], "POSTGRES_DB": db.database_name,
+                "PGDATA": pgdata}
         if "replication" in secrets:
             envs["REPLICATION_PASSWORD"] = secrets["replication"]
         if replica:
-            envs["PGDATA"] = DATA_DIRS["postgres"]
             slot = f"{name}".replace("-", "_")[-63:]
             uploads.append(upload(REPLICA_SCRIPT, _pg_replica(configs.PostgresReplicaContext(
                 primary_host=source, replication_user=REPLICATION_USER, slot=slot)), executable=True))
             entrypoints, command = [REPLICA_SCRIPT], ["docker-entrypoint.sh", "postgres"]
         elif "replication" in secrets:
-            spare = db.replica_count + 4
-            uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh", _pg_primary(
-                configs.PostgresReplicationContext(replication_user=REPLICATION_USER, max_wal_senders=spare,
-                                                   max_replication_slots=spare)), executable=True))
+            # `pg_basebackup -X stream` holds two walsenders per cloning replica
+            # (the base backup and the WAL stream), one each once streaming.
+            dr = ctx.bp.disaster_recovery
+            copies = db.replica_count + (1 if dr is not None and dr.strategy == "hot" else 0)
+            replication = configs.PostgresReplicationContext(
+                replication_user=REPLICATION_USER, max_wal_senders=2 * copies + 4,
+                max_replication_slots=copies + 4)
+            # First start: the image's initdb hook; every later start: our entrypoint.
+            uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh",
+                                  _pg_primary(replication), executable=True))
+            uploads.append(upload(PRIMARY_SCRIPT, _pg_primary_entrypoint(replication), executable=True))
+            entrypoints, command = [PRIMARY_SCRIPT], ["postgres"]
         check = f"pg_isready -h 127.0.0.1 -U {APP_USER} -d {db.database_name}"
+        if replica:
+            # Answering is not replicating: healthy only while the WAL receiver streams.
+            check = (f'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U {APP_USER} -d {db.database_name} '
+                     "--no-psqlrc -qAt -c 'SELECT status FROM pg_stat_wal_receiver' | grep -qx streaming")
     elif db.engine == "mariadb":
         envs = {"MARIADB_ROOT_PASSWORD": secrets["root"]}
         if not replica:
@@ -184,32 +217,48 @@ def _server(ctx: DockerContext, db: Database, name: str, alias: str, aliases: li
             env = configs.mariadb_replication_env("replica" if replica else "primary",
                                                   primary_host=source or alias, user=REPLICATION_USER)
             env["MARIADB_REPLICATION_PASSWORD"] = secrets["replication"]
-            envs |= env
+            envs |= env | {"REPLICATION_PASSWORD": secrets["replication"]}
             uploads.append(upload("/etc/mysql/conf.d/topoform-replication.cnf", configs.render_mariadb_cnf(
-                configs.MariadbReplicationContext(server_id, "replica" if replica else "primary"))))
-        check = "healthcheck.sh --connect --innodb_initialized"
+                configs.MariadbReplicationContext(server_id, "replica" if replica else "primary",
+                                                  read_only=False))))
+            entrypoints, command = _every_start(db, source, uploads), ["mariadbd"]
+        check = _replica_check(db) if replica else "healthcheck.sh --connect --innodb_initialized"
     else:
-        envs = {"MYSQL_ROOT_PASSWORD": secrets["root"]}
-        if not replica:
-            envs |= {"MYSQL_USER": APP_USER, "MYSQL_PASSWORD": secrets["app"], "MYSQL_DATABASE": db.database_name}
+        # Replicas get the database and user too: the image creates them without
+        # binary logging, so the primary's copies never replicate.
+        envs = {"MYSQL_ROOT_PASSWORD": secrets["root"], "MYSQL_USER": APP_USER, "MYSQL_PASSWORD": secrets["app"],
+                "MYSQL_DATABASE": db.database_name}
         if "replication" in secrets:
             envs["REPLICATION_PASSWORD"] = secrets["replication"]
             uploads.append(upload("/etc/mysql/conf.d/topoform-replication.cnf",
                                   scripts.mysql_replication_cnf(server_id, replica)))
-            init = (scripts.mysql_replica_init(source, user=REPLICATION_USER) if replica
-                    else scripts.mysql_primary_init(REPLICATION_USER))
-            uploads.append(upload("/docker-entrypoint-initdb.d/10-topoform-replication.sh", init,
-                                  executable=True))
-        check = 'mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" --silent'
+            entrypoints, command = _every_start(db, source, uploads), ["mysqld"]
+        # `mysqladmin ping` exits 0 on "Access denied": log in and ask.
+        check = _replica_check(db) if replica else \
+            'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql --protocol=tcp -h 127.0.0.1 -uroot -e "SELECT 1" >/dev/null'
     memory, cpus = SIZES[db.size]
     extra = [ctx.containers.attachment(bridge)] if bridge else None
-    ports = [ctx.ports.publish(PORTS[db.engine])] if db.public and site == PRIMARY and not replica else []
+    ports = [ctx.publish_public(db, PORTS[db.engine])] if db.public and site == PRIMARY and not replica else []
     return ctx.containers.container(
         name, image=images.database_image(db), site=site, aliases=aliases, envs=envs, uploads=uploads,
-        entrypoints=entrypoints, command=command, volumes=[(volume, DATA_DIRS[db.engine])], ports=ports,
+        entrypoints=entrypoints, command=command, volumes=[(volume, mount)], ports=ports,
         healthcheck=health(check, 10.0, 5.0, 5, 60.0), memory_mb=memory, cpus=cpus,
         extra_networks=extra, depends_on=[ctx.names.resource_of(source)] if source else None,
     )
+
+
+def _every_start(db: Database, source: str | None, uploads: list[dict[str, Any]]) -> list[str]:
+    """Upload the every-start replication entrypoint (`scripts.mysql_family_entrypoint`); its entrypoints."""
+    uploads.append(upload(SETUP_SCRIPT, scripts.mysql_family_entrypoint(db.engine, source, user=REPLICATION_USER),
+                          executable=True))
+    return [SETUP_SCRIPT]
+
+
+def _replica_check(db: Database) -> str:
+    """Healthy only while both replication threads run (`SHOW REPLICA STATUS`), not merely while the server answers."""
+    client, root = ("mariadb", "MARIADB_ROOT_PASSWORD") if db.engine == "mariadb" else ("mysql", "MYSQL_ROOT_PASSWORD")
+    return (f'MYSQL_PWD="${root}" {client} --protocol=tcp -h 127.0.0.1 -uroot -e "SHOW REPLICA STATUS\\G" '
+            "| grep -cE '_(IO|SQL)_Running: Yes$' | grep -qx 2")
 
 
 def _galera(ctx: DockerContext, db: Database, base: str, alias: str, secrets: dict[str, str], hot: bool) -> str:
@@ -232,18 +281,23 @@ def _galera(ctx: DockerContext, db: Database, base: str, alias: str, secrets: di
             # Binary logs on every node feed the DR site's asynchronous replica.
             uploads.append(upload("/etc/mysql/conf.d/topoform-replication.cnf", configs.render_mariadb_cnf(
                 configs.MariadbReplicationContext(i + 1, "primary", gtid_strict_mode=False))))
-        envs = {"MARIADB_ROOT_PASSWORD": secrets["root"], "MARIADB_MARIABACKUP_USER": "mariabackup",
-                "MARIADB_MARIABACKUP_PASSWORD": secrets["sst"]}
+        # The SST user and the bootstrap decision are the every-start script's
+        # (`scripts.galera_entrypoint`): the image reads no variable for the former.
+        envs = {"MARIADB_ROOT_PASSWORD": secrets["root"], "SST_PASSWORD": secrets["sst"]}
+        uploads.append(upload(GALERA_SCRIPT, scripts.galera_entrypoint(
+            [peer for peer in names if peer != names[i]], bootstrap_candidate=i == 0), executable=True))
         if i == 0:
             envs |= {"MARIADB_USER": APP_USER, "MARIADB_PASSWORD": secrets["app"],
                      "MARIADB_DATABASE": db.database_name}
             if hot:
                 envs |= {"MARIADB_REPLICATION_USER": REPLICATION_USER,
                          "MARIADB_REPLICATION_PASSWORD": secrets["replication"]}
+        if hot:
+            envs["REPLICATION_PASSWORD"] = secrets["replication"]
         volume = ctx.containers.volume(f"{base}-{i}-data", db.protect)
         name = ctx.containers.container(
             f"{base}-{i}", image=images.database_image(db), aliases=[alias, f"{alias}-{i}"], envs=envs,
-            uploads=uploads, command=["--wsrep-new-cluster"] if i == 0 else None,
+            uploads=uploads, entrypoints=[GALERA_SCRIPT], command=["mariadbd"],
             volumes=[(volume, DATA_DIRS["mariadb"])], memory_mb=memory, cpus=cpus,
             healthcheck=health("healthcheck.sh --connect --innodb_initialized", 10.0, 5.0, 5, 120.0),
             depends_on=[f"{base}-0"] if i else None)

@@ -100,21 +100,26 @@ def build(ctx: DockerContext, lb: LoadBalancer) -> None:
     if lb.sticky_sessions is not None:
         # A named cookie is the application's session cookie (AWS app_cookie): haproxy
         # must not replace it; without a name haproxy inserts its own (AWS lb_cookie).
+        if lb.sticky_sessions.cookie is not None and lb.layer == 7 and "duration" in lb.sticky_sessions.model_fields_set:
+            # haproxy's maxidle/maxlife apply to cookies it inserts, not to a prefixed one.
+            ctx.warn("sticky_sessions.duration does not apply to the application's own cookie on docker: "
+                     "the pin lasts as long as the application's cookie", "leave out `cookie` for a "
+                     "balancer cookie that expires after `duration`", *path, "sticky_sessions", "duration")
         sticky = configs.HaproxyStickiness(cookie=lb.sticky_sessions.cookie or "SERVERID",
                                            duration=lb.sticky_sessions.duration,
                                            application_cookie=lb.sticky_sessions.cookie is not None)
     listeners = tuple(configs.HaproxyListener(lst.port, lst.tls, lst.redirect_to_https) for lst in lb.listeners)
     for site in ctx.sites.running:
         backends, routes = _backends(ctx, lb, site)
-        text = _haproxy(configs.HaproxyContext(
-            name=host, layer=lb.layer, algorithm=lb.algorithm, listeners=listeners, backends=backends,
-            routes=routes, health_check=checks, sticky=sticky, tls_cert=HAPROXY_PEM,
-            stats_port=HAPROXY_STATS_PORT))
-        uploads = [upload(HAPROXY_CFG, text)] + ([pem] if pem else [])
         published = []
         for i in range(copies):
             ports = [] if lb.internal else [ctx.ports.publish(lst.port) for lst in lb.listeners]
             published.append(ports)
+            text = _haproxy(configs.HaproxyContext(
+                name=host, layer=lb.layer, algorithm=lb.algorithm, listeners=listeners, backends=backends,
+                routes=routes, health_check=checks, sticky=sticky, tls_cert=HAPROXY_PEM,
+                stats_port=HAPROXY_STATS_PORT, host_redirects=host_redirects(lb, ports)))
+            uploads = [upload(HAPROXY_CFG, text)] + ([pem] if pem else [])
             ctx.containers.container(
                 f"{prefix}{site_suffix(site)}-{i}", image=images.HAPROXY, site=site, aliases=[host],
                 uploads=uploads, ports=ports, memory_mb=256, cpus=0.5,
@@ -125,6 +130,16 @@ def build(ctx: DockerContext, lb: LoadBalancer) -> None:
     ctx.export_endpoint(endpoint(ctx, lb))
     ctx.export_published(lb, tls_ports(lb))
     ctx.export("copies", copies)
+
+
+def host_redirects(lb: LoadBalancer, ports: list) -> tuple[tuple[int, int], ...]:
+    """(host port of each redirecting listener, host port of the first TLS listener) of one copy."""
+    by_port = {p.internal: p.external for p in ports}
+    secure = next((lst.port for lst in lb.listeners if lst.tls), None)
+    if secure is None or secure not in by_port:
+        return ()
+    return tuple((by_port[lst.port], by_port[secure]) for lst in lb.listeners
+                 if lst.redirect_to_https and not lst.tls and lst.port in by_port)
 
 
 def _target_health(ctx: DockerContext, lb: LoadBalancer) -> HealthCheck | None:

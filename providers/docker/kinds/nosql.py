@@ -93,7 +93,7 @@ def build(ctx: DockerContext, store: NoSql) -> None:
     for site in ctx.sites.running:
         name = f"{prefix}{site_suffix(site)}"
         volume = ctx.containers.volume(f"{name}-data", store.protect)
-        ports = [ctx.ports.publish(PORTS[model])] if store.public and site == PRIMARY else []
+        ports = [ctx.publish_public(store, PORTS[model])] if store.public and site == PRIMARY else []
         ctx.containers.container(
             name, image=IMAGES[model], site=site, aliases=[host], envs=envs or None, command=command,
             volumes=[(volume, DATA[model])], ports=ports, memory_mb=MEMORY_MB[model], cpus=1.0,

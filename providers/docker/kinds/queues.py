@@ -54,7 +54,7 @@ def build(ctx: DockerContext, queue: Queue) -> None:
     for site in ctx.sites.running:
         name = f"{prefix}{site_suffix(site)}"
         volume = ctx.containers.volume(f"{name}-data", queue.protect)
-        ports = [ctx.ports.publish(AMQP_PORT)] if queue.public and site == PRIMARY else []
+        ports = [ctx.publish_public(queue, AMQP_PORT)] if queue.public and site == PRIMARY else []
         ctx.containers.container(
             name, image=images.RABBITMQ, site=site, aliases=[host], envs={"RABBITMQ_PASSWORD": password},
             entrypoints=[RABBITMQ_ENTRYPOINT], command=["rabbitmq-server"], uploads=uploads,

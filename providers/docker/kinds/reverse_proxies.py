@@ -33,10 +33,24 @@ def build(ctx: DockerContext, proxy: ReverseProxy) -> None:
         static_uploads = nginx.directory_uploads(ctx, proxy.static.directory, STATIC_DIR,
                                                  ("reverse_proxies", proxy.name, "static", "directory"))
     cache = None
+    if proxy.cache is not None and _sticky_cookie_upstream(ctx, proxy):
+        ctx.warn(f"{proxy.upstream} inserts a sticky-session cookie: nginx does not cache a response that "
+                 "sets a cookie, so this proxy's cache misses for every client without that cookie",
+                 "cache in a CDN in front (it drops cookies, as CloudFront does), or name the "
+                 "application's own cookie in `sticky_sessions.cookie`",
+                 "reverse_proxies", proxy.name, "cache")
     if proxy.cache is not None:
         cache = configs.NginxCache(default_ttl=proxy.cache.ttl, max_size=proxy.cache.max_size,
                                    max_ttl=max(proxy.cache.ttl, 86400.0))
     rate = None
+    if proxy.rate_limit is not None or proxy.allow or proxy.deny:
+        # Docker's port proxy connects from the bridge gateway, so nginx sees one
+        # client address for every program on the host.
+        ctx.warn("clients on this machine reach the proxy through Docker's bridge gateway, so nginx sees "
+                 "them all as one address: they share one rate-limit bucket, and allow/deny rules cannot "
+                 "tell them apart (containers on the stack's networks keep their own addresses)", None,
+                 "reverse_proxies", proxy.name, "rate_limit" if proxy.rate_limit is not None
+                 else ("deny" if proxy.deny else "allow"))
     if proxy.rate_limit is not None:
         rate = configs.NginxRateLimit(proxy.rate_limit.requests_per_second, proxy.rate_limit.burst)
     tls = configs.NginxTls(nginx.HTTPS_PORT, nginx.NGINX_CERT, nginx.NGINX_KEY, redirect_http=True)
@@ -45,6 +59,13 @@ def build(ctx: DockerContext, proxy: ReverseProxy) -> None:
         compression=proxy.compression, cache=cache, static=static, rate_limit=rate,
         allow=tuple(proxy.allow), deny=tuple(proxy.deny))
     nginx.containers(ctx, proxy, context, static_uploads, proxy.replicas)
+
+
+def _sticky_cookie_upstream(ctx: DockerContext, proxy: ReverseProxy) -> bool:
+    """The upstream is a layer 7 balancer inserting its own cookie (no application cookie named)."""
+    upstream = ctx.bp.component(proxy.upstream)
+    sticky = getattr(upstream, "sticky_sessions", None)
+    return sticky is not None and getattr(upstream, "layer", 4) == 7 and sticky.cookie is None
 
 
 # ---------------------------------------------------------------- facts for the analyses

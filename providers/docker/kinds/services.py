@@ -52,7 +52,7 @@ def build(ctx: DockerContext, service: Service) -> None:
     for site in ctx.sites.running:
         copies: list[list[Published]] = []
         for i in range(service.replicas):
-            ports = [ctx.ports.publish(service.port)] if service.public and service.port else []
+            ports = [ctx.publish_public(service, service.port)] if service.public and service.port else []
             copies.append(ports)
             ctx.containers.container(
                 f"{prefix}{site_suffix(site)}-{i}", image=service.image, site=site, aliases=[host],

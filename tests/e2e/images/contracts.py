@@ -76,8 +76,8 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         key="haproxy",
         image="haproxy",
-        tag_pattern=r"haproxy:2\.9(-alpine)?",
-        known_tags=("haproxy:2.9-alpine", "haproxy:2.9"),
+        tag_pattern=r"haproxy:(2\.9|3\.[0-9]+)(-alpine)?",
+        known_tags=("haproxy:3.2-alpine", "haproxy:2.9"),
         stand_in="Debian haproxy 2.6",
         relies_on=(
             "`haproxy` on PATH; the default command `haproxy -f /usr/local/etc/haproxy/haproxy.cfg`, "
@@ -157,8 +157,8 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         key="rabbitmq",
         image="rabbitmq",
-        tag_pattern=r"rabbitmq:3\.13(-alpine)?",
-        known_tags=("rabbitmq:3.13-alpine",),
+        tag_pattern=r"rabbitmq:(3\.13|4\.[0-9]+)(-alpine)?",
+        known_tags=("rabbitmq:4.2-alpine",),
         stand_in="Debian rabbitmq-server 3.10 on Erlang 25",
         relies_on=(
             "`erl`, `rabbitmq-server`, `rabbitmq-diagnostics` on PATH; `docker-entrypoint.sh` on PATH "
