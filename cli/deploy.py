@@ -218,11 +218,16 @@ def start_engine(session: Session, backend_url: str | None, secrets_provider: st
     """Preflight the target, connect, install the pinned provider plugins."""
     from topoform.cli.engine.operations import engine_call
     from topoform.cli.engine.plugins import install_plugins, required_plugins
-    from topoform.cli.engine.preflight import check_all
-    from topoform.cli.engine.workspace import make_program
+    from topoform.cli.engine.preflight import check_all, check_delegation
+    from topoform.cli.engine.workspace import configure_target, make_program, plan_region, stack_output
 
-    check_all(session.target)  # the CLI and the target together: every missing piece in one message
+    # The CLI and the target together: every missing piece in one message.
+    check_all(session.target, region=plan_region(session.plan) if session.target == "aws" else None)
     connect(session, backend_url, secrets_provider, create=create, program=make_program(session.plan))
+    configure_target(session.stack, session.plan)
+    delegation = check_delegation(session.plan, lambda: stack_output(session.stack, "dns.name_servers"))
+    if delegation:
+        _notify(delegation)
     say(f"{session.project}/{session.stack_name} · target {session.target} · {session.backend.describe()}",
         as_json, dim=True)
     plugins = required_plugins(r.type for r in session.plan.resources)
@@ -342,7 +347,7 @@ def up(blueprint: str, target: str | None, stack: str, variables: tuple[str, ...
             confirm(f"Do you want to perform these actions on stack {session.project}/{session.stack_name}?")
         # Only now, approved: the stack remembers the blueprint, target and --var values.
         store_config(session.stack, project=session.project, blueprint_path=session.path, target=session.target,
-                     variables=session.cli_variables, sensitive=session.sensitive)
+                     variables=session.cli_variables, sensitive=session.sensitive, plan=session.plan)
         _, result = run_operation(session, "up", lambda on_event: session.stack.up(on_event=on_event, diff=show_diff),
                                   as_json=as_json, show_diff=show_diff)
         if not as_json:

@@ -358,6 +358,10 @@ class DnsRecord(StrictModel):
 
 class Dns(StrictModel):
     zone: str = Field(..., pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}\.?$")
+    zone_id: str | None = Field(None, pattern=r"^Z[A-Z0-9]{1,31}$",
+                                description="aws: an existing Route53 hosted zone of `zone`, used instead of a new one")
+    delegated: bool = Field(False, description="aws: the parent domain delegates `zone` to the zone Topoform "
+                                               "created (output dns.name_servers); certificates validate only then")
     ttl: Duration = 60.0
     records: list[DnsRecord] = Field(default_factory=list)
     availability: Percent | None = None
@@ -597,10 +601,16 @@ class DisasterRecovery(StrictModel):
     rpo: Duration | None = None
 
 
+# Where SLO alerts go: an email address, an https:// endpoint, or an SNS topic ARN.
+ALERT_DESTINATION = r"^([^@\s]+@[^@\s]+\.[^@\s]+|https://\S+|arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+)$"
+
+
 class Slos(StrictModel):
     availability: Percent | None = None
     latency_p99: Duration | None = None
     error_rate: Percent | None = None
+    notify: list[Annotated[str, Field(pattern=ALERT_DESTINATION)]] = Field(
+        default_factory=list, description="where alarms go: email addresses, https:// endpoints, SNS topic ARNs")
 
 
 class Variable(StrictModel):

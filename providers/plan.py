@@ -166,6 +166,9 @@ class Facts:
     #                             | "multi_az" | "read_replicas" | "cache_replicas" | None (cannot)
     implementation: str = ""  # what serves it, where behaviour differs by product: "aurora-dsql",
     #                           "galera", "rds", "postgres", "elasticache", …
+    promotion: float = 0.0  # seconds from losing the primary site until the DR copy takes writes
+    #                         (hot DR; 0: it already does, or there is none)
+    promotion_basis: str = ""  # why, in words
     zones: int | None = None  # availability zones the copies spread over (None: one host, no zones)
     region: str | None = None  # the cloud region of the primary site (None: a local engine)
 
@@ -204,6 +207,12 @@ class Plan:
         self._index[resource.name] = resource
         self.resources.append(resource)
         return resource
+
+    def remove(self, names: set[str]) -> None:
+        """Drop the named resources (a target deferring part of a Plan to a later run)."""
+        self.resources[:] = [r for r in self.resources if r.name not in names]
+        for name in names:
+            self._index.pop(name, None)
 
     def get(self, name: str) -> Resource:
         return self._index[name]

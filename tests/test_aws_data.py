@@ -116,14 +116,15 @@ def props(plan, name):
 # ---------------------------------------------------------------- RDS
 
 
-def test_primary_is_private_encrypted_multi_az_with_managed_password(shop):
+def test_primary_is_private_encrypted_multi_az_with_a_generated_password(shop):
     db = shop.get("db-users")
     p = db.properties
     assert (p["engine"], p["engine_version"], p["instance_class"]) == ("postgres", "16", "db.m6g.large")
     assert p["allocated_storage"] == 50 and p["storage_type"] == "gp3"
     assert p["storage_encrypted"] is True
-    assert p["manage_master_user_password"] is True
-    assert "password" not in p and "password_wo" not in p
+    # RDS refuses replicas of a source whose password it manages: the password is Topoform's.
+    assert "manage_master_user_password" not in p
+    assert p["password"] == "${db-users-password.result}" and db.secret_outputs == ["password"]
     assert p["multi_az"] is True and p["publicly_accessible"] is False
     assert p["backup_retention_period"] == 10
     assert p["deletion_protection"] is True and db.protect is True
@@ -179,7 +180,7 @@ def test_shards_are_independent_instances_with_their_replicas_and_the_ring_expor
     for i in range(3):
         source = props(shop, f"db-orders-shard-{i}-replica-1")["replicate_source_db"]
         assert source == f"${{db-orders-shard-{i}.identifier}}"
-        assert props(shop, f"db-orders-shard-{i}")["manage_master_user_password"] is True
+        assert props(shop, f"db-orders-shard-{i}")["password"] == f"${{db-orders-shard-{i}-password.result}}"
     shards = [f"db-orders-shard-{i}" for i in range(3)]
     exported = shop.outputs["databases.orders.shard_map"]
     assert exported == shard_map("consistent_hash", shards, 8)
@@ -223,18 +224,17 @@ def test_database_urls_carry_no_password(shop):
     assert len(outputs["databases.users.replica_urls"]) == 2
 
 
-def test_services_get_passwords_from_the_rds_managed_secret():
+def test_services_get_passwords_from_the_password_secret():
     ctx = context_for(SHOP)
     web = ctx.bp.services["web"]
     secrets = {s["name"]: s["valueFrom"] for s in databases.secrets(ctx, web)}
-    assert secrets["DATABASE_PASSWORD"] == "${db-users.master_user_secrets[0].secret_arn}:password::"
+    assert secrets["DATABASE_PASSWORD"] == "${db-users-password-secret.arn}"
     assert secrets["READER_PASSWORD"] == secrets["DATABASE_PASSWORD"]  # a replica shares its primary's user
     assert [secrets[f"ORDERS_PASSWORD_{i}"] for i in range(3)] == [
-        f"${{db-orders-shard-{i}.master_user_secrets[0].secret_arn}}:password::" for i in range(3)]
+        f"${{db-orders-shard-{i}-password-secret.arn}}" for i in range(3)]
     assert "CACHE_PASSWORD" not in secrets and "QUEUE_PASSWORD" not in secrets
     assert databases.secrets(ctx, ctx.bp.services["worker"]) == []
-    assert databases.secret_arns(databases.secrets(ctx, web))[0] == \
-        "${db-orders-shard-0.master_user_secrets[0].secret_arn}"
+    assert databases.secret_arns(databases.secrets(ctx, web))[0] == "${db-orders-shard-0-password-secret.arn}"
 
 
 def test_backup_retention_is_clamped_to_what_rds_keeps_with_a_warning():
@@ -519,8 +519,12 @@ def test_every_stateful_store_resource_is_protected(shop):
 CREDENTIAL_IN_URL = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 
 
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the key Pulumi marks a secret value with
+
+
 def _secret_like(value, path=""):
-    """Yield where a value looks like a plain password: a `password` key with a value, or user:pass@ in a URL."""
+    """Yield where a value looks like a plain password: a `password` key with a value (but a
+    reference to a generated one), or user:pass@ in a URL."""
     if isinstance(value, dict):
         for key, item in value.items():
             if key.lower() in ("password", "master_password", "auth_token", "masterpassword", "authtoken") \
@@ -538,10 +542,18 @@ def _secret_like(value, path=""):
 def test_no_password_in_the_plan(shop):
     data = shop.as_json()
     assert list(_secret_like(data)) == []
-    # The only generated passwords are redis AUTH tokens, read by the cache and its secret alone.
-    for token in (r for r in shop.resources if r.type == "random:index/randomPassword:RandomPassword"):
-        assert {r.name for r in shop.resources if token.name in r.references()} == \
-            {token.name.removesuffix("-auth-token"), token.name.removesuffix("-token") + "-value"}
+    generators = [r for r in shop.resources if r.type == "random:index/randomPassword:RandomPassword"]
+    rds = {r.name for r in generators if not r.name.endswith("-auth-token")}
+    assert rds == {"db-users-password", "db-forums-password"} | {f"db-orders-shard-{i}-password" for i in range(3)}
+    # Each generated password is read by what needs it alone: an RDS instance and its secret's
+    # value, or a redis AUTH token's cache and secret.
+    for token in generators:
+        readers = {r.name for r in shop.resources if token.name in r.references()}
+        if token.name in rds:
+            instance = token.name.removesuffix("-password")
+            assert readers == {instance, f"{instance}-password-secret-value"}, token.name
+        else:
+            assert readers == {token.name.removesuffix("-auth-token"), token.name.removesuffix("-token") + "-value"}
 
 
 # ---------------------------------------------------------------- catalogue
@@ -589,8 +601,11 @@ def test_synth_replicas_name_their_primary(shop_synth):
     assert len(replicas) == 2 + 3
     users = [r for r in replicas if r.name.startswith("db-users-")]
     assert {r.inputs["replicate_source_db"] for r in users} == {primary.outputs["identifier"]}
-    assert primary.inputs["storage_encrypted"] is True and primary.inputs["manage_master_user_password"] is True
-    assert primary.inputs.get("password") is None
+    assert primary.inputs["storage_encrypted"] is True and "manage_master_user_password" not in primary.inputs
+    password = primary.inputs["password"]  # a Pulumi secret: its value is encrypted in the state
+    assert password[SECRET_SIG] == "1b47061264138c4ac30d75fd1eb44270"
+    assert password["value"] == shop_synth.named("db-users-password").outputs["result"]
+    assert all("password" not in r.inputs for r in replicas), "replicas inherit their source's password"
 
 
 def test_synth_redrive_and_alarm_read_real_values(shop_synth):
@@ -615,9 +630,15 @@ def test_synth_cache_and_stack_outputs(shop_synth):
 
 
 def test_synth_no_password_in_inputs_or_outputs(shop_synth):
+    """Only an RDS instance receives its generated password, and only as a Pulumi secret."""
+    generated = [r.outputs["result"] for r in shop_synth.of_type(databases.PASSWORD)]
     for resource in shop_synth.resources:
-        assert list(_secret_like(resource.inputs.snake())) == [], resource.name
+        inputs = dict(resource.inputs.snake())
+        if resource.type == RDS and "password" in inputs:
+            assert inputs["password"][SECRET_SIG] and inputs.pop("password")["value"] in generated
+        assert list(_secret_like(inputs)) == [], resource.name
     assert list(_secret_like(shop_synth.outputs)) == []
+    assert not any(value in json.dumps(shop_synth.outputs) for value in generated)
 
 
 def test_every_data_store_of_the_example_blueprint_is_encrypted():

@@ -246,7 +246,9 @@ def test_udp_without_a_tcp_port_to_probe_is_refused():
 def every_section_plan():
     from topoform.dsl import load_blueprint
 
-    return compile_plan(load_blueprint(os.path.join(BLUEPRINTS, "two-region-hot-dr.yaml"), target="aws"), "aws")
+    bp = load_blueprint(os.path.join(BLUEPRINTS, "two-region-hot-dr.yaml"), target="aws")
+    bp.dns.delegated = True  # its second stage: providers/aws/certificates.py stages a new zone
+    return compile_plan(bp, "aws")
 
 
 def test_a_distribution_no_record_names_gets_its_own_name_and_certificate():
@@ -295,6 +297,7 @@ cdns:
   app: {mode: pull, origin: load_balancers.edge}
 dns:
   zone: shop.example.com
+  delegated: true  # the second stage (providers/aws/certificates.py)
   records: [{name: www, endpoints: [{target: cdns.app}]}]
 """
 
@@ -392,6 +395,7 @@ reverse_proxies:
           deny: [198.51.100.0/24]}
 dns:
   zone: shop.example.com
+  delegated: true  # the second stage (providers/aws/certificates.py)
   records: [{name: www, endpoints: [{target: reverse_proxies.front}]}]
 """
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

@@ -192,6 +192,11 @@ def test_no_secret_in_the_program_inputs_or_outputs(paths, index):
         if resource.type in ("aws:secretsmanager/secretVersion:SecretVersion", "random:index/randomPassword:RandomPassword"):
             continue
         inputs = dict(resource.inputs)
+        if resource.type == "aws:rds/instance:Instance" and "password" in inputs:
+            # The instance's own generated master password: it must arrive marked secret.
+            password = inputs.pop("password")
+            assert isinstance(password, dict) and password.get(SECRET_SIG) == SECRET_VALUE_SIG \
+                and password.get("value") in secrets, f"{resource.name}: password not a secret input"
         if resource.type == "aws:elasticache/replicationGroup:ReplicationGroup":
             # The AUTH token is the input ElastiCache needs: it must arrive marked secret.
             token = inputs.pop("authToken", None)

@@ -61,7 +61,7 @@ def test_validate_with_a_target_checks_that_target_only():
 def test_validate_strict_fails_on_the_targets_warnings():
     example = ROOT / "blueprints" / "minimal-web.yaml"
     plain = run("validate", example)
-    assert plain.exit_code == 0 and "1 target warning(s)" in plain.output
+    assert plain.exit_code == 0 and "2 target warning(s)" in plain.output  # docker: no alarms; aws: nobody notified
     strict = run("validate", example, "--strict", "--json")
     assert strict.exit_code == 2
     assert any("slos create no alarms" in d["message"] for d in strict_json(strict.stdout))

@@ -21,7 +21,7 @@ def test_unknown_sections_and_keys_suggest_the_closest_name():
 def test_an_unknown_key_without_a_close_match_lists_the_allowed_keys():
     [(_, _, message, hint)] = messages("blueprint: a\nslos: {uptime: 99%}\n")
     assert message == "unknown key 'uptime' in slos"
-    assert hint == "allowed keys: availability, latency_p99, error_rate"
+    assert hint == "allowed keys: availability, latency_p99, error_rate, notify"
 
 
 def test_enum_values_suggest_the_closest_choice_and_echo_the_bad_one():

@@ -433,7 +433,7 @@ def test_a_custom_domain_gets_an_acm_certificate_and_an_alias_record():
     text = gateway("""
         routes: [{path: /orders, target: services.api}]
         domain: api.shop.example.com
-    """) + "dns: {zone: shop.example.com}\n"
+    """) + "dns: {zone: shop.example.com, delegated: true}\n"
     plan = plan_of(text, "aws")
     [domain] = by_type(plan, "aws:apigatewayv2/domainName:DomainName")
     config = domain.properties["domain_name_configuration"]

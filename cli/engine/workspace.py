@@ -11,6 +11,13 @@ Stack config written on `up`:
 - `<project>:<variable>`: every `--var` (secret for `sensitive: true`
   variables), so the next run of the stack uses the same values without
   repeating them, as `pulumi config set` would.
+
+Provider config (`target_config`), written before every engine operation
+(`configure_target`), so `preview` already runs with it:
+- `aws:region`: the blueprint's `aws.region`. pulumi-aws checks for a
+  region when it configures its default provider, and a per-resource
+  `region=` argument does not satisfy that check: without it a user with
+  only access keys gets "unable to find a configured AWS Region".
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from .backend import Backend, project_state_dir
 
 CONFIG_BLUEPRINT = "topoform:blueprint"
 CONFIG_TARGET = "topoform:target"
+CONFIG_AWS_REGION = "aws:region"
 
 
 def workspace_dir(project_dir: str | os.PathLike, project: str) -> Path:
@@ -118,18 +126,57 @@ def open_stack(*, project: str, stack: str, work_dir: Path, backend: Backend, co
     return auto.select_stack(stack, project_name=project, program=noop, opts=opts)
 
 
+def plan_region(plan: Any) -> str | None:
+    """The primary region of an aws Plan: its platform facts, else the first resource's `region`."""
+    platform = plan.components.get("platform")
+    facts = getattr(platform, "facts", None)
+    if facts is not None and facts.region:
+        return facts.region
+    return next((r.properties["region"] for r in plan.resources
+                 if isinstance(r.properties.get("region"), str)), None)
+
+
+def target_config(plan: Any) -> dict[str, str]:
+    """Provider settings the Plan's target needs in stack config (see the module docstring)."""
+    if plan is None or plan.target != "aws":
+        return {}
+    region = plan_region(plan)
+    return {CONFIG_AWS_REGION: region} if region else {}
+
+
+def configure_target(stack: Any, plan: Any) -> None:
+    """Write `target_config(plan)` to the stack (before preview, up, refresh and destroy)."""
+    from pulumi.automation import ConfigValue
+
+    config = target_config(plan)
+    if config:
+        stack.set_all_config({key: ConfigValue(value) for key, value in config.items()})
+
+
 def store_config(stack: Any, *, project: str, blueprint_path: str, target: str,
-                 variables: Mapping[str, str], sensitive: Mapping[str, bool]) -> None:
-    """Record the blueprint, target and `--var` values in the stack's config (one CLI call)."""
+                 variables: Mapping[str, str], sensitive: Mapping[str, bool], plan: Any = None) -> None:
+    """Record the blueprint, target, `--var` values and the Plan's provider settings (one CLI call)."""
     from pulumi.automation import ConfigValue
 
     config = {
         CONFIG_BLUEPRINT: ConfigValue(str(Path(blueprint_path).resolve())),
         CONFIG_TARGET: ConfigValue(target),
+        **{key: ConfigValue(value) for key, value in target_config(plan).items()},
     }
     for name, text in variables.items():
         config[f"{project}:{name}"] = ConfigValue(str(text), secret=bool(sensitive.get(name)))
     stack.set_all_config(config)
+
+
+def stack_output(stack: Any, name: str) -> Any:
+    """One output of the stack's last update, or None (never deployed, or no such output)."""
+    from pulumi.automation import errors
+
+    try:
+        found = stack.outputs().get(name)
+    except errors.CommandError:  # a stack without an update has no outputs to read
+        return None
+    return None if found is None else found.value
 
 
 def read_secret_variables(stack: Any, project: str, names: list[str]) -> dict[str, str]:

@@ -5,7 +5,8 @@ component kind of dsl/kinds.py, `kinds/<section>.py`, found by its section
 name (providers/base.py `kind_table`), and the passes that are not
 components — `platform` (the networks, first, so the Plan reads top-down),
 `dns.build`, `recovery.build`, `alarms.build`, `finish` (rules that need
-every component built) and `facts.record` (what the analyses read). Every builder receives an `AwsContext`
+every component built, then the staging of certificates behind a new,
+undelegated zone: certificates.py) and `facts.record` (what the analyses read). Every builder receives an `AwsContext`
 (context.py), whose collaborators hold the compile's shared state.
 
 Module layout, leaves first; each imports only modules listed before it:
@@ -45,6 +46,7 @@ def platform(ctx: AwsContext) -> None:
 
 def finish(ctx: AwsContext) -> None:
     services.grant_access(ctx)
+    ctx.certificates.defer_until_delegated()  # last: it leaves out what waits for DNS delegation
 
 
 TARGET = Target(

@@ -6,7 +6,16 @@ answered 5xx (by the targets or the balancer itself) — the first over 5
 minutes, the second over an hour, as an error-budget burn — and
 `latency_p99` watches TargetResponseTime's p99. A composite alarm per SLO
 and site (composites read alarms of their own region only) fires when any of
-its balancers breaches and notifies an encrypted SNS topic.
+its balancers breaches and notifies an SNS topic per site.
+
+The topic is encrypted with a customer managed KMS key per site whose policy
+lets CloudWatch use it: the AWS managed key `alias/aws/sns` has a policy
+nobody can change, so CloudWatch could not publish to a topic it encrypts
+(SNS Developer Guide, "Compatibility between event sources from AWS services
+and encrypted topics"). `slos.notify` says who hears it: each email address
+and https:// endpoint is subscribed to the topic (SNS sends them a
+confirmation first), and an SNS topic ARN of a site's region is an action of
+its alarms as well (alarms notify topics of their own region only).
 `build(ctx, slos)` is the target's `slos` pass.
 """
 
@@ -16,10 +25,57 @@ from topoform.dsl.models import LoadBalancer, Slos
 from topoform.providers.plan import ref
 
 from .context import AwsContext
+from .iam import policy_document
 from .kinds import load_balancers
 from .sites import site_name
 
 NAMESPACE = "AWS/ApplicationELB"
+KMS_KEY = "aws:kms/key:Key"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+
+
+def destination_protocol(destination: str) -> str:
+    """`email`, `https` or `sns` (a topic ARN) for one `slos.notify` entry."""
+    if destination.startswith("arn:"):
+        return "sns"
+    return "https" if destination.startswith("https://") else "email"
+
+
+def alerts_key(ctx: AwsContext, site: str) -> str:
+    """A KMS key for the site's alert topic: the account administers it, CloudWatch may encrypt with it."""
+    account = ref(ctx.networks.network(site).vpc, "owner_id")  # the account id, as an output of the plan
+    return ctx.add(KMS_KEY, site_name("slo-alerts-key", site), {
+        "description": f"{ctx.bp.blueprint}/{ctx.stack}: SLO alert topic ({site} site)",
+        "enable_key_rotation": True, "deletion_window_in_days": 30,
+        "policy": policy_document([
+            {"Sid": "AccountAdministers", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "CloudWatchPublishesAlarms", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+        ]),
+        "region": ctx.sites.region(site), "tags": ctx.tags(),
+    }).name
+
+
+def subscribe(ctx: AwsContext, slos: Slos, site: str, topic: str) -> list[str]:
+    """Subscriptions of `slos.notify` to `topic`; returns the SNS topic ARNs of this site's region."""
+    region = ctx.sites.region(site)
+    topics = []
+    for i, destination in enumerate(slos.notify):
+        protocol = destination_protocol(destination)
+        if protocol == "sns":
+            if destination.split(":")[3] == region:
+                topics.append(destination)
+            continue
+        ctx.add(SUBSCRIPTION, site_name(f"slo-alerts-subscription-{i}", site), {
+            "topic": ref(topic, "arn"), "protocol": protocol, "endpoint": destination,
+            # SNS sends a confirmation first; nobody hears alarms until it is answered.
+            **({"endpoint_auto_confirms": False} if protocol == "https" else {}),
+            "region": region,
+        })
+    return topics
 
 
 def five_xx_queries(balancer: str, period: int) -> list[dict]:
@@ -49,27 +105,41 @@ def build(ctx: AwsContext, slos: Slos) -> None:
         objectives.append(("availability", round(100.0 - slos.availability, 6), 3600, 1, "5xx"))
     if slos.latency_p99 is not None:
         objectives.append(("latency-p99", slos.latency_p99, 60, 5, "latency"))
+    if not slos.notify:
+        ctx.warn("SLO alarms notify nobody: `slos.notify` names no one", "add `notify: [ops@example.com]` "
+                 "(email addresses, https:// endpoints or SNS topic ARNs) to `slos`, or subscribe to the "
+                 "`slos.<site>.topic_arn` outputs yourself", "slos")
+    elif any(destination_protocol(d) != "sns" for d in slos.notify):
+        ctx.warn("SNS asks each email address and https endpoint of `slos.notify` to confirm its "
+                 "subscription: alarms reach it once that is answered", None, "slos", "notify")
+    regions = [ctx.sites.region(site) for site in ctx.sites.all]
+    for i, destination in enumerate(slos.notify):
+        if destination_protocol(destination) == "sns" and destination.split(":")[3] not in regions:
+            ctx.warn(f"SLO alarms notify SNS topics of their own region only, and {destination} is in none of "
+                     f"{', '.join(regions)}: it hears nothing", "name a topic of a site's region, or an email "
+                     "address", "slos", "notify", i)
     for site in ctx.sites.all:
         where = {"region": ctx.sites.region(site)}
         topic = ctx.add("aws:sns/topic:Topic", site_name("slo-alerts", site), {
-            "kms_master_key_id": "alias/aws/sns", **where, "tags": ctx.tags(),
+            "kms_master_key_id": ref(alerts_key(ctx, site), "arn"), **where, "tags": ctx.tags(),
         }).name
         ctx.plan.outputs[f"slos.{site}.topic_arn"] = ref(topic, "arn")
+        actions = [ref(topic, "arn"), *subscribe(ctx, slos, site, topic)]
         for objective, threshold, period, periods, kind in objectives:
-            members = [balancer_alarm(ctx, lb, site, objective, threshold, period, periods, kind, topic)
+            members = [balancer_alarm(ctx, lb, site, objective, threshold, period, periods, kind, actions)
                        for lb in balancers]
             name = site_name(f"slo-{objective}", site)
             ctx.add("aws:cloudwatch/compositeAlarm:CompositeAlarm", name, {
                 "alarm_name": f"{ctx.bp.blueprint}-{ctx.stack}-{name}",
                 "alarm_description": f"SLO {objective} breached by any balancer ({site} site)",
                 "alarm_rule": " OR ".join(f'ALARM("{ref(m, "name")}")' for m in members),
-                "alarm_actions": [ref(topic, "arn")], "ok_actions": [ref(topic, "arn")],
+                "alarm_actions": actions, "ok_actions": actions,
                 "actions_enabled": True, **where, "tags": ctx.tags(),
             })
 
 
 def balancer_alarm(ctx: AwsContext, lb: LoadBalancer, site: str, objective: str, threshold: float, period: int,
-                   periods: int, kind: str, topic: str) -> str:
+                   periods: int, kind: str, actions: list[str]) -> str:
     balancer = load_balancers.balancer_name(ctx, lb, site)
     name = f"{balancer}-slo-{objective}"
     props: dict = {
@@ -77,7 +147,7 @@ def balancer_alarm(ctx: AwsContext, lb: LoadBalancer, site: str, objective: str,
         "comparison_operator": "GreaterThanThreshold", "threshold": threshold,
         "evaluation_periods": periods, "datapoints_to_alarm": max(1, periods - 2),
         # No traffic is not an outage of the balancer; Route53 health checks watch reachability.
-        "treat_missing_data": "notBreaching", "alarm_actions": [ref(topic, "arn")],
+        "treat_missing_data": "notBreaching", "alarm_actions": list(actions),
         "region": ctx.sites.region(site), "tags": ctx.tags(),
     }
     if kind == "5xx":

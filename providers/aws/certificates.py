@@ -9,21 +9,33 @@ zone. Users of a certificate read the validation's `certificate_arn`, so
 nothing serves TLS before the certificate is issued.
 
 `Certificates` holds the zone (the Route53 hosted zone, owned by the `dns`
-component, made on first use) and one issued certificate per region, and
-knows which record names alias each CDN or reverse proxy: a distribution
-must list them, and its viewer certificate must cover them.
+component, made on first use, or the user's existing one, `dns.zone_id`)
+and one issued certificate per region, and knows which record names alias
+each CDN or reverse proxy: a distribution must list them, and its viewer
+certificate must cover them.
+
+A zone created in this run answers nobody until the parent domain delegates
+to its name servers, and ACM validates by public DNS lookup: the
+certificate would stay pending and `CertificateValidation` would time out
+(75 minutes). So with a new zone the deploy is staged
+(`defer_until_delegated`, run once everything is built): the first run
+creates the zone, the certificates and their validation records, and
+everything else that does not need an issued certificate; what does (the
+validations, HTTPS listeners, distributions with the certificate, and what
+depends on those) waits until the blueprint says `dns.delegated: true`.
 """
 
 from __future__ import annotations
 
 from topoform.dsl.models import Blueprint
 from topoform.providers.base import DNS, BuildContext
-from topoform.providers.plan import ref
+from topoform.providers.plan import ref, referenced_names
 
 from .sites import Sites
 
 CLOUDFRONT_REGION = "us-east-1"
 ZONE = "dns-zone"
+VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 
 
 def arn_region(arn: str) -> str:
@@ -71,6 +83,41 @@ class Certificates:
                 })
         return ZONE
 
+    def zone_id(self) -> str:
+        """The hosted zone's id: the user's (`dns.zone_id`), or a reference to the zone made here."""
+        return self._ctx.bp.dns.zone_id or ref(self.zone(), "zone_id")
+
+    def creates_zone(self) -> bool:
+        return self._ctx.bp.dns is not None and not self._ctx.bp.dns.zone_id
+
+    def defer_until_delegated(self) -> None:
+        """Leave out what needs a certificate validated through a new, not yet delegated zone."""
+        dns = self._ctx.bp.dns
+        plan = self._ctx.plan
+        validations = {r.name for r in plan.of_type(VALIDATION)}
+        if not (validations and self.creates_zone()) or dns.delegated:
+            return
+        deferred = set(validations)
+        for resource in plan.ordered():  # dependencies first: one pass reaches every dependent
+            if resource.name not in deferred and deferred.intersection(plan.dependencies(resource)):
+                deferred.add(resource.name)
+        plan.remove(deferred)
+        plan.outputs = {k: v for k, v in plan.outputs.items() if not deferred & referenced_names(v)}
+        for info in plan.components.values():
+            info.outputs = {k: v for k, v in info.outputs.items() if not deferred & referenced_names(v)}
+        zone = self.zone_name()
+        plan.outputs["dns.delegation"] = (
+            f"delegate {zone} to the name servers of output dns.name_servers (NS records for {zone} at its "
+            f"registrar or parent zone), then set `dns.delegated: true` and run `topoform up` again")
+        self._ctx.warn(
+            f"dns: deploying in two stages: {zone} is a new hosted zone, and ACM validates certificates "
+            f"through it only once the parent domain delegates to it; {len(deferred)} resources that need a "
+            f"validated certificate (HTTPS listeners, distributions and what depends on them) wait",
+            f"after this `up`, add NS records for {zone} with the name servers of output dns.name_servers "
+            "at its registrar or parent zone, check with `dig NS " + zone + " +short`, then set "
+            "`dns.delegated: true` and run `topoform up` again; or set `dns.zone_id` to an existing "
+            "hosted zone", "dns", "zone")
+
     def certificate(self, site: str) -> str:
         return self.certificate_in(self._sites.region(site), f"TLS at the {site} site")
 
@@ -107,7 +154,7 @@ class Certificates:
         validation = f"acm-{region}-validation"
         if validation in self._ctx.plan:
             return ref(validation, "certificate_arn")
-        zone = self.zone()
+        zone_id = self.zone_id()
         sans = self.certificate_names()
         with self._ctx.owning(DNS, ("dns",)):
             cert = self._ctx.add("aws:acm/certificate:Certificate", f"acm-{region}", {
@@ -121,14 +168,14 @@ class Certificates:
             for i in range(1 + len(sans)):
                 option = f"domain_validation_options[{i}]"
                 record = self._ctx.add("aws:route53/record:Record", f"acm-{region}-validation-{i}", {
-                    "zone_id": ref(zone, "zone_id"),
+                    "zone_id": zone_id,
                     "name": ref(cert, f"{option}.resource_record_name"),
                     "type": ref(cert, f"{option}.resource_record_type"),
                     "records": [ref(cert, f"{option}.resource_record_value")],
                     "ttl": 60, "allow_overwrite": True,
                 })
                 fqdns.append(ref(record, "fqdn"))
-            self._ctx.add("aws:acm/certificateValidation:CertificateValidation", validation, {
+            self._ctx.add(VALIDATION, validation, {
                 "certificate_arn": ref(cert, "arn"), "validation_record_fqdns": fqdns, "region": region,
             })
         return ref(validation, "certificate_arn")

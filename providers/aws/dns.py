@@ -51,7 +51,7 @@ def literal_type(value: str) -> str:
 
 def build(ctx: AwsContext, dns: Dns) -> None:
     routing.refuse_unrouted_health_checks(ctx)
-    zone = ctx.certificates.zone()
+    zone = ctx.certificates.zone_id()
     used: set[str] = set()
     for r, record in enumerate(dns.records):
         base = f"dns-{label(record.name)}"
@@ -63,8 +63,9 @@ def build(ctx: AwsContext, dns: Dns) -> None:
             continue
         for e, endpoint in enumerate(record.endpoints):
             policy_record(ctx, record, r, e, endpoint, base, zone)
-    ctx.plan.outputs["dns.name_servers"] = ref(zone, "name_servers")
-    ctx.plan.outputs["dns.zone_id"] = ref(zone, "zone_id")
+    if ctx.certificates.creates_zone():
+        ctx.plan.outputs["dns.name_servers"] = ref(ctx.certificates.zone(), "name_servers")
+    ctx.plan.outputs["dns.zone_id"] = zone
 
 
 def record_ttl(ctx: AwsContext, record: DnsRecord) -> int:
@@ -72,7 +73,7 @@ def record_ttl(ctx: AwsContext, record: DnsRecord) -> int:
 
 
 def simple_record(ctx: AwsContext, record: DnsRecord, r: int, base: str, zone: str) -> None:
-    props = {"zone_id": ref(zone, "zone_id"), "name": ctx.certificates.record_fqdn(record.name)}
+    props = {"zone_id": zone, "name": ctx.certificates.record_fqdn(record.name)}
     targets = [e for e in record.endpoints if e.target]
     if targets:
         if len(record.endpoints) > 1:
@@ -94,7 +95,7 @@ def policy_record(ctx: AwsContext, record: DnsRecord, r: int, e: int, endpoint: 
     key, entry = ROUTING[record.routing]
     name = f"{base}-{e}"
     props: dict = {
-        "zone_id": ref(zone, "zone_id"), "name": ctx.certificates.record_fqdn(record.name),
+        "zone_id": zone, "name": ctx.certificates.record_fqdn(record.name),
         "set_identifier": set_identifier(record, e, endpoint), key: [entry(endpoint)],
     }
     if endpoint.target:

@@ -126,7 +126,7 @@ def origin_record(ctx: AwsContext, lb: LoadBalancer) -> str:
         balancer = load_balancers.balancer_name(ctx, lb, PRIMARY)
         with ctx.owning(ctx.ref_of(lb)):
             ctx.add("aws:route53/record:Record", name, {
-                "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": fqdn, "type": "A",
+                "zone_id": ctx.certificates.zone_id(), "name": fqdn, "type": "A",
                 "aliases": [{"name": ref(balancer, "dns_name"), "zone_id": ref(balancer, "zone_id"),
                              "evaluate_target_health": True}],
             })
@@ -164,7 +164,7 @@ def own_record(ctx: AwsContext, component) -> None:
              "its features apply only to requests sent there", "add a `dns.records` entry targeting "
              f"{ctx.ref_of(component)} to choose the name", *component_path(component))
     ctx.add("aws:route53/record:Record", f"{ctx.prefix(component)}-record", {
-        "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": fqdn, "type": "A",
+        "zone_id": ctx.certificates.zone_id(), "name": fqdn, "type": "A",
         "aliases": [{"name": ref(name, "domain_name"), "zone_id": ref(name, "hosted_zone_id"),
                      "evaluate_target_health": False}],
     })

@@ -13,6 +13,12 @@ What each `disaster_recovery.strategy` builds, cheapest first:
 - hot: everything of cold's but the backup replication, plus a cross-region
   read replica of every RDS instance, a copy of every cache and queue, all
   in the DR region (`build_at(ctx, …, DR)` of kinds/caches.py and queues.py).
+  The DR site needs nothing of the primary region to start: its tasks read
+  the DR copies of the password secrets (kinds/databases.py) and the DR
+  stores. Its databases serve reads until someone promotes them; the
+  stack output `disaster_recovery.promote` is that runbook, one
+  `aws rds promote-read-replica` per instance (`promotion_runbook`), and the
+  achievable RTO counts it (store_catalog.RDS_PROMOTION, in the facts).
   The stateless tier is already there: services, balancers and web ACLs
   are built at every site of `ctx.sites.all`, and dns.py points failover at
   the DR copies. Aurora DSQL databases are already active in both regions.
@@ -29,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from topoform.dsl.models import Database, DisasterRecovery
+from topoform.dsl.recovery import achievable
 from topoform.dsl.units import format_span
 from topoform.providers.plan import ref
 
@@ -38,7 +45,7 @@ from .iam import ATTACHMENT, ROLE, ROLE_POLICY, assume, policy_document
 from .kinds import caches, databases, queues
 from .kinds.databases import RDS_INSTANCE
 from .sites import DR, PRIMARY, site_name
-from .store_catalog import ENGINE_PORT, backup_schedule, retention_days
+from .store_catalog import ENGINE_PORT, RDS_PROMOTION, RDS_PROMOTION_BASIS, backup_schedule, retention_days
 
 BACKUP_VAULT = "aws:backup/vault:Vault"
 BACKUP_PLAN = "aws:backup/plan:Plan"
@@ -82,11 +89,17 @@ def build(ctx: AwsContext, dr: DisasterRecovery) -> None:
             "tags": ctx.tags(),
         }, protect=any(db.protect for db in rds))
     _backups(ctx, dr)
+    if dr.strategy in ("cold", "hot"):
+        for db in rds:  # the password must be readable there with the primary region gone
+            with ctx.owning(db.ref):
+                databases.dr_password_copy(ctx, db)
     if dr.strategy == "cold":
         for db in rds:
             _replicate_automated_backups(ctx, db, dr_region)
     if dr.strategy == "hot":
         _hot_site(ctx, rds)
+        if rds:
+            promotion_runbook(ctx, rds, dr)
     if dr.strategy in ("cold", "hot"):
         _replicate_push_buckets(ctx, dr_region)
     ctx.plan.outputs["disaster_recovery.strategy"] = dr.strategy
@@ -211,6 +224,33 @@ def _cross_region_replicas(ctx: AwsContext, db: Database) -> None:
     ctx.plan.outputs[f"{db.ref}.dr_url"] = databases.attribute(ctx.at(DR), db, "url")
 
 
+def promotion_runbook(ctx: AwsContext, rds: list[Database], dr: DisasterRecovery) -> None:
+    """The commands that make the DR site take writes, as a stack output; the RTO they cost, as a warning."""
+    region = dr.region
+    instances = [site_name(primary, DR) for db in rds for primary in databases.primaries(ctx, db)]
+    ctx.plan.outputs["disaster_recovery.promote"] = [
+        *(f"aws rds promote-read-replica --region {region} --db-instance-identifier {ref(i, 'identifier')}"
+          for i in instances),
+        *(f"aws rds wait db-instance-available --region {region} --db-instance-identifier {ref(i, 'identifier')}"
+          for i in instances),
+    ]
+    ctx.warn(
+        f"disaster_recovery: the DR site's databases ({', '.join(instances)}) are read replicas: with the "
+        "primary region gone the DR site serves reads, and writes fail until they are promoted",
+        "run the commands of output disaster_recovery.promote (the DR tasks already connect to these "
+        "instances, so no redeploy is needed); promotion cannot be undone: afterwards the stack no longer "
+        "matches what runs, so fail back by rebuilding the primary from the promoted instances before the "
+        "next `topoform up`", "disaster_recovery", "strategy")
+    if dr.rto is not None:
+        generic = achievable(ctx.bp, "hot")
+        if generic.rto + RDS_PROMOTION > dr.rto:
+            ctx.warn(
+                f"disaster_recovery: declared RTO {format_span(dr.rto)} cannot be met on aws: failover takes "
+                f"{format_span(generic.rto + RDS_PROMOTION)} ({generic.rto_basis} + {RDS_PROMOTION_BASIS})",
+                "relax `rto`, or use `replication: {mode: multi-primary}` (Aurora DSQL, writable in both "
+                "regions) for the databases that must take writes at once", "disaster_recovery", "rto")
+
+
 # ---------------------------------------------------------------- S3 replication
 
 
@@ -233,7 +273,9 @@ def _replicate_push_buckets(ctx: AwsContext, region: str) -> None:
 
 def _replicate_bucket(ctx: AwsContext, source: str, region: str, versioning: dict[str, Any]) -> None:
     target = site_name(source, DR)
-    ctx.add(S3_BUCKET, target, {"region": region, "force_destroy": True, "tags": ctx.tags()})
+    # The copy holds uploaded content, which README promises is protected: Pulumi `protect`, and
+    # no force_destroy (S3 refuses to delete a bucket that still holds objects).
+    ctx.add(S3_BUCKET, target, {"region": region, "force_destroy": False, "tags": ctx.tags()}, protect=True)
     ctx.add(S3_PUBLIC_ACCESS, f"{target}-public-access", {
         "bucket": ref(target, "id"), "block_public_acls": True, "block_public_policy": True,
         "ignore_public_acls": True, "restrict_public_buckets": True, "region": region})

@@ -38,12 +38,62 @@ LOG_EXPORTS = {
 }
 
 
-def rds_family(engine: str, version: str) -> str:
-    """The DB parameter group family: postgres16, mysql8.0, mariadb10.11."""
+# Engine versions RDS offers for new instances, by the key a blueprint's
+# `version` is read at (PostgreSQL 10+ by major, 9.x and MySQL/MariaDB by
+# major.minor), each with its DB parameter group family (`aws rds
+# describe-db-engine-versions --query 'DBEngineVersions[].DBParameterGroupFamily'`).
+# Sources: "Supported PostgreSQL / MySQL / MariaDB major versions" calendars of
+# the RDS User Guide. PostgreSQL 11-12 and MySQL 5.7 are on RDS Extended Support
+# (new instances allowed, at extra cost); PostgreSQL 9.6 and 10 and MariaDB
+# before 10.5 reached end of life and RDS creates no new instances of them.
+RDS_ENGINE_VERSIONS: dict[str, dict[str, str]] = {
+    "postgres": {str(major): f"postgres{major}" for major in range(11, 19)},
+    "mysql": {v: f"mysql{v}" for v in ("5.7", "8.0", "8.4")},
+    "mariadb": {v: f"mariadb{v}" for v in ("10.5", "10.6", "10.11", "11.4", "11.8")},
+}
+
+# The same for ElastiCache (CacheParameterGroupFamily; "Supported engines and
+# versions" of the ElastiCache User Guide): Redis OSS 6 and 7 share a family
+# per major (redis6.x, redis7), Redis OSS 4 and 5 have one per major.minor,
+# Valkey one per major, Memcached one per major.minor.
+CACHE_ENGINE_VERSIONS: dict[str, dict[str, str]] = {
+    "redis": {"4.0": "redis4.0", "5.0": "redis5.0", "6.0": "redis6.x", "6.2": "redis6.x",
+              "7.0": "redis7", "7.1": "redis7"},
+    "valkey": {"7.2": "valkey7", "8.0": "valkey8", "8.1": "valkey8", "8.2": "valkey8", "9.0": "valkey9"},
+    "memcached": {"1.4": "memcached1.4", "1.5": "memcached1.5", "1.6": "memcached1.6"},
+}
+
+
+class VersionNotOffered(ValueError):
+    """A version the AWS service does not create; the message lists the ones it does."""
+
+    def __init__(self, service: str, engine: str, version: str, offered: list[str]):
+        self.offered = offered
+        super().__init__(f"{service} offers no {engine} {version} for new instances; "
+                         f"it offers {', '.join(offered)}")
+
+
+def _version_key(engine: str, version: str) -> str:
     parts = version.split(".")
-    if engine == "postgres":
-        return f"postgres{parts[0]}"
-    return f"{engine}{'.'.join(parts[:2]) if len(parts) > 1 else parts[0]}"
+    if engine == "postgres" and parts[0].isdigit() and int(parts[0]) >= 10:
+        return parts[0]
+    return ".".join(parts[:2])
+
+
+def _family(table: dict[str, dict[str, str]], service: str, engine: str, version: str) -> str:
+    versions = table[engine]
+    found = versions.get(_version_key(engine, version))
+    if found is None:
+        raise VersionNotOffered(service, engine, version, list(versions))
+    return found
+
+
+def rds_family(engine: str, version: str) -> str:
+    """The DB parameter group family of an offered version (postgres16, mysql8.0, mariadb10.11).
+
+    Raises `VersionNotOffered` for a version RDS does not create.
+    """
+    return _family(RDS_ENGINE_VERSIONS, "RDS", engine, version)
 
 
 # ElastiCache node types by memory in GiB (AWS "Supported node types" table),
@@ -76,14 +126,11 @@ def cache_node_type(memory_bytes: int) -> str | None:
 
 
 def cache_family(engine: str, version: str) -> str:
-    """ElastiCache parameter group family: redis7, redis6.x, valkey8, valkey7, memcached1.6."""
-    parts = version.split(".")
-    major = parts[0]
-    if engine == "redis":
-        return "redis6.x" if major == "6" else f"redis{major}"
-    if engine == "valkey":
-        return f"valkey{major}"
-    return f"memcached{'.'.join(parts[:2])}"
+    """ElastiCache parameter group family: redis7, redis6.x, redis5.0, valkey8, memcached1.6.
+
+    Raises `VersionNotOffered` for a version ElastiCache does not create.
+    """
+    return _family(CACHE_ENGINE_VERSIONS, "ElastiCache", engine, version)
 
 
 # Aurora DSQL multi-Region clusters: two peered regional clusters and a witness
@@ -101,6 +148,15 @@ def dsql_region_set(region: str) -> tuple[str, ...] | None:
         if region in regions:
             return regions
     return None
+
+
+# A hot DR site's databases are cross-region read replicas: they take writes
+# once promoted (`aws rds promote-read-replica`, the runbook output
+# `disaster_recovery.promote`). RDS User Guide, "Promoting a read replica to
+# be a standalone DB instance": the replica reboots and promotion takes a few
+# minutes; 5 minutes, counted from when someone starts it.
+RDS_PROMOTION = 300.0
+RDS_PROMOTION_BASIS = "promoting the DR read replicas by hand (output disaster_recovery.promote): about 5m"
 
 
 # ---------------------------------------------------------------- durations → AWS units

@@ -15,9 +15,9 @@ from topoform.dsl import validate_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Engine majors RDS and ElastiCache have offered (9.6 and 11 are past standard
+# Engine majors RDS and ElastiCache offer (11 and 12 are past standard
 # support); the rules, not this list, decide which of them AWS still accepts.
-DATABASES = [("postgres", v) for v in ("9.6", "11", "12", "13", "14", "15", "16", "17")] + \
+DATABASES = [("postgres", v) for v in ("11", "12", "13", "14", "15", "16", "17", "18")] + \
             [("mysql", v) for v in ("5.7", "8.0", "8.4")] + \
             [("mariadb", v) for v in ("10.5", "10.6", "10.11", "11.4")]
 CACHES = [("redis", "4.0"), ("redis", "5.0"), ("redis", "6.2"), ("redis", "7.1"),

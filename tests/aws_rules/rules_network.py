@@ -32,8 +32,8 @@ def _allows(rules, protocol, port):
 
 
 def _takes(resource, argument):
-    """Whether the pulumi_aws class of `resource` accepts `argument`."""
-    return argument in catalog.sdk_arguments(resource.type)
+    """Whether the pulumi_aws class of `resource` accepts `argument` (other providers' resources: no)."""
+    return resource.type.startswith("aws:") and argument in catalog.sdk_arguments(resource.type)
 
 
 def _security_groups_of(plan, resource) -> list:

@@ -30,7 +30,7 @@ def _deploy_config(plan) -> dict:
 
     stack = _RecordingStack()
     store_config(stack, project=plan.blueprint, blueprint_path=f"{plan.blueprint}.yaml", target=plan.target,
-                 variables={}, sensitive={})
+                 variables={}, sensitive={}, plan=plan)
     return stack.config
 
 

@@ -199,7 +199,7 @@ def custom_domain(ctx: AwsContext, gateway: ApiGateway, api: str, stage: str, si
     zone = ctx.bp.dns.zone.rstrip(".") if ctx.bp.dns is not None else None
     if zone and (gateway.domain == zone or gateway.domain.endswith("." + zone)) and site == PRIMARY:
         ctx.add("aws:route53/record:Record", f"{prefix}-domain-record", {
-            "zone_id": ref(ctx.certificates.zone(), "zone_id"), "name": gateway.domain, "type": "A",
+            "zone_id": ctx.certificates.zone_id(), "name": gateway.domain, "type": "A",
             "aliases": [{"name": ref(domain, "domain_name_configuration.target_domain_name"),
                          "zone_id": ref(domain, "domain_name_configuration.hosted_zone_id"),
                          "evaluate_target_health": False}],

@@ -29,6 +29,7 @@ from ..store_catalog import (
     CACHE_DEFAULT_VERSION,
     CACHE_PORT,
     GIB,
+    VersionNotOffered,
     cache_family,
     cache_node_type,
     physical_id,
@@ -59,6 +60,11 @@ def build(ctx: AwsContext, cache: Cache) -> None:
         raise ctx.unsupported(f"{cache.ref}: no ElastiCache node holds {cache.memory / GIB:g}GiB",
                               "the largest node (cache.r7g.16xlarge) holds 419GiB; split the cache",
                               "caches", cache.name, "memory")
+    try:
+        cache_family(cache.engine, cache.version or CACHE_DEFAULT_VERSION[cache.engine])
+    except VersionNotOffered as exc:
+        raise ctx.unsupported(f"{cache.ref}: {exc}", f"set `version` to one of {', '.join(exc.offered)}",
+                              "caches", cache.name, "version") from None
     build_at(ctx, cache, PRIMARY)
     ctx.export(cache, ("url", "host", "port", "name"))
 

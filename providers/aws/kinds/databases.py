@@ -2,9 +2,9 @@
 
 RDS, per database: a subnet group over the private subnets, a parameter group
 of the engine family that refuses unencrypted connections, and per shard an
-instance with encrypted gp3 storage, a master password RDS manages in Secrets
-Manager, Multi-AZ if asked, automated backups and a final snapshot, plus its
-read replicas (`replicate_source_db` = the primary's identifier). Shards are
+instance with encrypted gp3 storage, a master password Topoform generates
+(`passwords()`), Multi-AZ if asked, automated backups and a final snapshot,
+plus its read replicas (`replicate_source_db` = the primary's identifier). Shards are
 independent instances `db-orders-shard-0..N-1`; the key → shard map from
 providers/sharding.py is exported, identical to the docker target's.
 
@@ -15,9 +15,22 @@ AWS has no managed multi-primary MySQL/MariaDB (validation says so first).
 Names are a pure function of the blueprint (`db-users`, `db-users-replica-1`,
 `db-orders-shard-0`, and `dr-db-users` for the DR site's copy, which
 recovery.py builds), so `attribute()` answers before the database is built:
-services are built first and read its URLs. No password is in the Plan:
-RDS manages each master password in Secrets Manager, services receive it
-through ECS `secrets` (`secrets()`), and URLs carry only the user name.
+services are built first and read its URLs.
+
+Passwords. RDS cannot create a read replica of an instance whose master
+password it manages in Secrets Manager (`manage_master_user_password`; RDS
+User Guide, "Password management with Secrets Manager", limitations), so
+Topoform owns the password: a `random` RandomPassword per writable instance
+is its `password` and the whole string of a Secrets Manager secret in the
+instance's region, plus a copy in the DR region with a cold or hot DR site
+(`dr_password_copy`), so DR tasks read a secret there and start with the
+primary region gone. The password is a reference in the Plan, never text; it
+is in the Pulumi state, encrypted as a secret. Services receive it through
+ECS `secrets` (`secrets()`) and log in as the master user: an application
+login needs SQL (CREATE ROLE) that no provider resource runs inside the VPC,
+so that step is the user's, and `plan` says so. Rotation is off: ECS reads
+secrets only when a task starts, so a rotated password would lock out the
+running tasks until a redeploy (`PASSWORD_NOTE`).
 """
 
 from __future__ import annotations
@@ -40,8 +53,11 @@ from ..store_catalog import (
     LOG_EXPORTS,
     MASTER_USERNAME,
     RDS_INSTANCE_CLASS,
+    RDS_PROMOTION,
+    RDS_PROMOTION_BASIS,
     TLS_PARAMETER,
     URL_SCHEME,
+    VersionNotOffered,
     dsql_region_set,
     physical_id,
     rds_family,
@@ -50,18 +66,38 @@ from ..store_catalog import (
 )
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+PASSWORD_LENGTH = 32  # letters and digits: no character RDS refuses ('/', '"', '@', ' '); MySQL allows 41
+SECRET_RECOVERY_DAYS = 7
 RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 DSQL_CLUSTER = "aws:dsql/cluster:Cluster"
 DSQL_PEERING = "aws:dsql/clusterPeering:ClusterPeering"
 
 RDS_MAX_STORAGE_GIB = 65536
-BACKUP_WINDOW = "03:00-04:00"  # UTC; must not overlap the maintenance window
-MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+# Both windows are set on every instance (read replicas and DR copies too,
+# where RDS would otherwise pick random ones), in UTC, apart from each other
+# (RDS refuses overlapping windows) and ending well before the daily AWS
+# Backup job (05:00 UTC, store_catalog.backup_schedule), which a backup or
+# maintenance window in progress would delay.
+BACKUP_WINDOW = "01:00-02:00"
+MAINTENANCE_WINDOW = "sun:02:30-sun:03:30"
 DSQL_DATABASE = "postgres"  # DSQL has one database; applications use schemas inside it
 DSQL_USER = "admin"  # authenticated with an IAM token (dsql:DbConnectAdmin), never a password
 DSQL_PORT = 5432
 PASSWORD_SOURCES = ("url", "reader_url", "host", "shard_urls")
+LOGIN_HINT = (
+    "no provider resource can run SQL inside the VPC, so Topoform cannot create an application login; for "
+    "least privilege, create one (postgres: CREATE ROLE web LOGIN PASSWORD '…'; GRANT … ; mysql/mariadb: "
+    "CREATE USER 'web'@'%' IDENTIFIED BY '…' REQUIRE SSL; GRANT …), store its password in a secret and "
+    "point the service's env at it")
+PASSWORD_NOTE = (
+    "Topoform generates it and keeps it in Secrets Manager (output `<database>.password_secrets`); ECS reads "
+    "secrets only when a task starts, so rotating it would lock out running tasks. To change it: set the new "
+    "password on the instance and in the secret, then restart the tasks that read it: "
+    "`aws ecs update-service --cluster CLUSTER --service SERVICE --force-new-deployment`")
 
 
 def is_dsql(db: Database) -> bool:
@@ -74,6 +110,30 @@ def primaries(ctx: AwsContext, db: Database) -> list[str]:
     if db.shard_count > 1:
         return [f"{base}-shard-{i}" for i in range(db.shard_count)]
     return [base]
+
+
+def password_secret(primary: str, site: str = PRIMARY) -> str:
+    """The Secrets Manager secret holding `primary`'s master password at `site`."""
+    return site_name(f"{primary}-password-secret", site)
+
+
+def _password_secret(ctx: AwsContext, db: Database, primary: str, site: str) -> None:
+    name = password_secret(primary, site)
+    region = ctx.sites.region(site)
+    ctx.add(SECRET, name, {
+        "description": f"master password of {primary} ({db.ref}, {site} site); not rotated, see `topoform plan`",
+        "recovery_window_in_days": SECRET_RECOVERY_DAYS, "region": region, "tags": ctx.tags(),
+    })
+    ctx.add(SECRET_VERSION, f"{name}-value", {
+        "secret_id": ref(name, "id"), "secret_string": {"$secret": ref(f"{primary}-password", "result")},
+        "region": region,
+    })
+
+
+def dr_password_copy(ctx: AwsContext, db: Database) -> None:
+    """Each primary's password in a secret of the DR region: DR tasks and restores read it there."""
+    for primary in primaries(ctx, db):
+        _password_secret(ctx, db, primary, DR)
 
 
 def replicas(primary: str, count: int) -> list[str]:
@@ -97,6 +157,11 @@ def build(ctx: AwsContext, db: Database) -> None:
         _build_dsql(ctx, db)
         _export(ctx, db, ("url", "host", "port", "name", "reader_url"))
         return
+    try:
+        rds_family(db.engine, db.version or "")
+    except VersionNotOffered as exc:
+        raise ctx.unsupported(f"{db.ref}: {exc}", f"set `version` to one of {', '.join(exc.offered)}",
+                              "databases", db.name, "version") from None
     gib = math.ceil(db.storage / GIB)
     if gib > RDS_MAX_STORAGE_GIB:
         raise ctx.unsupported(f"{db.ref}: RDS stores at most 64TiB, but {gib}GiB was asked",
@@ -109,6 +174,8 @@ def build(ctx: AwsContext, db: Database) -> None:
     subnets, params = network_groups(ctx, db, PRIMARY)
     group = stores.admit_users(ctx, db, ENGINE_PORT[db.engine], PRIMARY)
     for primary in primaries(ctx, db):
+        password = ctx.add(PASSWORD, f"{primary}-password", {"length": PASSWORD_LENGTH, "special": False})
+        _password_secret(ctx, db, primary, PRIMARY)
         ctx.add(RDS_INSTANCE, primary, {
             **rds_common(ctx, db, primary, group, params, PRIMARY),
             "db_subnet_group_name": ref(subnets, "name"),
@@ -117,19 +184,15 @@ def build(ctx: AwsContext, db: Database) -> None:
             "storage_encrypted": db.encrypted,
             "db_name": db.database_name,
             "username": MASTER_USERNAME,
-            # RDS generates the password and keeps it in Secrets Manager: it is
-            # never in the Plan, the program's inputs or the state.
-            "manage_master_user_password": True,
+            "password": ref(password, "result"),  # see the module docstring: replicas need it ours
             "multi_az": db.multi_az,
             "backup_retention_period": days,
-            "backup_window": BACKUP_WINDOW,
-            "maintenance_window": MAINTENANCE_WINDOW,
             "copy_tags_to_snapshot": True,
             "delete_automated_backups": False,  # they outlive the instance: a restore stays possible
             "skip_final_snapshot": False,
             "final_snapshot_identifier": snapshot_name(ctx.bp.blueprint, ctx.stack, primary, "final"),
             "enabled_cloudwatch_logs_exports": list(LOG_EXPORTS[db.engine]),
-        }, protect=db.protect)
+        }, protect=db.protect, secret_outputs=["password"])
         for replica in replicas(primary, db.replica_count):
             ctx.add(RDS_INSTANCE, replica, {
                 **rds_common(ctx, db, replica, group, params, PRIMARY),
@@ -139,6 +202,10 @@ def build(ctx: AwsContext, db: Database) -> None:
                 "storage_encrypted": db.encrypted,
                 "skip_final_snapshot": True,  # RDS cannot snapshot a read replica on delete
             }, protect=db.protect)
+    if ctx.access.users(db.ref):
+        ctx.warn(f"{db.ref}: services log in as the RDS master user `{MASTER_USERNAME}`", LOGIN_HINT,
+                 "databases", db.name)
+    ctx.warn(f"{db.ref}: the master password is not rotated", PASSWORD_NOTE, "databases", db.name)
     attrs = ("url", "host", "port", "name") + (("reader_url",) if db.replica_count else ())
     if db.shard_count > 1:
         attrs += ("shard_urls",)
@@ -177,6 +244,8 @@ def rds_common(ctx: AwsContext, db: Database, name: str, group: str, params: str
         "publicly_accessible": False,
         "auto_minor_version_upgrade": True,
         "deletion_protection": db.protect,
+        "backup_window": BACKUP_WINDOW,
+        "maintenance_window": MAINTENANCE_WINDOW,
         "region": ctx.sites.region(site),
         "tags": ctx.tags(),
     }
@@ -244,8 +313,18 @@ def _build_dsql(ctx: AwsContext, db: Database) -> None:
         "identifier": ref(peer, "identifier"), "clusters": [ref(base, "arn")], "witness_region": witness,
         "region": peer_region})
     # DSQL is reached over its public endpoint with IAM tokens, not through the
-    # VPC: access is the IAM grant, so only referencing services get one.
-    for service in ctx.access.users(db.ref):
+    # VPC: access is the IAM grant, so only referencing services get one. The
+    # grant is the admin role's: a custom role (dsql:DbConnect) exists only
+    # after SQL run as admin creates it and maps it to the task role, which no
+    # provider resource does, so the first deploy could not connect otherwise.
+    users = ctx.access.users(db.ref)
+    if users:
+        ctx.warn(f"{db.ref}: services connect to Aurora DSQL as its `admin` role (dsql:DbConnectAdmin)",
+                 "for least privilege, connect once as admin and run `CREATE ROLE app WITH LOGIN; AWS IAM GRANT "
+                 "app TO '<task role ARN>';` plus the GRANTs the application needs, then connect as `app` "
+                 "(its task role needs only dsql:DbConnect); Topoform cannot run that SQL",
+                 "databases", db.name, "replication", "mode")
+    for service in users:
         ctx.iam.grant_task_role(f"{base}-connect-{ctx.prefix(ctx.bp.component(service))}", service, [{
             "Effect": "Allow", "Action": ["dsql:DbConnectAdmin"],
             "Resource": [ref(base, "arn"), ref(peer, "arn")]}], db.ref)
@@ -259,6 +338,9 @@ def attribute(ctx: AwsContext, db: Database, attr: str) -> str:
 def _export(ctx: AwsContext, db: Database, attrs: tuple[str, ...]) -> None:
     """The attributes it offers as outputs, and every replica's URL for clients that spread reads."""
     ctx.export(db, attrs)
+    if not is_dsql(db):
+        ctx.plan.outputs[f"{db.ref}.password_secrets"] = {
+            p: ref(password_secret(p), "arn") for p in primaries(ctx, db)}
     if not is_dsql(db) and db.replica_count:
         ctx.plan.outputs[f"{db.ref}.replica_urls"] = [
             rds_url(db, r) for p in primaries(ctx, db) for r in replicas(p, db.replica_count)]
@@ -308,14 +390,15 @@ def values(ctx: AwsContext, db: Database, site: str) -> dict[str, str]:
 
 
 def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
-    """ECS container `secrets` entries: the RDS password for each env var naming a database.
+    """ECS container `secrets` entries: the password for each env var naming a database.
 
     `DATABASE_URL: ${databases.users.url}` gives `DATABASE_PASSWORD`, which ECS
-    reads when the task starts from the RDS-managed secret (`valueFrom:
-    <secret ARN>:password::`, a JSON key of the secret); the password never
-    appears in the task definition, the Plan or the state. `shard_urls` gives
-    one `…_PASSWORD_<i>` per shard. A replica shares its primary's password.
+    reads when the task starts from the instance's password secret in the
+    asking site's region (`ctx.site`: the DR copy for a DR task); the password
+    never appears in the task definition or the Plan. `shard_urls` gives one
+    `…_PASSWORD_<i>` per shard. A replica shares its primary's password.
     """
+    site = stores.answering_site(ctx)
     entries: dict[str, str] = {}
     for read in ctx.access.store_reads(ctx.ref_of(service)):
         db = ctx.bp.component(read.target)
@@ -336,13 +419,13 @@ def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
         for secret_name, instance in names:
             if secret_name in service.env:
                 continue  # the user set it; ECS refuses a name in both env and secrets
-            entries.setdefault(secret_name, f"{ref(instance, 'master_user_secrets[0].secret_arn')}:password::")
+            entries.setdefault(secret_name, ref(password_secret(instance, site), "arn"))
     return [{"name": name, "valueFrom": value} for name, value in entries.items()]
 
 
 def secret_arns(entries: list[dict[str, str]]) -> list[str]:
     """Secret ARNs of `secrets()` entries, which the ECS execution role must read."""
-    return sorted({entry["valueFrom"].removesuffix(":password::") for entry in entries})
+    return sorted({entry["valueFrom"] for entry in entries})
 
 
 # ---------------------------------------------------------------- facts for the analyses
@@ -378,4 +461,7 @@ def facts(ctx: Any, db: Database, table: Mapping[str, Availability]) -> Facts:
                  availability={PRIMARY: common.per_copy(db, table, "databases", variant),
                                DR: common.per_copy(db, table, "databases")},
                  standby=db.multi_az, standby_possible=True, replication=replication, dr_copy=hot,
-                 scaling=scaling, implementation=implementation)
+                 scaling=scaling, implementation=implementation,
+                 # DSQL's peer already takes writes; an RDS replica only once promoted.
+                 promotion=RDS_PROMOTION if hot and implementation == "rds" else 0.0,
+                 promotion_basis=RDS_PROMOTION_BASIS if hot and implementation == "rds" else "")

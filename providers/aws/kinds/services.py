@@ -58,9 +58,9 @@ def fargate_size(cpu: int, memory_mib: int) -> tuple[int, int] | None:
 
 
 def build(ctx: AwsContext, svc: Service) -> None:
-    store_secrets = databases.secrets(ctx, svc)
     for site in ctx.sites.all:
-        build_at(ctx, svc, site, store_secrets)
+        # Each site's tasks read the store passwords from secrets in their own region.
+        build_at(ctx, svc, site, databases.secrets(ctx.at(site), svc))
     ctx.export(svc, ("url",))
 
 
