@@ -224,9 +224,10 @@ def test_a_missing_kind_module_is_a_loud_import_error(monkeypatch):
     from topoform.dsl.kinds import Kind
     from topoform.providers.base import kind_table
 
-    searches = Kind("searches", "search index", "srch", "topoform:index:Search", "data", "database", store=True)
-    monkeypatch.setattr("topoform.providers.base.REGISTRY", REGISTRY + (searches,))
-    with pytest.raises(ImportError, match=r"searches kind \(search index\).*providers/docker/kinds/searches\.py"):
+    absent = Kind("absent_things", "absent thing", "absent", "topoform:index:Absent", "data", "database")
+    monkeypatch.setattr("topoform.providers.base.REGISTRY", REGISTRY + (absent,))
+    with pytest.raises(ImportError, match=r"absent_things kind \(absent thing\).*"
+                                          r"providers/docker/kinds/absent_things\.py"):
         kind_table("topoform.providers.docker")
 
 
