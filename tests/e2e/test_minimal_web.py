@@ -30,6 +30,19 @@ def test_every_container_runs_and_is_healthy(web):
     assert_settled(web)
 
 
+def test_limits_labels_and_health_checks_reach_the_engine(web):
+    for name in web.containers_of("services.web") + web.containers_of("load_balancers.edge"):
+        props = web.plan.get(name).properties
+        attrs = web.container(name).attrs
+        assert attrs["HostConfig"]["Memory"] == props["memory"] * 1024 * 1024
+        assert attrs["HostConfig"]["NanoCpus"] == int(float(props["cpus"]) * 1e9)
+        assert attrs["HostConfig"]["RestartPolicy"]["Name"] == props["restart"]
+        assert attrs["Config"]["Labels"]["topoform.stack"] == web.stack
+        assert attrs["Config"]["Healthcheck"]["Test"] == props["healthcheck"]["tests"]
+        aliases = attrs["NetworkSettings"]["Networks"][web.applied.outputs["platform.networks.primary"]]["Aliases"]
+        assert set(props["networks_advanced"][0]["aliases"]) <= set(aliases)
+
+
 def test_each_balancer_copy_answers_on_its_local_url(web):
     urls = web.applied.outputs["load_balancers.edge.local_urls"]
     assert len(urls) == len(web.containers_of("load_balancers.edge")) == 2

@@ -75,8 +75,8 @@ def _primaries(site: Deployment) -> dict[str, list[str]]:
     for resource in site.plan.resources:
         if resource.name.startswith("db-") and "/docker-entrypoint-initdb.d/10-topoform-replication.sh" in {
                 u["file"] for u in resource.properties.get("uploads", [])}:
-            out[resource.name] = [r.name for r in site.plan.resources
-                                  if r.name.startswith(resource.name + "-") and r.name[len(resource.name) + 1:]
+            out[resource.name] = [name for name in site.applied.containers
+                                  if name.startswith(resource.name + "-") and name[len(resource.name) + 1:]
                                   .split("-")[0] in ("replica", "dr")]
     return out
 
