@@ -3,9 +3,11 @@
 A kind's section, the word for one of its components, the short prefix of its
 resource names, its component type token, the `${kind.name.attr}` attributes
 it exposes and its tier live here once. The models, the reference checker,
-the compilers' walk and the analyses read this table, so adding a kind starts
-here and a stage that forgets one fails its contract test
-(tests/test_kind_contract.py) instead of silently skipping it.
+the compilers' walk (each target finds its module for the kind by the
+section name, `providers/<target>/kinds/<section>.py`) and the analyses read
+this table, so adding a kind starts here and a stage that forgets one fails
+its contract test (tests/test_kind_contract.py) instead of silently skipping
+it. docs/ARCHITECTURE.md "How to add a component kind" lists the files.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class Kind:
     attributes: tuple[str, ...] = ("name", "url", "host", "port")
     # …and those it exposes only when configured so (dsl/references.py says when).
     optional_attributes: tuple[str, ...] = ()
+    # A small blueprint (YAML) holding one, valid and built on every target, that the contract
+    # test compiles; "": the first example in blueprints/ holding one (the hot-DR design first).
+    example: str = ""
 
 
 # In blueprint order: the compilers walk sections in this order, so it fixes the Plan's order.

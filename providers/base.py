@@ -1,14 +1,18 @@
 """What every target shares: the build context, the kind table and the walk.
 
 A target is a `Target`: a context factory (a `BuildContext` subclass with the
-target's collaborators) and one builder per component kind, each a module with
-`build(ctx, component)` and `attribute(ctx, component, attr)`. `compile_target`
-walks the blueprint in a fixed order, so the Plan is deterministic, and
-collects every refusal instead of stopping at the first.
+target's collaborators) and its kind table, one module per component kind
+found by section name (`kind_table`): `providers/<target>/kinds/<section>.py`
+with `build(ctx, component)` and `attribute(ctx, component, attr)` (or
+`REFUSED = Refused(...)` when the target does not build the kind), and the
+facts the analyses read, `AVAILABILITY` and `facts(ctx, component, table)`.
+`compile_target` walks the blueprint in a fixed order, so the Plan is
+deterministic, and collects every refusal instead of stopping at the first.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,25 +63,70 @@ class Refused:
 
 
 class KindBuilder(Protocol):
-    """One component kind on one target: a module with these two functions."""
+    """One component kind on one target: a module `providers/<target>/kinds/<section>.py`.
+
+    `AVAILABILITY` is one copy's figure with its source (`AVAILABILITY_VARIANTS`,
+    optional, the rows where the product differs: `{"multi-primary": ...}`
+    becomes `databases/multi-primary`); `facts` says how many copies run where
+    (providers/facts.py holds the functions kinds alike on both targets share).
+    A module with `REFUSED` in place of `build` and `attribute` is a kind the
+    target does not build; its facts still let `report` analyse the design.
+    """
+
+    AVAILABILITY: Any  # providers.plan.Availability
 
     def build(self, ctx: Any, component: Any) -> None: ...
 
     def attribute(self, ctx: Any, component: Any, attr: str) -> str: ...
+
+    def facts(self, ctx: Any, component: Any, table: Mapping[str, Any]) -> Any: ...
+
+
+def refusal(builder: Any) -> Refused | None:
+    """The `Refused` of a kind module the target does not build, else None."""
+    return getattr(builder, "REFUSED", None)
+
+
+def kind_table(package: str, also: tuple[str, ...] = ()) -> dict[str, KindBuilder]:
+    """A target's kind table: `<package>.kinds.<section>` for every kind of the registry, in its order.
+
+    Found by name rather than listed, so a new kind is its registry entry and
+    one module per target. A missing module, or one without what the walk and
+    the analyses call (`also`: the target's own extra functions), is an
+    ImportError naming the kind and the file, when the target is first loaded.
+    """
+    folder = package.removeprefix("topoform.").replace(".", "/")
+    table: dict[str, KindBuilder] = {}
+    for kind in REGISTRY:
+        name, path = f"{package}.kinds.{kind.section}", f"{folder}/kinds/{kind.section}.py"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            raise ImportError(f"the {kind.section} kind ({kind.word}) has no module on this target: add {path} "
+                              f"with build, attribute{''.join(', ' + a for a in also)}, AVAILABILITY and facts, "
+                              "or REFUSED = Refused(...) with AVAILABILITY and facts", name=name) from None
+        needs = ("AVAILABILITY", "facts") + (() if refusal(module) else ("build", "attribute") + also)
+        missing = [attr for attr in needs if not hasattr(module, attr)]
+        if missing:
+            raise ImportError(f"{path} (the {kind.section} kind) has no {', '.join(missing)}", name=name)
+        table[kind.section] = module
+    return table
 
 
 @dataclass(frozen=True)
 class Target:
     """What a target is: its context, its table of kinds, and the non-component passes.
 
-    `kinds` maps every section of `dsl.kinds.REGISTRY` to a builder or a `Refused`
-    (a test fails when a target forgets one). The hooks take `(ctx, section)`;
+    `kinds` maps every section of `dsl.kinds.REGISTRY` to its kind module
+    (`kind_table`), one that builds it or one that is `REFUSED`. The hooks take `(ctx, section)`;
     `platform`, `finish` and `facts` take `(ctx)`.
     """
 
     name: str
     context: Callable[[Blueprint, str], "BuildContext"]
-    kinds: Mapping[str, "KindBuilder | Refused"]
+    kinds: Mapping[str, KindBuilder]
     platform: Callable[[Any], None] | None = None
     dns: Callable[[Any, Any], None] | None = None
     disaster_recovery: Callable[[Any, Any], None] | None = None
@@ -170,7 +219,7 @@ class BuildContext:
     def attribute(self, component: Component, attr: str) -> str:
         """The Plan string for `${kind.name.attr}` on this target (with `${res.attr}` refs)."""
         builder = self.kinds.get(component.section)
-        if builder is None or isinstance(builder, Refused):
+        if builder is None or refusal(builder) is not None:
             raise self.unsupported(f"{component.ref}.{attr}: {component.section} are not built on the "
                                    f"{self.target} target", None, component.section, component.name)
         return builder.attribute(self, component, attr)
@@ -209,9 +258,10 @@ def compile_target(target: Target, bp: Blueprint, stack: str = "dev") -> Plan:
                 ctx.attempt(lambda: target.platform(ctx))
         for section in KINDS:
             builder = target.kinds[section]
+            refused = refusal(builder)
             for component in getattr(bp, section).values():
-                if isinstance(builder, Refused):
-                    ctx.refuse(builder.reason.format(ref=component.ref), builder.hint, section, component.name)
+                if refused is not None:
+                    ctx.refuse(refused.reason.format(ref=component.ref), refused.hint, section, component.name)
                     continue
                 with ctx.owning(component.ref):
                     ctx.attempt(lambda: builder.build(ctx, component))

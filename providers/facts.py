@@ -1,12 +1,16 @@
 """Recording what a target built for each component, for the analyses.
 
-Each target's facts module (providers/docker/facts.py, providers/aws/facts.py)
-holds its table of per-copy availability figures, with their sources, and
-one function per kind saying how many copies run where and how the data is
-replicated. This module is what the two share: the walk that stores a
-`Facts` on every component of the Plan, and the kinds whose facts read the
-same on both targets. `report`, `lint` and `graph` read only these facts
-(providers/insight), so they cannot disagree with the compiler.
+Each kind module (providers/<target>/kinds/<section>.py) carries its facts:
+`AVAILABILITY`, one copy's figure with its source (and
+`AVAILABILITY_VARIANTS`, rows where the product differs), and
+`facts(ctx, component, table)`, how many copies run where and how the data
+is replicated. This module is what the targets share: the walk that stores
+a `Facts` on every component of the Plan (`record`, reading the kind
+table), the defaults table it builds from the kind modules, and the facts
+of kinds that read the same on both targets. Each target's facts module
+(providers/docker/facts.py, providers/aws/facts.py) holds what is not a
+kind: DNS's figure, zones, region. `report`, `lint` and `graph` read only
+these facts (providers/insight), so they cannot disagree with the compiler.
 """
 
 from __future__ import annotations
@@ -48,9 +52,14 @@ def same_at_both_sites(ctx: Any, component: Any, table: Mapping[str, Availabilit
 # ------------------------------------------------------------------ kinds alike on both targets
 
 
+def replicated(ctx: Any, component: Any, table: Mapping[str, Availability], **facts: Any) -> Facts:
+    """`replicas` copies at each running site; one more is a higher `replicas`."""
+    return same_at_both_sites(ctx, component, table, component.replicas, plural(component.replicas, "replica"),
+                              dr_copy=topology(ctx.bp).hot_dr, scaling="replicas", **facts)
+
+
 def services(ctx: Any, service: Any, table: Mapping[str, Availability]) -> Facts:
-    return same_at_both_sites(ctx, service, table, service.replicas, plural(service.replicas, "replica"),
-                              dr_copy=topology(ctx.bp).hot_dr, scaling="replicas")
+    return replicated(ctx, service, table)
 
 
 def caches(ctx: Any, cache: Any, table: Mapping[str, Availability]) -> Facts:
@@ -99,18 +108,37 @@ DR_DATABASE_BASIS = "the cross-region replica, promoted on failover"
 
 # ------------------------------------------------------------------ the walk
 
+# The order `report` lists the per-copy figures in: these kinds from the outside in, as reports
+# listed them before the table was read off the kind modules (so a report keeps its bytes), then
+# every other kind in registry order.
+_LISTED_FIRST = ("cdns", "reverse_proxies", "load_balancers", "services", "databases", "caches", "queues")
 
-def record(ctx: Any, table: Mapping[str, Availability], kinds: Mapping[str, Describe],
-           zones: int | None = None, region: str | None = None) -> None:
+
+def defaults(kinds: Mapping[str, Any], others: Mapping[str, Availability]) -> dict[str, Availability]:
+    """The target's table of one copy's figures: `others` (not kinds: DNS), then each kind module's
+    `AVAILABILITY` under its section and its `AVAILABILITY_VARIANTS` under `section/variant`."""
+    table = dict(others)
+    order = [s for s in _LISTED_FIRST if s in kinds] + [s for s in kinds if s not in _LISTED_FIRST]
+    for section in order:
+        table[section] = kinds[section].AVAILABILITY
+        for variant, figure in getattr(kinds[section], "AVAILABILITY_VARIANTS", {}).items():
+            table[f"{section}/{variant}"] = figure
+    return table
+
+
+def record(ctx: Any, others: Mapping[str, Availability], zones: int | None = None,
+           region: str | None = None) -> None:
     """Store the facts of every component (and of DNS and the platform) on `ctx.plan`.
 
-    Components the compiler did not reach (a refused build) get an entry too,
-    so an analysis of a design the target refuses still has its figures.
+    Each component's come from its kind module in `ctx.kinds` (the target's
+    kind table). Components the compiler did not reach (a refused build) get
+    an entry too, so an analysis of a design the target refuses still has
+    its figures.
     """
     plan, bp = ctx.plan, ctx.bp
-    plan.defaults = dict(table)
+    table = plan.defaults = defaults(ctx.kinds, others)
     for component in bp.components():
-        _info(ctx, component.ref).facts = kinds[component.section](ctx, component, table)
+        _info(ctx, component.ref).facts = ctx.kinds[component.section].facts(ctx, component, table)
     if bp.dns is not None:
         _info(ctx, "dns").facts = dns(ctx, bp.dns, table)
     _info(ctx, "platform").facts = Facts(copies={}, basis={}, availability={}, zones=zones, region=region)

@@ -19,6 +19,6 @@ def routed_services(ctx: Any, gateway: Any) -> list[Any]:
         if svc.port is None:
             raise ctx.unsupported(f"{gateway.ref}: route {route.full_path} targets {route.target}, which has no port",
                                   f"give {route.target} a `port`, or route to a service that serves HTTP",
-                                  "api_gateways", gateway.name, "routes", i, "target")
+                                  gateway.section, gateway.name, "routes", i, "target")
         found.setdefault(svc.ref, svc)
     return list(found.values())

@@ -8,7 +8,9 @@ imports `cli`. The `topoform` package root (api/__init__.py) holds the version
 and re-exports the public API lazily; it may be read from anywhere.
 
 A package's `__init__` executed on the way to a submodule is not counted as
-an import of it: only the module an import statement names is.
+an import of it: only the module an import statement names is. A target's
+`kind_table(__name__)` (providers/base.py) imports `kinds.<section>` of every
+registered kind by name: it counts as importing each.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import os
 from functools import cache
 
 import pytest
+
+from topoform.dsl.kinds import SECTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Folder of the repository → the installed package it becomes (pyproject package-dir).
@@ -56,6 +60,9 @@ def _imports(module: str) -> set[str]:
     package = module if _is_package(module) else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "kind_table":
+            found.update(name for name in (f"{package}.kinds.{section}" for section in SECTIONS) if name in known)
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -156,6 +163,8 @@ def test_the_walk_sees_the_project():
     assert "topoform.providers.base" in graph()["topoform.providers"]
     # so does one under TYPE_CHECKING
     assert "topoform.providers.plan" in graph()["topoform.providers"]
+    # and a target's kind table, imported by section name
+    assert "topoform.providers.aws.kinds.nosql" in graph()["topoform.providers.aws"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

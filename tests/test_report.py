@@ -17,14 +17,18 @@ from click.testing import CliRunner
 
 from topoform.cli.main import cli
 from topoform.dsl.validate import validate_file, validate_text
-from topoform.providers.aws.facts import DEFAULTS as AWS_DEFAULTS
-from topoform.providers.docker.facts import DEFAULTS as DOCKER_DEFAULTS
+from topoform.providers import aws, docker
+from topoform.providers.facts import defaults
 from topoform.providers.insight.availability import (PathBuilder, format_percent, nines, parallel,
                                                      request_paths, sequence)
 from topoform.providers.insight.budgets import budgets_text, downtime, format_budget
 from topoform.providers.insight.consistency import consistency
 from topoform.providers.insight.lint import RULES, lint, secret_name
 from topoform.providers.insight.report import build_report
+
+# Each target's table of one copy's figures, as its facts hook builds it (from its kind modules).
+AWS_DEFAULTS = defaults(aws.TARGET.kinds, aws.facts.OTHERS)
+DOCKER_DEFAULTS = defaults(docker.TARGET.kinds, docker.facts.OTHERS)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINT_DIR = os.path.join(ROOT, "tests", "lint")

@@ -1,7 +1,8 @@
 """The AWS target: a blueprint as pulumi_aws resources an architect would sign off.
 
-`TARGET` is the target's table (providers/base.py walks it): one builder
-module per component kind under kinds/, and the passes that are not
+`TARGET` is the target's table (providers/base.py walks it): one module per
+component kind of dsl/kinds.py, `kinds/<section>.py`, found by its section
+name (providers/base.py `kind_table`), and the passes that are not
 components — `platform` (the networks, first, so the Plan reads top-down),
 `dns.build`, `recovery.build`, `alarms.build`, `finish` (rules that need
 every component built, then the staging of certificates behind a new,
@@ -19,19 +20,14 @@ alarms.py, recovery.py → this module.
 from __future__ import annotations
 
 from topoform.dsl.models import Blueprint
-from topoform.providers.base import Target
+from topoform.providers.base import Target, kind_table
 
 from . import alarms, dns, facts, recovery
 from .context import AwsContext
-from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
-from .kinds import api_gateways, nosql
+from .kinds import services
 from .sites import DR, PRIMARY
 
-KINDS = {
-    "services": services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
-    "cdns": cdns, "databases": databases, "caches": caches, "queues": queues,
-    "api_gateways": api_gateways, "nosql": nosql,
-}
+KINDS = kind_table(__name__)
 
 
 def context(bp: Blueprint, stack: str = "dev") -> AwsContext:

@@ -5,8 +5,9 @@ and pulumi_tls certificates); nothing here imports pulumi, the Plan is plain
 data that `providers/program.py` registers.
 
 `TARGET` is what `providers.compile_plan` walks: the context factory
-(`context.DockerContext` and its collaborators), one builder module per kind
-(`kinds/`), and the non-component passes: site networks (`networks`), DNS
+(`context.DockerContext` and its collaborators), the kind table (one module
+per kind of dsl/kinds.py, `kinds/<section>.py`, found by its section name:
+providers/base.py `kind_table`), and the non-component passes: site networks (`networks`), DNS
 (`dns`), disaster recovery (`recovery`) and SLOs (`slos`), then each
 component's `Facts` for the analyses (`facts`). Nothing else needs a last
 pass, so there is no `finish`.
@@ -16,22 +17,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from topoform.providers.base import Target
+from topoform.providers.base import Target, kind_table
 
 from .context import DockerContext
 from . import facts
 from .dns import dns
-from .kinds import caches, cdns, databases, load_balancers, queues, reverse_proxies, services
-from .kinds import api_gateways, nosql
 from .networks import platform
 from .recovery import disaster_recovery
 from .slos import slos
 
-BUILDERS = {
-    "services": services, "load_balancers": load_balancers, "reverse_proxies": reverse_proxies,
-    "cdns": cdns, "databases": databases, "caches": caches, "queues": queues,
-    "api_gateways": api_gateways, "nosql": nosql,
-}
+# Each kind's module also says where other containers reach it (`endpoint`, context.py).
+BUILDERS = kind_table(__name__, also=("endpoint",))
 
 TARGET = Target(
     name="docker",

@@ -22,9 +22,13 @@ an SRV registration.
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from topoform.dsl.models import ApiGateway, Service
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
 from topoform.providers.gateway_routes import routed_services
-from topoform.providers.plan import ref
+from topoform.providers.plan import Availability, Facts, ref
 
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
@@ -234,3 +238,14 @@ def attribute(ctx: AwsContext, gateway: ApiGateway, attr: str) -> str:
         return ref(api, "api_endpoint")
     host = f"{ref(api, 'id')}.execute-api.{ctx.sites.region(ctx.site)}.amazonaws.com"
     return endpoint_attribute(ctx, gateway, attr, host, 443, "https")
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.95, "Amazon API Gateway SLA", "API Gateway SLA")
+
+
+def facts(ctx: Any, gateway: ApiGateway, table: Mapping[str, Availability]) -> Facts:
+    """API Gateway is managed and spread over the zones by AWS: nothing to size."""
+    return common.same_at_both_sites(ctx, gateway, table, 1, "one managed HTTP API (AWS spreads it over the AZs)",
+                                     dr_copy=topology(ctx.bp).hot_dr, managed=True, implementation="apigateway-http")

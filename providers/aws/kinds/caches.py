@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from topoform.dsl.models import Cache, Service
-from topoform.providers.plan import ref
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, ref
 
 from .. import stores
 from ..context import AwsContext
@@ -202,3 +203,9 @@ def values(ctx: AwsContext, cache: Cache, site: str) -> dict[str, str]:
     # rediss: transit encryption is always on.
     return {"url": f"rediss://{host}:{port}/0", "host": host, "port": str(port),
             "name": ref(name, "replication_group_id")}
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.5, "Amazon ElastiCache SLA, Single-AZ node", "ElastiCache SLA, Single-AZ")
+facts = common.caches

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 
 from topoform.dsl.models import Cdn
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability
 
 from .. import edge
 from ..context import AwsContext
@@ -66,3 +68,9 @@ def _push(ctx: AwsContext, cdn: Cdn) -> None:
 
 def attribute(ctx: AwsContext, cdn: Cdn, attr: str) -> str:
     return edge.distribution_attribute(ctx, cdn, attr)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.9, "Amazon CloudFront SLA", "CloudFront SLA")
+facts = common.cdns

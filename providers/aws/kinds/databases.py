@@ -36,10 +36,12 @@ running tasks until a redeploy (`PASSWORD_NOTE`).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from topoform.dsl.models import Database, Service
-from topoform.providers.plan import ref
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts, Replica, ref
 from topoform.providers.sharding import shard_map
 
 from .. import stores
@@ -51,6 +53,8 @@ from ..store_catalog import (
     LOG_EXPORTS,
     MASTER_USERNAME,
     RDS_INSTANCE_CLASS,
+    RDS_PROMOTION,
+    RDS_PROMOTION_BASIS,
     TLS_PARAMETER,
     URL_SCHEME,
     VersionNotOffered,
@@ -422,3 +426,42 @@ def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
 def secret_arns(entries: list[dict[str, str]]) -> list[str]:
     """Secret ARNs of `secrets()` entries, which the ECS execution role must read."""
     return sorted({entry["valueFrom"] for entry in entries})
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.5, "Amazon RDS SLA, Single-AZ instance", "RDS SLA, Single-AZ")
+AVAILABILITY_VARIANTS = {
+    "multi-primary": Availability(99.99, "Amazon Aurora DSQL SLA, single-Region cluster", "Aurora DSQL SLA"),
+}
+
+
+def facts(ctx: Any, db: Database, table: Mapping[str, Availability]) -> Facts:
+    hot = topology(ctx.bp).hot_dr
+    replication = common.database_replicas(db, hot)
+    variant = ""
+    if db.replication.mode == "multi-primary":
+        n = 1 + db.replication.replicas
+        copies, basis, variant, implementation = n, f"{n} primaries", "multi-primary", "aurora-dsql"
+        replication = (Replica("primary", PRIMARY, db.replication.replicas, "sync"),) + replication
+        scaling = None
+    else:
+        copies, parts = 1, ["a primary"]
+        if db.multi_az:
+            copies += 1
+            parts.append("a Multi-AZ standby")
+            replication = (Replica("standby", PRIMARY, 1, "sync"),) + replication
+        if db.replica_count:
+            copies += db.replica_count
+            parts.append(common.plural(db.replica_count, "read replica"))
+        basis = (" + ".join(parts) if copies > 1 else "a primary alone") + common.per_shard(db)
+        implementation = "rds"
+        scaling = "multi_az" if not db.multi_az else "read_replicas" if db.replica_count < 15 else None
+    return Facts(copies={PRIMARY: copies, DR: 1}, basis={PRIMARY: basis, DR: common.DR_DATABASE_BASIS},
+                 availability={PRIMARY: common.per_copy(db, table, "databases", variant),
+                               DR: common.per_copy(db, table, "databases")},
+                 standby=db.multi_az, standby_possible=True, replication=replication, dr_copy=hot,
+                 scaling=scaling, implementation=implementation,
+                 # DSQL's peer already takes writes; an RDS replica only once promoted.
+                 promotion=RDS_PROMOTION if hot and implementation == "rds" else 0.0,
+                 promotion_basis=RDS_PROMOTION_BASIS if hot and implementation == "rds" else "")

@@ -16,8 +16,12 @@ through `ctx.at("dr")` names the DR site's copy.
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from topoform.dsl.models import HealthCheck, LoadBalancer, Service
-from topoform.providers.plan import ref
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts, ref
 from topoform.providers.values import lookup
 
 from ..attachments import transport
@@ -415,3 +419,14 @@ def port_of(lb: LoadBalancer) -> int:
         if not listener.redirect_to_https:
             return listener.port
     return lb.listeners[0].port
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.99, "Elastic Load Balancing SLA (ALB/NLB, spread over the AZs by AWS)", "ELB SLA")
+
+
+def facts(ctx: Any, lb: LoadBalancer, table: Mapping[str, Availability]) -> Facts:
+    return common.same_at_both_sites(ctx, lb, table, 1, "one managed balancer (AWS spreads it over the AZs)",
+                                     dr_copy=topology(ctx.bp).hot_dr, managed=True,
+                                     implementation="alb" if lb.layer == 7 else "nlb")

@@ -27,10 +27,12 @@ reached through the NAT gateway over TLS.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from topoform.dsl.models import NoSql
-from topoform.providers.plan import ref
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts, Replica, ref
 
 from .. import stores
 from ..context import AwsContext
@@ -279,3 +281,56 @@ def values(ctx: AwsContext, store: NoSql, site: str) -> dict[str, str]:
         url = f"https://{host}:{port}"
     return {"url": url, "endpoint": f"{host}:{port}", "host": host, "port": port, "table": store.table_name,
             "name": ref(base, "cluster_identifier")}
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.99, "Amazon DynamoDB SLA, standard table", "DynamoDB SLA")
+# By product (`PRODUCTS`); a cluster's SLA holds only with an instance in a second zone.
+AVAILABILITY_VARIANTS = {
+    "documentdb": Availability(99.9, "Amazon DocumentDB SLA, Multi-AZ cluster", "DocumentDB SLA"),
+    "keyspaces": Availability(99.99, "Amazon Keyspaces SLA, single-Region", "Keyspaces SLA"),
+    "neptune": Availability(99.9, "Amazon Neptune SLA, Multi-AZ DB cluster", "Neptune SLA"),
+    "documentdb/single-az": Availability(99.5, "Topoform estimate: one DocumentDB instance (no SLA without a "
+                                         "second zone)", "estimate"),
+    "neptune/single-az": Availability(99.5, "Topoform estimate: one Neptune instance (no SLA without a second "
+                                      "zone)", "estimate"),
+}
+PRODUCTS = {"key-value": "dynamodb", "document": "documentdb", "wide-column": "keyspaces", "graph": "neptune"}
+# The DR region's copy by model: its replica role, and its basis.
+DR_COPIES = {"key-value": ("global-table-replica", "the global table replica in the DR region"),
+             "wide-column": ("multi-region-replica", "the keyspace's replica in the DR region"),
+             "document": ("global-cluster-secondary", "the global cluster's secondary, promoted on failover"),
+             "graph": ("global-cluster-secondary", "the global database's secondary, promoted on failover")}
+
+
+def facts(ctx: Any, store: NoSql, table: Mapping[str, Availability]) -> Facts:
+    """DynamoDB and Keyspaces keep three copies across zones themselves (managed: the SLA is the
+    copy's figure), a global table or Multi-Region keyspace replica being the hot DR copy;
+    DocumentDB and Neptune are a primary instance and `replicas` read replicas across zones
+    (failover promotes one), a global cluster's secondary the hot DR copy."""
+    hot = topology(ctx.bp).hot_dr
+    product = PRODUCTS[store.model]
+    figure = common.per_copy(store, table, "nosql", product)
+    role, dr_basis = DR_COPIES[store.model]
+    dr_copy = hot and ctx.sites.hot_copies
+    dr_replica = (Replica(role, DR, 1, "async"),) if dr_copy else ()
+    if store.model in ("key-value", "wide-column"):
+        # AWS keeps three copies across zones; the SLA already counts them.
+        basis = "one managed table (three copies across the AZs, kept by AWS)"
+        return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: dr_basis},
+                     availability={PRIMARY: figure, DR: figure}, replication=dr_replica,
+                     dr_copy=dr_copy, managed=True, implementation=product)
+    # The SLA is the cluster's, and holds only with an instance in a second zone:
+    # one cluster counts as one copy, its single-AZ form as an unreplicated instance.
+    if not store.replicas:
+        figure = common.per_copy(store, table, "nosql", f"{product}/single-az")
+    basis = "a primary instance" + (f" + {common.plural(store.replicas, 'replica')} in other AZs "
+                                    "(the SLA is the cluster's)" if store.replicas else " alone")
+    replication = (Replica("read-replica", PRIMARY, store.replicas, "async"),) if store.replicas else ()
+    dr_figure = common.per_copy(store, table, "nosql", f"{product}/single-az")  # one instance there
+    return Facts(copies={PRIMARY: 1, DR: 1}, basis={PRIMARY: basis, DR: dr_basis},
+                 availability={PRIMARY: figure, DR: dr_figure}, replication=replication + dr_replica,
+                 dr_copy=dr_copy,
+                 # More instances do not change the cluster's SLA: no copy-count fix to offer.
+                 scaling=None, implementation=product)

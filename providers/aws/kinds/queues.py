@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from topoform.dsl.models import Queue
-from topoform.providers.plan import ref
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, ref
 
 from .. import stores
 from ..context import AwsContext
@@ -174,3 +175,9 @@ def values(ctx: AwsContext, queue: Queue, site: str) -> dict[str, str]:
     name = queue_names(ctx, queue, site)[0]
     return {"url": ref(name, "url"), "host": f"sqs.{ctx.sites.region(site)}.amazonaws.com",
             "port": str(SQS_PORT), "name": ref(name, "name")}
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.9, "Amazon SQS SLA", "SQS SLA")
+facts = common.queues

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any, Mapping
 
 from topoform.dsl.models import LoadBalancer, ReverseProxy
-from topoform.providers.plan import ref
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts, ref
 
 from .. import edge
 from ..certificates import CLOUDFRONT_REGION
@@ -162,3 +165,14 @@ def cache_policy_static(ctx: AwsContext, proxy: ReverseProxy, compress: bool) ->
             "enable_accept_encoding_gzip": compress, "enable_accept_encoding_brotli": compress},
     })
     return name
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.9, "Amazon CloudFront SLA (a reverse proxy on aws is CloudFront + WAF rules in "
+                                  "front of the balancer)", "CloudFront SLA")
+
+
+def facts(ctx: Any, proxy: ReverseProxy, table: Mapping[str, Availability]) -> Facts:
+    return common.same_at_both_sites(ctx, proxy, table, 1, "one managed distribution",
+                                     dr_copy=topology(ctx.bp).hot_dr, managed=True, implementation="cloudfront")

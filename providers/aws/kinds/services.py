@@ -25,8 +25,9 @@ from __future__ import annotations
 import re
 
 from topoform.dsl.models import Component, Service
+from topoform.providers import facts as common
 from topoform.providers.base import PLATFORM
-from topoform.providers.plan import ref
+from topoform.providers.plan import Availability, ref
 
 from ..attachments import transport
 from ..context import AwsContext
@@ -233,3 +234,10 @@ def ports_of(component: Component) -> list[tuple[int, str]]:
     if component.section == "services":
         return [(component.port, "tcp")] if component.port else []
     return sorted({(listener.port, transport(listener.protocol)) for listener in component.listeners})
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = Availability(99.5, "Amazon Compute SLA, instance level (one ECS Fargate task)",
+                            "Compute SLA, one task")
+facts = common.services

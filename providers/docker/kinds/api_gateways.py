@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
 from topoform.dsl.models import ApiGateway
+from topoform.providers import facts as common
 from topoform.providers.gateway_routes import routed_services
+from topoform.providers.plan import Availability, Facts
 
 from .. import images
 from ..configs.gateway import GatewayContext, GatewayCors, GatewayRouteConf, GatewayUpstream, render_gateway_conf
 from ..containers import health, upload
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..nginx import NGINX_CONF
 from ..sites import site_suffix
 
@@ -119,3 +123,13 @@ def build(ctx: DockerContext, gateway: ApiGateway) -> None:
         ctx.ports.published[(gateway.ref, site)] = published
     ctx.export_endpoint(endpoint(ctx, gateway))
     ctx.export_published(gateway)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("nginx")
+
+
+def facts(ctx: Any, gateway: ApiGateway, table: Mapping[str, Availability]) -> Facts:
+    """`replicas` nginx containers per running site."""
+    return common.replicated(ctx, gateway, table, implementation="nginx")

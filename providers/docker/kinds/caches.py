@@ -12,11 +12,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from topoform.dsl.models import Cache
+from topoform.providers import facts as common
 
 from .. import configs, images
 from ..containers import health, password_ref, upload
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..sites import PRIMARY, site_suffix
 
 PORTS = {"redis": 6379, "valkey": 6379, "memcached": 11211}
@@ -91,3 +93,9 @@ def _redis(ctx: DockerContext, cache: Cache) -> None:
                 uploads=[upload(CONF, conf, {SECRET: password})], volumes=volumes, ports=ports,
                 memory_mb=memory, cpus=0.5, healthcheck=check,
                 depends_on=[prefix + suffix] if replica else None)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate()
+facts = common.caches

@@ -8,12 +8,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from topoform.dsl.models import Cdn
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts
 
 from .. import configs, nginx
 from ..context import DockerContext
+from ..facts import estimate
 
 CONTENT_DIR = "/usr/share/nginx/cdn"
 
@@ -36,3 +40,13 @@ def build(ctx: DockerContext, cdn: Cdn) -> None:
         ctx.export("files", len(uploads))
     nginx.containers(ctx, cdn, context, uploads, 1)
     ctx.export("mode", cdn.mode)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("nginx cache")
+
+
+def facts(ctx: Any, cdn: Cdn, table: Mapping[str, Availability]) -> Facts:
+    # One nginx per running site (`build`): a hot DR site runs its own copy, unlike CloudFront.
+    return common.same_at_both_sites(ctx, cdn, table, 1, "one distribution", dr_copy=topology(ctx.bp).hot_dr)

@@ -21,16 +21,19 @@ never values in the Plan.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from topoform.dsl.models import Database
-from topoform.providers.plan import ref
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts, Replica, ref
 from topoform.providers.sharding import shard_map
 
 from .. import configs, images, scripts
 from ..containers import APP_USER, health, password_ref, upload
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..sites import DR, PRIMARY
 
 PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306}
@@ -321,3 +324,29 @@ def _backup_sidecar(ctx: DockerContext, db: Database, base: str, primary: str, s
         entrypoints=["/bin/sh", BACKUP_SCRIPT], uploads=[upload(BACKUP_SCRIPT, script, executable=True)],
         volumes=[(volume, "/backup")], memory_mb=256, cpus=0.25, depends_on=[ctx.names.resource_of(primary)])
     return ref(volume_name, "name")
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate()
+
+
+def facts(ctx: Any, db: Database, table: Mapping[str, Availability]) -> Facts:
+    hot = topology(ctx.bp).hot_dr
+    replication = common.database_replicas(db, hot)
+    if db.replication.mode == "multi-primary":
+        n = 1 + db.replication.replicas
+        copies, basis, implementation = n, f"{n} primaries", "galera"
+        replication = (Replica("primary", PRIMARY, db.replication.replicas, "sync"),) + replication
+        scaling = None
+    else:
+        copies = 1 + db.replica_count
+        basis = f"a primary + {common.plural(db.replica_count, 'read replica')}" if db.replica_count \
+            else "a primary alone"
+        implementation = db.engine
+        scaling = "read_replicas" if db.replica_count < 15 else None
+        basis += common.per_shard(db)
+    figure = common.per_copy(db, table, "databases")
+    return Facts(copies={PRIMARY: copies, DR: 1}, basis={PRIMARY: basis, DR: common.DR_DATABASE_BASIS},
+                 availability={PRIMARY: figure, DR: figure}, replication=replication, dr_copy=hot,
+                 scaling=scaling, implementation=implementation)

@@ -14,14 +14,19 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Mapping
 
 from topoform.dsl.models import HealthCheck, LoadBalancer
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts
 
 from .. import configs, images
 from ..certificates import certificate
 from ..containers import health, upload
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..sites import site_suffix
 from . import services
 
@@ -168,3 +173,17 @@ def _backends(ctx: DockerContext, lb: LoadBalancer, site: str):
             backends[name] = configs.HaproxyBackend(name, servers)
         routes.append(configs.HaproxyRoute(route.path, name, route.weight))
     return tuple(backends.values()), tuple(routes)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("haproxy")
+
+
+def facts(ctx: Any, lb: LoadBalancer, table: Mapping[str, Availability]) -> Facts:
+    hot = topology(ctx.bp).hot_dr
+    if lb.redundancy != "none":
+        return common.same_at_both_sites(ctx, lb, table, 2, f"2 instances ({lb.redundancy})", dr_copy=hot,
+                                         implementation="haproxy")
+    return common.same_at_both_sites(ctx, lb, table, 1, "one instance (redundancy: none)", dr_copy=hot,
+                                     scaling="redundancy", implementation="haproxy")

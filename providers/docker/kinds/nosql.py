@@ -15,12 +15,18 @@ setting here (a warning says so) and the facts count one copy.
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from topoform.dsl.models import NoSql
+from topoform.dsl.topology import topology
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts
 
 from .. import images
 from ..containers import APP_USER, health, password_ref
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..sites import PRIMARY, site_suffix
 
 PORTS = {"key-value": 8000, "document": 27017, "wide-column": 9042, "graph": 7687}
@@ -97,3 +103,15 @@ def build(ctx: DockerContext, store: NoSql) -> None:
     ctx.export("endpoint", attribute(ctx, store, "endpoint"))
     ctx.export("table", store.table_name)
     ctx.export("model", model)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("dynamodb-local, mongo, cassandra or neo4j")
+PRODUCTS = {"key-value": "dynamodb-local", "document": "mongo", "wide-column": "cassandra", "graph": "neo4j"}
+
+
+def facts(ctx: Any, store: NoSql, table: Mapping[str, Availability]) -> Facts:
+    """One container per running site, nothing replicated."""
+    return common.same_at_both_sites(ctx, store, table, 1, "one container (the image replicates nothing)",
+                                     dr_copy=topology(ctx.bp).hot_dr, implementation=PRODUCTS[store.model])

@@ -9,11 +9,13 @@ exist only at deploy time.
 from __future__ import annotations
 
 from topoform.dsl.models import Queue
+from topoform.providers import facts as common
 
 from .. import configs, images, scripts
 from ..containers import APP_USER, health, password_ref, upload
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..sites import PRIMARY, site_suffix
 
 AMQP_PORT = 5672
@@ -63,3 +65,9 @@ def build(ctx: DockerContext, queue: Queue) -> None:
     ctx.export("queue", queue.name)
     if queue.max_receives is not None:
         ctx.export("dead_letter_queue", context.queues[0].dead_letter_queue)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("RabbitMQ")
+facts = common.queues

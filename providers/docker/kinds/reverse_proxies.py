@@ -7,12 +7,15 @@ allow/deny CIDR lists (403).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from topoform.dsl.models import ReverseProxy
+from topoform.providers import facts as common
+from topoform.providers.plan import Availability, Facts
 
 from .. import configs, nginx
 from ..context import DockerContext
+from ..facts import estimate
 
 STATIC_DIR = "/usr/share/nginx/static"
 
@@ -63,3 +66,12 @@ def _sticky_cookie_upstream(ctx: DockerContext, proxy: ReverseProxy) -> bool:
     upstream = ctx.bp.component(proxy.upstream)
     sticky = getattr(upstream, "sticky_sessions", None)
     return sticky is not None and getattr(upstream, "layer", 4) == 7 and sticky.cookie is None
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate("nginx")
+
+
+def facts(ctx: Any, proxy: ReverseProxy, table: Mapping[str, Availability]) -> Facts:
+    return common.replicated(ctx, proxy, table, implementation="nginx")

@@ -7,11 +7,13 @@ carries (busybox wget, curl or Python); `public: true` publishes the port.
 from __future__ import annotations
 
 from topoform.dsl.models import Service
+from topoform.providers import facts as common
 from topoform.providers.plan import literal
 
 from ..containers import health
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
+from ..facts import estimate
 from ..ports import Published
 from ..sites import site_suffix
 
@@ -65,3 +67,9 @@ def build(ctx: DockerContext, service: Service) -> None:
     ctx.export("replicas", service.replicas)
     if service.public:
         ctx.export_published(service)
+
+
+# ---------------------------------------------------------------- facts for the analyses
+
+AVAILABILITY = estimate()  # one container (providers/docker/facts.py)
+facts = common.services
