@@ -34,7 +34,7 @@ def test_readme_example_runs(index, monkeypatch, synth):
 # ------------------------------------------------------------------ the shell examples
 
 # Commands that need the Pulumi engine, Docker, AWS or the network: not run offline.
-ONLINE = {"up", "preview", "destroy", "refresh", "outputs", "install-pulumi"}
+ONLINE = {"up", "preview", "destroy", "refresh", "outputs", "install-pulumi", "drill"}
 
 
 def sh_commands() -> list[str]:
