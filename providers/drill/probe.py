@@ -1,8 +1,8 @@
 """The probe load: bounded HTTP requests to the stack's entry points on 127.0.0.1.
 
-One request at a time per entry component, every `interval` seconds (10 a
-second by default: enough to time an outage to a tenth of a second, too few
-to load a laptop). Entry copies publish their own host ports (docker runs two
+A request every `interval` seconds per entry component (10 a second by
+default: enough to time an outage to a tenth of a second, too few to load a
+laptop), sent on time whether or not earlier ones have answered. Entry copies publish their own host ports (docker runs two
 balancers as two containers), so one request tries the copies in turn as a
 client given several addresses does, and fails only when none answers below
 500. Only 127.0.0.1 is ever contacted.
@@ -102,11 +102,14 @@ Request = Callable[[Endpoint, float], "tuple[bool, str]"]
 
 @dataclass
 class Load:
-    """Runs in a background thread; `samples` grows until `stop()`."""
+    """Open-loop: a request is sent every `interval` seconds per entry whether or not the last one
+    has answered (a waiting request must not hide an outage), at most `in_flight` at once per entry.
+    A request not answered within `timeout` seconds of its turn counts as failed."""
 
     entries: list[Entry]
     interval: float = 0.1
-    timeout: float = 5.0
+    timeout: float = 2.0
+    in_flight: int = 24
     request: Request = http_get
     clock: Callable[[], float] = time.monotonic
     samples: list[Sample] = field(default_factory=list)
@@ -116,27 +119,48 @@ class Load:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def one(self, entry: Entry, turn: int) -> Sample:
-        sent = self.clock()
+    def one(self, entry: Entry, turn: int, sent: float | None = None) -> Sample:
+        sent = self.clock() if sent is None else sent
         details = []
         ok = False
         n = len(entry.endpoints)
         for i in range(n):
             endpoint = entry.endpoints[(turn + i) % n]
-            ok, detail = self.request(endpoint, self.timeout)
+            left = self.timeout - (self.clock() - sent)
+            if left <= 0:
+                break
+            ok, detail = self.request(endpoint, left)
             details.append(f"{endpoint.port}:{detail}")
             if ok:
                 break
-        return Sample(entry.ref, sent, self.clock(), ok, " ".join(details))
+        done = self.clock()
+        if ok and done - sent > self.timeout:
+            ok = False
+            details.append("slower than the timeout")
+        return Sample(entry.ref, sent, done, ok, " ".join(details))
 
-    def _run(self, entry: Entry) -> None:
-        turn = 0
-        while not self._stop.is_set():
-            sample = self.one(entry, turn)
+    def _send(self, entry: Entry, turn: int, sent: float, slots: threading.Semaphore) -> None:
+        try:
+            sample = self.one(entry, turn, sent)
             with self._lock:
                 self.samples.append(sample)
+        finally:
+            slots.release()
+
+    def _run(self, entry: Entry) -> None:
+        slots = threading.Semaphore(self.in_flight)
+        turn = 0
+        next_at = self.clock()
+        while not self._stop.is_set():
+            sent = self.clock()
+            if slots.acquire(blocking=False):
+                threading.Thread(target=self._send, args=(entry, turn, sent, slots), daemon=True).start()
+            else:  # every slot waits on an answer: this turn fails without adding load
+                with self._lock:
+                    self.samples.append(Sample(entry.ref, sent, sent, False, f"{self.in_flight} requests in flight"))
             turn += 1
-            self._stop.wait(self.interval)
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - self.clock()))
 
     def start(self) -> None:
         for entry in self.entries:
@@ -147,7 +171,7 @@ class Load:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(self.timeout * 2 + 1)
+            thread.join(self.timeout + 1)
 
     def since(self, moment: float) -> list[Sample]:
         with self._lock:

@@ -122,10 +122,12 @@ class Drill:
 
     def one(self, load: Load, scenario: Scenario, began: float) -> Result:
         stopped: list[Copy] = []
-        fault = self.clock()
         try:
             for copy in scenario.copies:
                 self._stop(copy, stopped)
+            # The fault begins when the last container is down: a graceful stop still answers
+            # while it drains, which is the stop's grace, not the component's redundancy.
+            fault = self.clock()
             self.sleep(self.settings.duration)
         finally:
             restored = self.clock()
