@@ -23,7 +23,6 @@ from .scenarios import Scenario
 from .stack import Copy, DrillError
 
 EXIT_HELD, EXIT_INVALID, EXIT_MISSED = 0, 2, 3
-SLACK = 2.0  # s beyond a health-check window: one check's timeout and the probe's own timing
 
 
 @dataclass
@@ -54,6 +53,8 @@ class Settings:
     recovery_timeout: float = 120.0  # s after the restore for requests and health checks to come back
     settle_timeout: float = 180.0  # s for the stack to be healthy before a drill
     interval: float = 0.1  # s between probe requests per entry
+    poll: float = 1.0  # s between looks at the engine while waiting for health
+    slack: float = 2.0  # s beyond a health-check window: one check's timeout and the probe's own timing
 
 
 @dataclass
@@ -92,7 +93,7 @@ class Drill:
                 bad = [f"{e.name} does not answer" for e in self.entries if e.ref not in answered]
             if not bad or self.clock() > deadline:
                 return bad
-            self.sleep(1.0)
+            self.sleep(self.settings.poll)
 
     # ---- one fault
 
@@ -144,11 +145,11 @@ class Drill:
                                 "every container healthy and every entry answering" if not left
                                 else f"not within {self.settings.recovery_timeout:g}s: " + "; ".join(left))]
         late = (measured.last_failure_after_fault is not None
-                and measured.last_failure_after_fault > scenario.window + SLACK)
+                and measured.last_failure_after_fault > scenario.window + self.settings.slack)
         if scenario.on_path and not scenario.expect_down:
             objectives.append(Objective(
                 "keeps serving with a copy down", not late and measured.outage_fraction < 1.0,
-                f"failures allowed only in the first {scenario.window:g}s ({scenario.window_basis}) + {SLACK:g}s"))
+                f"failures allowed only in the first {scenario.window:g}s ({scenario.window_basis}) + {self.settings.slack:g}s"))
         if scenario.expect_down:
             matches = measured.outage_fraction >= 0.9
         elif scenario.on_path:
