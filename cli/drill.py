@@ -51,11 +51,8 @@ def drill(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
     if chosen != "docker":
         _fail(f"not supported yet on {chosen}: a drill stops and starts the stack's containers on a Docker "
               f"engine; an {chosen} stack's tasks and databases need that cloud's fault-injection service")
-    if site:
-        _fail(f"--site {site} is not supported yet: failover drills (DNS answering the DR site, the DR tier "
-              f"serving reads, the last write readable there) are not built; drill components with --fail or --all")
-    if not fail and not every:
-        _fail("say what to fail: --fail REF (every copy), --fail REF:N (one copy), or --all")
+    if not fail and not every and not site:
+        _fail("say what to fail: --fail REF (every copy), --fail REF:N (one copy), --all, or --site primary")
     plan = compile_or_exit(result, chosen, stack, as_json)
 
     from topoform.providers.drill.engine import EngineError, connect
@@ -67,7 +64,7 @@ def drill(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
     log = (lambda message: click.echo(message, err=True))
     try:
         api = connect()
-        prepared = prepare(result.blueprint, plan, api, list(fail), every, chosen)
+        prepared = prepare(result.blueprint, plan, api, list(fail), every, chosen, site)
         click.echo(f"drill of stack {stack!r} ({plan.blueprint}), each fault {duration:g} s:", err=True)
         for line in prepared.describe():
             click.echo(f"  {line}", err=True)
@@ -76,7 +73,7 @@ def drill(blueprint: str, target: str | None, stack: str, variables: tuple[str, 
                 _fail("not started: a drill stops containers; pass --yes to run it without a prompt")
             if not click.confirm("start the drill?", err=True):
                 _fail("not started", EXIT_INVALID)
-        runner = Drill(api, stack_labels(plan), prepared.stack, prepared.entries, Settings(duration=duration), log)
+        runner = Drill(api, stack_labels(plan), prepared.stack, prepared.entries, Settings(duration=duration, recovery_timeout=480 if site else 120), log)
         results = runner.run(prepared.scenarios)
     except DrillError as error:
         _fail(str(error), error.exit_code)

@@ -240,7 +240,8 @@ def test_non_interactive_without_yes_refuses_before_touching_anything(minimal, m
     (["--fail", "not a ref", "--yes"], "write a component reference"),
     (["--yes"], "say what to fail"),
     (["--all", "--target", "aws", "--yes"], "not supported yet on aws"),
-    (["--site", "primary", "--yes"], "--site primary is not supported yet"),
+    (["--site", "primary", "--yes"], "needs a hot DR site"),
+    (["--site", "primary", "--all", "--yes"], "not together with --fail or --all"),
     (["--all", "--duration", "5 seconds", "--yes"], "is not a duration"),
 ])
 def test_bad_input_is_a_clear_error_with_exit_2(minimal, monkeypatch, args, message):

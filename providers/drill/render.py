@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run import Result
+from .run import Result, failover_seconds
 
 
 def _seconds(value: float | None) -> str:
@@ -34,8 +34,34 @@ def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dic
             "fault_at": r.fault_at, "restored_at": r.restored_at, "recovered": r.recovered,
             "matches_prediction": r.matches_prediction,
             "objectives": [{"name": o.name, "held": o.held, "detail": o.detail} for o in r.objectives],
+            **({"failover": _failover_json(r)} if r.failover is not None else {}),
         } for r in results],
     }
+
+
+def _failover_json(r: Result) -> dict[str, Any]:
+    site, got = r.scenario.site, r.failover
+    return {"dns_seconds": got.dns_seconds, "dr_serves_seconds": got.dr_serves_seconds, "ttl": site.ttl,
+            "failover_seconds": failover_seconds(site, got),
+            "rto": {"declared": site.rto, "predicted": site.predicted_rto, "basis": site.predicted_rto_basis},
+            "rpo": {"declared": site.rpo, "predicted": site.predicted_rpo},
+            "records": [{"name": x.name, "check": x.check} for x in site.records],
+            "lag_at_fault": got.lag_at_fault, "writes_lost_seconds": got.data_lost}
+
+
+def failover_words(r: Result) -> list[str]:
+    site, got = r.scenario.site, r.failover
+    measured = failover_seconds(site, got)
+    lines = [f"RTO predicted {site.predicted_rto:g} s ({site.predicted_rto_basis}) / measured "
+             + ("never" if measured is None else f"{measured:g} s") + f" (DNS answered the DR site after "
+             f"{_seconds(got.dns_seconds)}, plus a cached answer's TTL {site.ttl:g} s; DR entries served after "
+             f"{_seconds(got.dr_serves_seconds)})" + (f"; declared {site.rto:g} s" if site.rto is not None else "")]
+    for copy, lost in got.data_lost.items():
+        lines.append(f"RPO predicted {site.predicted_rpo:g} s / measured "
+                     + ("unreadable" if lost is None else f"{lost:g} s of writes lost") + f" on {copy} (lag at "
+                     f"the fault {_seconds(got.lag_at_fault.get(copy))})"
+                     + (f"; declared {site.rpo:g} s" if site.rpo is not None else ""))
+    return lines
 
 
 def render_text(blueprint: str, stack: str, results: list[Result], console) -> None:
@@ -55,6 +81,8 @@ def render_text(blueprint: str, stack: str, results: list[Result], console) -> N
     console.print(table)
     for r in results:
         m = r.measured
+        for line in failover_words(r) if r.failover is not None else []:
+            console.print(line)
         console.print(f"{r.scenario.ref}: {m.sent} requests from the fault on, {m.failed} failed; first success "
                       f"after the fault {_seconds(m.first_success_after_fault)}, after the restore "
                       f"{_seconds(m.first_success_after_restore)}; longest outage {m.longest_outage:.1f} s")

@@ -41,6 +41,7 @@ class Result:
     recovered: bool
     objectives: list[Objective]
     matches_prediction: bool
+    failover: object = None  # failover.Failover of a site drill
 
     @property
     def held(self) -> bool:
@@ -122,6 +123,8 @@ class Drill:
         return failed
 
     def one(self, load: Load, scenario: Scenario, began: float) -> Result:
+        if scenario.site is not None:
+            return self.site(load, scenario, began)
         stopped: list[Copy] = []
         try:
             for copy in scenario.copies:
@@ -138,6 +141,45 @@ class Drill:
         left = self.wait_settled(load, self.settings.recovery_timeout, since=restored)
         measured = measure(load.since(fault), fault, restored)
         return self._judge(scenario, measured, fault - began, restored - began, left)
+
+    def site(self, load: Load, scenario: Scenario, began: float) -> Result:
+        from .failover import Writer, watch
+
+        site = scenario.site
+        writer = Writer(self.api, site.databases)
+        writer.prepare()
+        if writer.errors:
+            raise DrillError("cannot write the marker rows: " + "; ".join(writer.errors), 1)
+        writer.start()
+        stopped: list[Copy] = []
+        try:
+            self.sleep(3.0)  # markers flowing, so the lag at the fault is a measurement
+            lag = writer.lag()
+            first = [c for c in scenario.copies if c.resource in scenario.first]
+            rest = [c for c in scenario.copies if c.resource not in scenario.first]
+            for copy in first:
+                self._stop(copy, stopped)
+            fault = self.clock()  # the site's entry points are down: the outage begins
+            for copy in rest:
+                self._stop(copy, stopped)
+            writer.stop()
+            cap = max(self.settings.duration, (site.rto or site.predicted_rto * 2) + 30)
+            failover = watch(site, fault, fault + cap, self.clock, self.sleep)
+            failover.lag_at_fault = lag
+            failover.data_lost = writer.lag()  # the DR copies still run: their newest marker, against the last written
+            self.sleep(max(0.0, fault + self.settings.duration - self.clock()))
+        finally:
+            writer.stop()
+            restored = self.clock()
+            failed = self.restore(sorted(stopped, key=scenario.copies.index))
+        if failed:
+            raise DrillError("could not start again: " + "; ".join(failed), 1)
+        left = self.wait_settled(load, self.settings.recovery_timeout, since=restored)
+        measured = measure(load.since(fault), fault, restored)
+        result = self._judge(scenario, measured, fault - began, restored - began, left)
+        result.failover = failover
+        result.objectives += site_objectives(site, failover)
+        return result
 
     def _judge(self, scenario: Scenario, measured: Measured, fault_at: float, restored_at: float,
                left: list[str]) -> Result:
@@ -184,6 +226,31 @@ class Drill:
             finally:
                 load.stop()
         return results
+
+
+def failover_seconds(site, failover) -> float | None:
+    """When a client is served by the DR site: DNS moved (plus a cached answer's TTL) and DR serves."""
+    if failover.dns_seconds is None or (site.dr_endpoints and failover.dr_serves_seconds is None):
+        return None
+    return round(max(failover.dns_seconds + site.ttl, failover.dr_serves_seconds or 0.0), 2)
+
+
+def site_objectives(site, failover) -> list[Objective]:
+    objectives = []
+    seconds = failover_seconds(site, failover)
+    if site.rto is not None:
+        objectives.append(Objective(
+            "rto", seconds is not None and seconds <= site.rto,
+            f"declared {site.rto:g} s, predicted {site.predicted_rto:g} s, measured "
+            + ("never" if seconds is None else f"{seconds:g} s (DNS {failover.dns_seconds:g} s + TTL {site.ttl:g} s)")))
+    if site.rpo is not None and site.databases:
+        lost = list(failover.data_lost.values())
+        worst = None if any(v is None for v in lost) else max(lost, default=0.0)
+        objectives.append(Objective(
+            "rpo", worst is not None and worst <= site.rpo,
+            f"declared {site.rpo:g} s, predicted {site.predicted_rpo:g} s, measured "
+            + ("a DR copy unreadable" if worst is None else f"{worst:g} s of writes lost")))
+    return objectives
 
 
 def exit_code(results: list[Result]) -> int:

@@ -34,13 +34,19 @@ class Scenario:
     expect_down: bool  # the report predicts requests fail while it is stopped
     window: float  # s: failures allowed after the fault while health checks notice (expect_down False)
     window_basis: str
+    site: object = None  # failover.SitePlan for a whole-site drill
+    first: tuple[str, ...] = ()  # resources stopped before the others (a site's entry points: the outage begins)
 
     @property
     def title(self) -> str:
+        if self.site is not None:
+            return f"the primary site ({len(self.copies)} containers)"
         return f"{self.ref} ({self.scope}: {', '.join(c.resource for c in self.copies)})"
 
     @property
     def prediction(self) -> str:
+        if self.site is not None:
+            return f"DR site takes over: RTO {self.site.predicted_rto:g} s ({self.site.predicted_rto_basis})"
         if not self.on_path:
             return "not on a probed request path: requests unaffected"
         if self.predicted_copies <= 1:
@@ -98,8 +104,33 @@ def _serving(copies: list[Copy]) -> list[Copy]:
     return [c for c in copies if c.site == "primary" and not c.resource.endswith("-backup")]
 
 
+def site_scenario(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]]) -> Scenario:
+    """Every container of the primary site but the DNS server (DNS is global, as Route53 is)."""
+    from topoform.dsl.topology import topology
+
+    from .failover import site_plan
+
+    if not topology(bp).hot_dr:
+        raise DrillError("--site primary needs a hot DR site (disaster_recovery: {strategy: hot}); "
+                         "this blueprint has none, so nothing would take over")
+    site = site_plan(bp, plan, stack)
+    if not site.records or not site.dns_port:
+        raise DrillError("--site primary measures DNS failover: the blueprint needs a dns record with "
+                         "routing: failover and its DNS server deployed")
+    copies = [c for ref, cs in stack.items() if ref != "dns" for c in cs if c.site == "primary"]
+    order = {r.name: i for i, r in enumerate(plan.resources)}
+    copies.sort(key=lambda c: order[c.resource])
+    entries = {t for r in site.records for t in r.targets}
+    first = tuple(c.resource for c in copies if c.component in entries)
+    return Scenario("site primary", "whole site", copies, 0, "", True, True, 0.0, "", site, first)
+
+
 def build(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], fail: list[str], every: bool,
-          target: str = "docker") -> list[Scenario]:
+          target: str = "docker", site: str | None = None) -> list[Scenario]:
+    if site:
+        if fail or every:
+            raise DrillError("--site drills a whole site: not together with --fail or --all")
+        return [site_scenario(bp, plan, stack)]
     on_path = path_refs(bp, target)
     wanted: list[tuple[str, int | None, str]] = []
     if every:
@@ -146,17 +177,25 @@ class Prepared:
         lines = [f"probe load: one request every 0.1 s to {e.name}" for e in self.entries]
         if not self.entries:
             lines.append("probe load: none (no entry component publishes a port)")
-        lines += [f"stop {s.title}, then start it again; the report says: {s.prediction}" for s in self.scenarios]
+        for s in self.scenarios:
+            if s.site is not None:
+                lines.append(f"stop the primary site ({len(s.copies)} containers, entry points first), watch DNS on "
+                             f"127.0.0.1:{s.site.dns_port} and the DR entries, then start them again")
+                lines += [f"write a marker row every second to {p.resource} and read it on {d.resource}"
+                          for p, d, _, _ in s.site.databases]
+            else:
+                lines.append(f"stop {s.title}, then start it again; the report says: {s.prediction}")
         return lines
 
 
-def prepare(bp: Blueprint, plan: Plan, api, fail: list[str], every: bool, target: str = "docker") -> Prepared:
+def prepare(bp: Blueprint, plan: Plan, api, fail: list[str], every: bool, target: str = "docker",
+            site: str | None = None) -> Prepared:
     """Find the stack and decide the drills; DrillError (exit 2) for a stack not deployed or a wrong reference."""
     from .probe import entries
     from .stack import find_stack
 
     stack = find_stack(api, plan)
-    scenarios = build(bp, plan, stack, fail, every, target)
+    scenarios = build(bp, plan, stack, fail, every, target, site)
     from topoform.providers.insight.availability import request_paths
 
     entry_refs = []
