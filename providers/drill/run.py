@@ -13,6 +13,7 @@ import contextlib
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -109,6 +110,17 @@ class Drill:
         stopped.append(copy)  # before the call: a stop interrupted half-way is still started again
         self.api.stop(copy.container.id, copy.stop_timeout)
 
+    def _stop_all(self, copies: list[Copy], stopped: list[Copy]) -> None:
+        """Stop several at once (a site is dozens of containers); every stop has returned when this does,
+        also on Ctrl-C, so the restore that follows cannot race a stop still under way."""
+        pool = ThreadPoolExecutor(8)
+        try:
+            for future in [pool.submit(self._stop, copy, stopped) for copy in copies]:
+                future.result()
+        finally:
+            with _sigint_ignored():
+                pool.shutdown(wait=True, cancel_futures=True)
+
     def restore(self, stopped: list[Copy]) -> list[str]:
         """Start what this drill stopped; Ctrl-C cannot cut this short. Returns what failed to start."""
         failed = []
@@ -160,11 +172,13 @@ class Drill:
             for copy in first:
                 self._stop(copy, stopped)
             fault = self.clock()  # the site's entry points are down: the outage begins
-            for copy in rest:
-                self._stop(copy, stopped)
-            writer.stop()
             cap = max(self.settings.duration, (site.rto or site.predicted_rto * 2) + 30)
-            failover = watch(site, fault, fault + cap, self.clock, self.sleep)
+            with ThreadPoolExecutor(1) as watcher:
+                # Watched from the fault on, while the rest of the site stops (that takes a while).
+                watching = watcher.submit(watch, site, fault, fault + cap, self.clock, time.sleep)
+                self._stop_all(rest, stopped)
+                writer.stop()
+                failover = watching.result()
             failover.lag_at_fault = lag
             failover.data_lost = writer.lag()  # the DR copies still run: their newest marker, against the last written
             self.sleep(max(0.0, fault + self.settings.duration - self.clock()))

@@ -198,8 +198,15 @@ def prepare(bp: Blueprint, plan: Plan, api, fail: list[str], every: bool, target
     scenarios = build(bp, plan, stack, fail, every, target, site)
     from topoform.providers.insight.availability import request_paths
 
+    from topoform.providers.insight.availability import members
+
     entry_refs = []
     for path in request_paths(bp, target):
-        if path.kind == "request" and path.entry in plan.components and path.entry not in entry_refs:
-            entry_refs.append(path.entry)
+        if path.kind != "request":
+            continue
+        # A DNS record's path enters at the component the record answers with.
+        first = next((m.ref for m in members(path.steps) if m.ref != "dns" and m.site == "primary"), None)
+        entry = path.entry if path.entry in plan.components else first
+        if entry is not None and entry not in entry_refs:
+            entry_refs.append(entry)
     return Prepared(stack, scenarios, entries(bp, stack, entry_refs))
