@@ -278,3 +278,52 @@ def test_drill_is_not_imported_by_other_commands():
             "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith('topoform.providers.drill')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+# ---- site drills: the DNS client and the RTO/RPO verdicts
+
+
+def test_dns_a_reads_the_a_records_of_a_reply_from_127_0_0_1():
+    import socket
+    import struct
+
+    from topoform.providers.drill.failover import dns_a
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+
+    def answer():
+        query, peer = server.recvfrom(512)
+        header = query[:2] + struct.pack(">HHHHH", 0x8180, 1, 3, 0, 0)
+        question = query[12:]
+        records = b""
+        for address in ("10.1.2.3", "10.1.2.4"):
+            records += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(address)
+        records += b"\xc0\x0c" + struct.pack(">HHIH", 16, 1, 60, 3) + b"\x02hi"  # a TXT record: skipped
+        server.sendto(header + question + records, peer)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        assert dns_a(server.getsockname()[1], "api.shop.example.com") == ["10.1.2.3", "10.1.2.4"]
+    finally:
+        thread.join(5)
+        server.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        assert dns_a(silent.getsockname()[1], "api.shop.example.com", timeout=0.2) == []
+
+
+def test_site_objectives_compare_measured_failover_with_declared_rto_and_rpo():
+    from topoform.providers.drill.failover import Failover, SitePlan
+    from topoform.providers.drill.run import failover_seconds, site_objectives
+
+    site = SitePlan([], 8053, 60.0, 300.0, 60.0, 90.0, "health check 10s × 3 + DNS TTL 1m", 1.0,
+                    [object()], [object()])
+    fast = Failover(dns_seconds=35.0, dr_serves_seconds=1.0, data_lost={"db-dr": 0.5})
+    assert failover_seconds(site, fast) == 95.0  # DNS 35 s + a cached answer's TTL 60 s
+    assert [(o.name, o.held) for o in site_objectives(site, fast)] == [("rto", True), ("rpo", True)]
+    slow = Failover(dns_seconds=250.0, dr_serves_seconds=1.0, data_lost={"db-dr": 75.0})
+    assert [(o.name, o.held) for o in site_objectives(site, slow)] == [("rto", False), ("rpo", False)]
+    never = Failover(dns_seconds=None, data_lost={"db-dr": None})
+    assert [(o.name, o.held) for o in site_objectives(site, never)] == [("rto", False), ("rpo", False)]
