@@ -134,19 +134,7 @@ def site_plan(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]]) -> SitePl
             tcp = sorted((p for p, proto in copy.internal_ports if proto == "tcp"), key=lambda p: (p != 443, p))
             if tcp and copy.container.ports.get((tcp[0], "tcp")):
                 endpoints.append(Endpoint(copy.resource, copy.container.ports[(tcp[0], "tcp")], tcp[0] == 443))
-    databases = []
-    for ref, copies in stack.items():
-        component = bp.component(ref)
-        if getattr(component, "section", None) != "databases" or getattr(component, "engine", "") != "postgres":
-            continue
-        for copy in copies:
-            if copy.site != "primary" or "-replica-" in copy.resource or copy.resource.endswith("-backup"):
-                continue
-            dr = next((c for c in copies if c.resource == copy.resource + "-dr"), None)
-            if dr is not None:
-                envs = _envs(plan, copy.resource)
-                databases.append((copy, dr, envs.get("POSTGRES_USER", "postgres"),
-                                  envs.get("POSTGRES_DB", envs.get("POSTGRES_USER", "postgres"))))
+    databases = [pair for ref in stack for pair in copy_pairs(bp, plan, stack, ref, dr=True)]
     return SitePlan(records, dns_port, float(bp.dns.ttl) if bp.dns and bp.dns.ttl else 0.0,
                     recovery["declared"]["rto"], recovery["declared"]["rpo"],
                     float(achievable.get("rto") or 0), achievable.get("rto_basis", ""),
@@ -154,6 +142,29 @@ def site_plan(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]]) -> SitePl
 
 
 # ---- the data probe
+
+def copy_pairs(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], ref: str,
+               dr: bool) -> list[tuple[Copy, Copy, str, str]]:
+    """(primary, copy, user, database) of a postgres component: each primary with its DR copy (`dr`),
+    or with its replicas at the primary site. Other engines have no marker probe (none is built)."""
+    component = bp.component(ref)
+    if getattr(component, "section", None) != "databases" or getattr(component, "engine", "") != "postgres":
+        return []
+    copies = stack.get(ref, [])
+    pairs = []
+    for copy in copies:
+        if copy.site != "primary" or "-replica-" in copy.resource or copy.resource.endswith("-backup"):
+            continue
+        envs = _envs(plan, copy.resource)
+        user = envs.get("POSTGRES_USER", "postgres")
+        database = envs.get("POSTGRES_DB", user)
+        if dr:
+            followers = [c for c in copies if c.resource == copy.resource + "-dr"]
+        else:
+            followers = [c for c in copies if c.resource.startswith(copy.resource + "-replica-")]
+        pairs += [(copy, follower, user, database) for follower in followers]
+    return pairs
+
 
 def _psql(api: ContainerAPI, copy: Copy, user: str, database: str, sql: str) -> tuple[int, str]:
     return api.exec(copy.container.id, ["psql", "-U", user, "-d", database, "-tAXqc", sql])
@@ -168,13 +179,21 @@ class Writer:
     interval: float = 1.0
     written: dict[str, float] = field(default_factory=dict)  # primary resource → newest marker written
     errors: list[str] = field(default_factory=list)
+    attempts: int = 0
+    failures: int = 0
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def prepare(self) -> None:
+    def _primaries(self) -> list[tuple[Copy, str, str]]:
+        seen: dict[str, tuple[Copy, str, str]] = {}
         for primary, _, user, db in self.databases:
+            seen.setdefault(primary.resource, (primary, user, db))
+        return list(seen.values())
+
+    def prepare(self) -> None:
+        for primary, user, db in self._primaries():
             code, out = _psql(self.api, primary, user, db,
                               f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (at double precision)")
             if code != 0:
@@ -182,11 +201,17 @@ class Writer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for primary, _, user, db in self.databases:
+            for primary, user, db in self._primaries():
                 at = time.time()
-                code, _ = _psql(self.api, primary, user, db, f"INSERT INTO {MARKER_TABLE} VALUES ({at!r})")
+                try:
+                    code, _ = _psql(self.api, primary, user, db, f"INSERT INTO {MARKER_TABLE} VALUES ({at!r})")
+                except Exception:  # the engine refuses exec into a stopped container: a failed write
+                    code = -1
+                self.attempts += 1
                 if code == 0:
                     self.written[primary.resource] = at
+                else:
+                    self.failures += 1
             self._stop.wait(self.interval)
 
     def start(self) -> None:
@@ -202,8 +227,14 @@ class Writer:
         """Seconds the DR copy is behind the newest marker written on its primary (None: unreadable)."""
         out: dict[str, float | None] = {}
         for primary, dr, user, db in self.databases:
-            code, text = _psql(self.api, dr, user, db, f"SELECT max(at) FROM {MARKER_TABLE}")
-            newest = float(text.strip()) if code == 0 and text.strip() else None
+            try:
+                code, text = _psql(self.api, dr, user, db, f"SELECT max(at) FROM {MARKER_TABLE}")
+            except Exception:  # a stopped copy
+                code, text = -1, ""
+            try:
+                newest = float(text.strip()) if code == 0 else None
+            except ValueError:  # no marker yet (an empty max) or not a number
+                newest = None
             written = self.written.get(primary.resource)
             out[dr.resource] = None if newest is None or written is None else round(max(0.0, written - newest), 2)
         return out

@@ -35,6 +35,7 @@ def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dic
             "matches_prediction": r.matches_prediction,
             "objectives": [{"name": o.name, "held": o.held, "detail": o.detail} for o in r.objectives],
             **({"failover": _failover_json(r)} if r.failover is not None else {}),
+            **({"data": r.data} if r.data is not None else {}),
         } for r in results],
     }
 
@@ -83,6 +84,10 @@ def render_text(blueprint: str, stack: str, results: list[Result], console) -> N
         m = r.measured
         for line in failover_words(r) if r.failover is not None else []:
             console.print(line)
+        if r.data is not None:
+            console.print(f"{r.scenario.ref}: replica lag at the fault {r.data['lag_at_fault']}; writes acknowledged "
+                          f"but missing on a copy (s) {r.data['writes_lost_seconds']}; "
+                          f"{r.data['writes_failed_during_fault']} writes failed during the fault")
         console.print(f"{r.scenario.ref}: {m.sent} requests from the fault on, {m.failed} failed; first success "
                       f"after the fault {_seconds(m.first_success_after_fault)}, after the restore "
                       f"{_seconds(m.first_success_after_restore)}; longest outage {m.longest_outage:.1f} s")

@@ -43,6 +43,7 @@ class Result:
     objectives: list[Objective]
     matches_prediction: bool
     failover: object = None  # failover.Failover of a site drill
+    data: dict | None = None  # marker rows of a database drill: lag at the fault, writes lost and failed
 
     @property
     def held(self) -> bool:
@@ -138,35 +139,55 @@ class Drill:
         if scenario.site is not None:
             return self.site(load, scenario, began)
         stopped: list[Copy] = []
+        writer, data = self._writer(scenario.data), {}
         try:
+            if writer is not None:
+                self.sleep(3.0)  # markers flowing, so the lag at the fault is a measurement
+                data["lag_at_fault"], before = writer.lag(), writer.failures
             for copy in scenario.copies:
                 self._stop(copy, stopped)
             # The fault begins when the last container is down: a graceful stop still answers
             # while it drains, which is the stop's grace, not the component's redundancy.
             fault = self.clock()
+            if writer is not None:  # acknowledged by the primary, missing on a copy still running
+                data["writes_lost_seconds"] = writer.lag()
             self.sleep(self.settings.duration)
         finally:
+            if writer is not None:
+                writer.stop()
             restored = self.clock()
             failed = self.restore(stopped)
         if failed:
             raise DrillError("could not start again: " + "; ".join(failed), 1)
         left = self.wait_settled(load, self.settings.recovery_timeout, since=restored)
         measured = measure(load.since(fault), fault, restored)
-        return self._judge(scenario, measured, fault - began, restored - began, left)
+        result = self._judge(scenario, measured, fault - began, restored - began, left)
+        if writer is not None:
+            data["writes_failed_during_fault"] = writer.failures - before
+            result.data = data
+        return result
 
-    def site(self, load: Load, scenario: Scenario, began: float) -> Result:
-        from .failover import Writer, watch
+    def _writer(self, pairs) -> "Writer | None":
+        from .failover import Writer
 
-        site = scenario.site
-        writer = Writer(self.api, site.databases)
+        if not pairs:
+            return None
+        writer = Writer(self.api, list(pairs))
         writer.prepare()
         if writer.errors:
             raise DrillError("cannot write the marker rows: " + "; ".join(writer.errors), 1)
         writer.start()
+        return writer
+
+    def site(self, load: Load, scenario: Scenario, began: float) -> Result:
+        from .failover import watch
+
+        site = scenario.site
+        writer = self._writer(site.databases)
         stopped: list[Copy] = []
         try:
             self.sleep(3.0)  # markers flowing, so the lag at the fault is a measurement
-            lag = writer.lag()
+            lag = writer.lag() if writer is not None else {}
             first = [c for c in scenario.copies if c.resource in scenario.first]
             rest = [c for c in scenario.copies if c.resource not in scenario.first]
             for copy in first:
@@ -177,13 +198,16 @@ class Drill:
                 # Watched from the fault on, while the rest of the site stops (that takes a while).
                 watching = watcher.submit(watch, site, fault, fault + cap, self.clock, time.sleep)
                 self._stop_all(rest, stopped)
-                writer.stop()
+                if writer is not None:
+                    writer.stop()
                 failover = watching.result()
             failover.lag_at_fault = lag
-            failover.data_lost = writer.lag()  # the DR copies still run: their newest marker, against the last written
+            # The DR copies still run: their newest marker, against the last one written.
+            failover.data_lost = writer.lag() if writer is not None else {}
             self.sleep(max(0.0, fault + self.settings.duration - self.clock()))
         finally:
-            writer.stop()
+            if writer is not None:
+                writer.stop()
             restored = self.clock()
             failed = self.restore(sorted(stopped, key=scenario.copies.index))
         if failed:

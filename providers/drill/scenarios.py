@@ -36,6 +36,7 @@ class Scenario:
     window_basis: str
     site: object = None  # failover.SitePlan for a whole-site drill
     first: tuple[str, ...] = ()  # resources stopped before the others (a site's entry points: the outage begins)
+    data: tuple = ()  # failover.copy_pairs: (primary, replica, user, database) given marker rows
 
     @property
     def title(self) -> str:
@@ -159,8 +160,10 @@ def build(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], fail: list[st
         basis = facts.basis.get("primary", "") if facts else ""
         window, window_basis = _window(bp, ref)
         expect_down = ref in on_path and (copies <= 1 or copy is None)
+        from .failover import copy_pairs
+
         scenarios.append(Scenario(ref, scope, chosen, copies, basis, ref in on_path, expect_down,
-                                  window, window_basis))
+                                  window, window_basis, data=tuple(copy_pairs(bp, plan, stack, ref, dr=False))))
     return scenarios
 
 
@@ -185,6 +188,8 @@ class Prepared:
                           for p, d, _, _ in s.site.databases]
             else:
                 lines.append(f"stop {s.title}, then start it again; the report says: {s.prediction}")
+                lines += [f"write a marker row every second to {p.resource} and read it on {d.resource}"
+                          for p, d, _, _ in s.data]
         return lines
 
 

@@ -68,3 +68,22 @@ def test_site_failover_meets_the_declared_rto_and_rpo(site, docker_client, monke
     assert lost and all(v is not None and v <= failover["rpo"]["declared"] for v in lost.values()), lost
     assert result.exit_code == 0, result.output
     assert set(_states(docker_client, site.stack).values()) == {"running"}
+
+
+def test_stopping_a_postgres_primary_measures_replica_lag_and_failed_writes(site, docker_client, monkeypatch):
+    """Marker rows written every second to db-users; its two replicas keep what it acknowledged
+    (streaming replication on one host: lag within 2 s of one marker interval); writes fail while it is down."""
+    monkeypatch.setenv("DOCKER_HOST", site.host)
+    result = CliRunner().invoke(cli, ["drill", str(EXAMPLES / "two-region-hot-dr.yaml"), "--stack", site.stack,
+                                      "--fail", "databases.users:0", "--duration", "5s", "--yes", "--json"])
+    print(result.output)
+    data = json.loads(result.output[result.output.index("{"):])
+    (drill,) = data["drills"]
+    assert drill["stopped"] == ["db-users"]
+    figures = drill["data"]
+    assert set(figures["lag_at_fault"]) == {"db-users-replica-0", "db-users-replica-1"}, figures
+    assert all(v is not None and v <= 2.0 for v in figures["lag_at_fault"].values()), figures
+    assert all(v is not None and v <= 2.0 for v in figures["writes_lost_seconds"].values()), figures
+    assert figures["writes_failed_during_fault"] >= 2, figures
+    assert drill["recovered"] and result.exit_code == 0, result.output
+    assert set(_states(docker_client, site.stack).values()) == {"running"}
