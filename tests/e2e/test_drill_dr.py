@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from topoform.cli.main import cli
 
-from .deployment import EXAMPLES, module_deployment
+from .deployment import EXAMPLES, module_deployment, wait_settled
 from .test_drill import _free_host_ports, _states
 
 SETTLE_TIMEOUT = 480
@@ -53,6 +53,7 @@ def monkeypatch_module():
 
 def test_site_failover_meets_the_declared_rto_and_rpo(site, docker_client, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", site.host)
+    wait_settled(site, SETTLE_TIMEOUT)  # the drill refuses an unhealthy stack; a loaded machine settles slowly
     started = time.monotonic()
     result = CliRunner().invoke(cli, ["drill", str(EXAMPLES / "two-region-hot-dr.yaml"), "--stack", site.stack,
                                       "--site", "primary", "--duration", "10s", "--yes", "--json"])
@@ -74,6 +75,7 @@ def test_stopping_a_postgres_primary_measures_replica_lag_and_failed_writes(site
     """Marker rows written every second to db-users; its two replicas keep what it acknowledged
     (streaming replication on one host: lag within 2 s of one marker interval); writes fail while it is down."""
     monkeypatch.setenv("DOCKER_HOST", site.host)
+    wait_settled(site, SETTLE_TIMEOUT)
     result = CliRunner().invoke(cli, ["drill", str(EXAMPLES / "two-region-hot-dr.yaml"), "--stack", site.stack,
                                       "--fail", "databases.users:0", "--duration", "5s", "--yes", "--json"])
     print(result.output)
