@@ -251,10 +251,11 @@ class Failover:
 
 
 def watch(site: SitePlan, fault: float, until: float, clock: Callable[[], float] = time.monotonic,
-          sleep: Callable[[float], None] = time.sleep) -> Failover:
-    """Poll DNS and the DR entries until both have moved or `until` (monotonic) passes."""
+          sleep: Callable[[float], None] = time.sleep, stop: threading.Event | None = None) -> Failover:
+    """Poll DNS and the DR entries until both have moved, `until` (monotonic) passes or `stop` is set."""
     got = Failover()
-    while clock() < until and (got.dns_seconds is None or got.dr_serves_seconds is None):
+    while (clock() < until and not (stop is not None and stop.is_set())
+           and (got.dns_seconds is None or got.dr_serves_seconds is None)):
         now = clock()
         if got.dns_seconds is None and site.dns_port and site.records:
             answers = [set(dns_a(site.dns_port, r.name)) for r in site.records]

@@ -185,6 +185,7 @@ class Drill:
         site = scenario.site
         writer = self._writer(site.databases)
         stopped: list[Copy] = []
+        unwatch = threading.Event()
         try:
             self.sleep(3.0)  # markers flowing, so the lag at the fault is a measurement
             lag = writer.lag() if writer is not None else {}
@@ -194,18 +195,23 @@ class Drill:
                 self._stop(copy, stopped)
             fault = self.clock()  # the site's entry points are down: the outage begins
             cap = max(self.settings.duration, (site.rto or site.predicted_rto * 2) + 30)
-            with ThreadPoolExecutor(1) as watcher:
-                # Watched from the fault on, while the rest of the site stops (that takes a while).
-                watching = watcher.submit(watch, site, fault, fault + cap, self.clock, time.sleep)
-                self._stop_all(rest, stopped)
-                if writer is not None:
-                    writer.stop()
-                failover = watching.result()
+            # Watched from the fault on, while the rest of the site stops (that takes a while); a daemon
+            # thread told to stop on the way out, so an interrupt never waits for it before restoring.
+            watched: list = []
+            watcher = threading.Thread(target=lambda: watched.append(
+                watch(site, fault, fault + cap, self.clock, time.sleep, unwatch)), daemon=True)
+            watcher.start()
+            self._stop_all(rest, stopped)
+            if writer is not None:
+                writer.stop()
+            watcher.join()
+            failover = watched[0]
             failover.lag_at_fault = lag
             # The DR copies still run: their newest marker, against the last one written.
             failover.data_lost = writer.lag() if writer is not None else {}
             self.sleep(max(0.0, fault + self.settings.duration - self.clock()))
         finally:
+            unwatch.set()
             if writer is not None:
                 writer.stop()
             restored = self.clock()
