@@ -192,12 +192,30 @@ class Writer:
             seen.setdefault(primary.resource, (primary, user, db))
         return list(seen.values())
 
-    def prepare(self) -> None:
+    def prepare(self, timeout: float = 60.0) -> None:
+        """Create the marker table on each primary and wait until every copy can read it (replication
+        carries the table too; a copy that cannot read it yet would look like data lost)."""
         for primary, user, db in self._primaries():
             code, out = _psql(self.api, primary, user, db,
                               f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (at double precision)")
             if code != 0:
                 self.errors.append(f"{primary.resource}: {out.strip()}")
+        deadline = time.monotonic() + timeout
+        waiting = [(dr, user, db) for _, dr, user, db in self.databases]
+        while waiting and not self.errors:
+            waiting = [(dr, user, db) for dr, user, db in waiting
+                       if self._read(dr, user, db)[0] != 0]
+            if waiting and time.monotonic() > deadline:
+                self.errors += [f"{dr.resource}: the marker table has not reached it within {timeout:g}s"
+                                for dr, _, _ in waiting]
+            elif waiting:
+                time.sleep(1.0)
+
+    def _read(self, copy: Copy, user: str, db: str) -> tuple[int, str]:
+        try:
+            return _psql(self.api, copy, user, db, f"SELECT max(at) FROM {MARKER_TABLE}")
+        except Exception:  # a stopped copy: the engine refuses the exec
+            return -1, ""
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -227,10 +245,10 @@ class Writer:
         """Seconds the DR copy is behind the newest marker written on its primary (None: unreadable)."""
         out: dict[str, float | None] = {}
         for primary, dr, user, db in self.databases:
-            try:
-                code, text = _psql(self.api, dr, user, db, f"SELECT max(at) FROM {MARKER_TABLE}")
-            except Exception:  # a stopped copy
-                code, text = -1, ""
+            code, text = self._read(dr, user, db)
+            if code != 0:  # a busy copy: once more before calling it unreadable
+                time.sleep(1.0)
+                code, text = self._read(dr, user, db)
             try:
                 newest = float(text.strip()) if code == 0 else None
             except ValueError:  # no marker yet (an empty max) or not a number
@@ -241,6 +259,16 @@ class Writer:
 
 
 # ---- watching the failover
+
+def answers_primary(site: SitePlan) -> list[str]:
+    """The failover records whose DNS answer is not the primary site's addresses now."""
+    wrong = []
+    for record in site.records:
+        answer = set(dns_a(site.dns_port, record.name)) if site.dns_port else set()
+        if not answer or not answer <= record.primary:
+            wrong.append(f"{record.name} answers {sorted(answer) or 'nothing'}")
+    return wrong
+
 
 @dataclass
 class Failover:

@@ -180,9 +180,15 @@ class Drill:
         return writer
 
     def site(self, load: Load, scenario: Scenario, began: float) -> Result:
-        from .failover import watch
+        from .failover import answers_primary, watch
 
         site = scenario.site
+        deadline = self.clock() + self.settings.settle_timeout
+        while (wrong := answers_primary(site)) and self.clock() < deadline:
+            self.sleep(self.settings.poll)  # a failover measured from a DNS already failed over means nothing
+        if wrong:
+            raise DrillError("DNS does not answer the primary site before the drill, so failover cannot be "
+                             "timed: " + "; ".join(wrong), 1)
         writer = self._writer(site.databases)
         stopped: list[Copy] = []
         unwatch = threading.Event()
