@@ -232,6 +232,15 @@ class Writer:
                     self.failures += 1
             self._stop.wait(self.interval)
 
+    def wait_first(self, timeout: float = 60.0) -> None:
+        """Until every primary has taken a marker (a slow engine takes seconds per exec): a lag is then
+        a measurement, not a primary not yet written to."""
+        deadline = time.monotonic() + timeout
+        wanted = {p.resource for p, _, _ in self._primaries()}
+        while not wanted <= set(self.written) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(self.interval * 2)  # and a marker or two replicated
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, daemon=True, name="drill-writer")
         self._thread.start()

@@ -142,7 +142,7 @@ class Drill:
         writer, data = self._writer(scenario.data), {}
         try:
             if writer is not None:
-                self.sleep(3.0)  # markers flowing, so the lag at the fault is a measurement
+                writer.wait_first()  # markers flowing, so the lag at the fault is a measurement
                 data["lag_at_fault"], before = writer.lag(), writer.failures
             for copy in scenario.copies:
                 self._stop(copy, stopped)
@@ -193,7 +193,8 @@ class Drill:
         stopped: list[Copy] = []
         unwatch = threading.Event()
         try:
-            self.sleep(3.0)  # markers flowing, so the lag at the fault is a measurement
+            if writer is not None:
+                writer.wait_first()  # markers flowing, so the lag at the fault is a measurement
             lag = writer.lag() if writer is not None else {}
             first = [c for c in scenario.copies if c.resource in scenario.first]
             rest = [c for c in scenario.copies if c.resource not in scenario.first]
