@@ -250,12 +250,15 @@ class Writer:
         if self._thread is not None:
             self._thread.join(30)
 
-    def lag(self) -> dict[str, float | None]:
-        """Seconds the DR copy is behind the newest marker written on its primary (None: unreadable)."""
+    def lag(self, patience: float = 1.0) -> dict[str, float | None]:
+        """Seconds the DR copy is behind the newest marker written on its primary (None: unreadable).
+        A copy that cannot be read is asked again for `patience` seconds (one whose primary just
+        vanished may restart its server before it answers)."""
         out: dict[str, float | None] = {}
         for primary, dr, user, db in self.databases:
             code, text = self._read(dr, user, db)
-            if code != 0:  # a busy copy: once more before calling it unreadable
+            deadline = time.monotonic() + patience
+            while code != 0 and time.monotonic() < deadline:
                 time.sleep(1.0)
                 code, text = self._read(dr, user, db)
             try:

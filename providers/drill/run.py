@@ -150,7 +150,7 @@ class Drill:
             # while it drains, which is the stop's grace, not the component's redundancy.
             fault = self.clock()
             if writer is not None:  # acknowledged by the primary, missing on a copy still running
-                data["writes_lost_seconds"] = writer.lag()
+                data["writes_lost_seconds"] = writer.lag(patience=10.0)
             self.sleep(self.settings.duration)
         finally:
             if writer is not None:
@@ -215,7 +215,7 @@ class Drill:
             failover = watched[0]
             failover.lag_at_fault = lag
             # The DR copies still run: their newest marker, against the last one written.
-            failover.data_lost = writer.lag() if writer is not None else {}
+            failover.data_lost = writer.lag(patience=30.0) if writer is not None else {}
             self.sleep(max(0.0, fault + self.settings.duration - self.clock()))
         finally:
             unwatch.set()
