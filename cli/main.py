@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "install-pulumi": ("deploy", "install_pulumi", "Install the pinned Pulumi CLI under ~/.pulumi."),
     "graph": ("graph", "graph", "Draw the architecture (mermaid, dot, svg, png)."),
     "report": ("report", "report", "Availability, disaster-recovery and lint report."),
+    "drill": ("drill", "drill", "Stop components of a deployed stack under load; measure vs report."),
     "eject": ("eject", "eject", "Write a standalone Pulumi project for the blueprint."),
     "schema": ("schema", "schema", "Print the blueprint JSON Schema."),
     "init": ("init", "init", "Write a commented starter blueprint."),

@@ -1,0 +1,91 @@
+"""`topoform drill --site primary` on blueprints/two-region-hot-dr.yaml: failover measured on a real engine.
+
+The largest example (~50 containers; several minutes to settle on 2 cores), deployed once here.
+Tolerances, from the blueprint's own arithmetic:
+- the DNS server answers `api` with DR addresses within the failover record's health check
+  (interval 10 s × failure_threshold 3) plus one more interval (a check may have just passed when
+  the site stopped) plus 15 s for a loaded CI machine;
+- the measured RTO (that, plus the record's TTL a client may have cached) meets the declared 5m;
+- writes lost at the DR copies (marker rows, one a second) are within the declared rpo 1m.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from topoform.cli.main import cli
+
+from .deployment import EXAMPLES, module_deployment, wait_settled
+from .test_drill import _free_host_ports, _states
+
+SETTLE_TIMEOUT = 480
+
+
+@pytest.fixture(scope="module")
+def site(docker_client, stand_in_images, docker_engine, monkeypatch_module):
+    from . import deployment
+
+    original = deployment.compile_example
+
+    def with_free_ports(*args, **kwargs):
+        plan = original(*args, **kwargs)
+        _free_host_ports(plan)
+        return plan
+
+    monkeypatch_module.setattr(deployment, "compile_example", with_free_ports)
+    gen = module_deployment(docker_client, stand_in_images, "two-region-hot-dr", SETTLE_TIMEOUT)
+    deployed = next(gen)
+    deployed.host = docker_engine.address
+    yield deployed
+    next(gen, None)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    patch = pytest.MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+def test_site_failover_meets_the_declared_rto_and_rpo(site, docker_client, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", site.host)
+    wait_settled(site, SETTLE_TIMEOUT)  # the drill refuses an unhealthy stack; a loaded machine settles slowly
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["drill", str(EXAMPLES / "two-region-hot-dr.yaml"), "--stack", site.stack,
+                                      "--site", "primary", "--duration", "10s", "--yes", "--json"])
+    print(f"deployed in {site.apply_seconds:.0f}s, settled in {site.settle_seconds:.0f}s, "
+          f"drill took {time.monotonic() - started:.0f}s")
+    print(result.output)
+    data = json.loads(result.output[result.output.index("{"):])
+    (drill,) = data["drills"]
+    failover = drill["failover"]
+    assert failover["dns_seconds"] is not None and failover["dns_seconds"] <= 10 * 3 + 10 + 15, failover
+    assert failover["failover_seconds"] <= failover["rto"]["declared"], failover
+    lost = failover["writes_lost_seconds"]
+    assert lost and all(v is not None and v <= failover["rpo"]["declared"] for v in lost.values()), lost
+    assert result.exit_code == 0, result.output
+    assert set(_states(docker_client, site.stack).values()) == {"running"}
+
+
+def test_stopping_a_postgres_primary_measures_replica_lag_and_failed_writes(site, docker_client, monkeypatch):
+    """Marker rows written every second to db-users; its two replicas keep what it acknowledged
+    (streaming replication on one host: lag within 2 s of one marker interval); writes fail while it is down."""
+    monkeypatch.setenv("DOCKER_HOST", site.host)
+    wait_settled(site, SETTLE_TIMEOUT)
+    result = CliRunner().invoke(cli, ["drill", str(EXAMPLES / "two-region-hot-dr.yaml"), "--stack", site.stack,
+                                      "--fail", "databases.users:0", "--duration", "5s", "--yes", "--json"])
+    print(result.output)
+    data = json.loads(result.output[result.output.index("{"):])
+    (drill,) = data["drills"]
+    assert drill["stopped"] == ["db-users"]
+    figures = drill["data"]
+    assert set(figures["lag_at_fault"]) == {"db-users-replica-0", "db-users-replica-1"}, figures
+    assert all(v is not None and v <= 2.0 for v in figures["lag_at_fault"].values()), figures
+    assert all(v is not None and v <= 2.0 for v in figures["writes_lost_seconds"].values()), figures
+    assert figures["writes_failed_during_fault"] >= 2, figures
+    assert drill["recovered"] and result.exit_code == 0, result.output
+    assert set(_states(docker_client, site.stack).values()) == {"running"}

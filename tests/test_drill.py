@@ -1,0 +1,329 @@
+"""`topoform drill` orchestration on a fake container API: label filtering, restore on interrupt,
+exit codes. The probe load is real HTTP to 127.0.0.1, answered by small local servers standing in
+for the balancer copies (200 when that copy and a web copy are "running", else the connection drops).
+The real engine is exercised by tests/e2e/test_drill.py."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from topoform.cli.main import cli
+from topoform.dsl import load_blueprint
+from topoform.providers import compile_plan
+from topoform.providers.drill import engine as engine_module
+from topoform.providers.drill.engine import ContainerInfo
+from topoform.providers.drill.measure import measure
+from topoform.providers.drill.probe import Sample
+from topoform.providers.drill.run import Drill, Settings, exit_code
+from topoform.providers.drill.scenarios import prepare
+from topoform.providers.drill.stack import DrillError, find_stack, stack_labels
+
+ROOT = Path(__file__).resolve().parent.parent
+MINIMAL = ROOT / "blueprints" / "minimal-web.yaml"
+STACK = "unit"
+
+
+class FakeAPI:
+    """Containers of the Plan, plus an unrelated stack's; every call recorded. Its `list` ignores the
+    label filter on purpose: the drill must check labels itself."""
+
+    def __init__(self, plan, replicas_alive: bool = True):
+        self.calls: list[tuple[str, str]] = []
+        self.containers: dict[str, ContainerInfo] = {}
+        self.servers: list[http.server.ThreadingHTTPServer] = []
+        for resource in plan.resources:
+            if resource.type != "docker:index/container:Container":
+                continue
+            props = resource.properties
+            labels = {l["label"]: l["value"] for l in props["labels"]}
+            ports = {}
+            if props.get("ports"):
+                ports[(props["ports"][0]["internal"], "tcp")] = self._serve(resource.name)
+            self._add(ContainerInfo(f"id-{props['name']}", props["name"], labels, "running", "healthy", ports))
+        # Another stack of the same blueprint, with the same physical names: never to be touched.
+        for info in list(self.containers.values()):
+            other = dict(info.labels, **{"topoform.stack": "other"})
+            self._add(ContainerInfo("other-" + info.id, info.name, other, "running", "healthy"))
+
+    def _add(self, info: ContainerInfo) -> None:
+        self.containers[info.id] = info
+
+    def running(self, prefix: str) -> bool:
+        return any(c.status == "running" for c in self.containers.values()
+                   if c.labels.get("topoform.stack") == STACK and prefix in c.name)
+
+    def _serve(self, resource: str) -> int:
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if not fake.running(resource):
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.send_response(200 if fake.running("svc-web-") else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.servers.append(server)
+        return server.server_address[1]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+    # ContainerAPI
+    def list(self, labels):
+        self.calls.append(("list", ""))
+        return list(self.containers.values())
+
+    def inspect(self, container_id):
+        return self.containers[container_id]
+
+    def stop(self, container_id, timeout):
+        self.calls.append(("stop", container_id))
+        info = self.containers[container_id]
+        info.status, info.health = "exited", None
+
+    def start(self, container_id):
+        self.calls.append(("start", container_id))
+        info = self.containers[container_id]
+        info.status, info.health = "running", "healthy"
+
+    def exec(self, container_id, command):
+        raise AssertionError("no probe here execs")
+
+
+@pytest.fixture
+def minimal():
+    bp = load_blueprint(str(MINIMAL))
+    plan = compile_plan(bp, "docker", STACK)
+    api = FakeAPI(plan)
+    yield bp, plan, api
+    api.close()
+
+
+FAST = Settings(duration=0.6, recovery_timeout=5, settle_timeout=5, interval=0.02, poll=0.1)
+
+
+def _drill(api, plan, prepared, sleep=None):
+    kwargs = {"sleep": sleep} if sleep else {}
+    return Drill(api, stack_labels(plan), prepared.stack, prepared.entries, FAST, **kwargs)
+
+
+def test_only_containers_with_the_stack_labels_are_found_and_touched(minimal):
+    bp, plan, api = minimal
+    stack = find_stack(api, plan)
+    found = [c.container.id for copies in stack.values() for c in copies]
+    assert found and not any(i.startswith("other-") for i in found)
+    prepared = prepare(bp, plan, api, ["services.web"], False)
+    results = _drill(api, plan, prepared).run(prepared.scenarios)
+    touched = {i for call, i in api.calls if call in ("stop", "start")}
+    assert touched == {f"id-hello-{STACK}-svc-web-0", f"id-hello-{STACK}-svc-web-1"}
+    assert all(c.status == "running" for c in api.containers.values())
+    assert results[0].measured.outage_fraction >= 0.9 and results[0].matches_prediction
+
+
+def test_a_container_whose_labels_changed_since_it_was_found_is_not_stopped(minimal):
+    bp, plan, api = minimal
+    prepared = prepare(bp, plan, api, ["services.web:1"], False)
+    api.containers[f"id-hello-{STACK}-svc-web-1"].labels["topoform.stack"] = "someone-else"
+    with pytest.raises(DrillError, match="does not carry this stack's labels"):
+        _drill(api, plan, prepared).run(prepared.scenarios)
+    assert not [c for c in api.calls if c[0] == "stop"]
+
+
+def test_an_interrupt_during_the_fault_restores_what_was_stopped(minimal):
+    bp, plan, api = minimal
+    prepared = prepare(bp, plan, api, ["load_balancers.edge"], False)
+    calls = []
+
+    def sleep(seconds):
+        calls.append(seconds)
+        if seconds == FAST.duration:  # the fault itself: Ctrl-C half-way through
+            assert not api.running("lb-edge-")
+            raise KeyboardInterrupt
+        import time
+        time.sleep(seconds)
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        _drill(api, plan, prepared, sleep).run(prepared.scenarios)
+    assert FAST.duration in calls
+    assert [c for c in api.calls if c[0] == "start"] == [("start", f"id-hello-{STACK}-lb-edge-0"),
+                                                           ("start", f"id-hello-{STACK}-lb-edge-1")]
+    assert all(c.status == "running" for c in api.containers.values())
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works again after the restore
+
+
+def test_a_container_already_stopped_is_left_as_it_was(minimal):
+    bp, plan, api = minimal
+    prepared = prepare(bp, plan, api, ["services.web:0"], False)
+    drill = _drill(api, plan, prepared)
+    api.containers[f"id-hello-{STACK}-svc-web-0"].status = "exited"
+    stopped: list = []
+    drill._stop(prepared.scenarios[0].copies[0], stopped)
+    assert stopped == [] and not [c for c in api.calls if c[0] == "stop"]
+
+
+def test_two_copies_survive_one_down_and_every_objective_holds(minimal):
+    bp, plan, api = minimal
+    prepared = prepare(bp, plan, api, [], True)
+    assert [s.ref for s in prepared.scenarios] == ["load_balancers.edge", "services.web"]
+    results = _drill(api, plan, prepared).run(prepared.scenarios)
+    for result in results:
+        assert result.measured.failed_during_fault == 0 and result.measured.sent_during_fault > 5
+        assert result.matches_prediction and result.held
+    assert exit_code(results) == 0
+
+
+def test_a_redundant_component_that_goes_down_misses_its_objective(minimal, monkeypatch):
+    bp, plan, api = minimal
+    prepared = prepare(bp, plan, api, ["services.web:0"], False)
+    # Pretend the balancer cannot fail over: requests fail while either web copy is down.
+    monkeypatch.setattr(api, "running", lambda prefix: all(
+        c.status == "running" for c in api.containers.values()
+        if c.labels.get("topoform.stack") == STACK and "svc-web-" in c.name) if prefix == "svc-web-"
+        else FakeAPI.running(api, prefix))
+    prepared.scenarios[0].window = 0.0  # no health-check grace: any failure counts
+    drill = _drill(api, plan, prepared)
+    drill.settings = Settings(duration=0.6, recovery_timeout=5, settle_timeout=5, interval=0.02, poll=0.1, slack=0.0)
+    results = drill.run(prepared.scenarios)
+    assert not results[0].held and exit_code(results) == 3
+    assert [o.name for o in results[0].objectives if not o.held] == ["keeps serving with a copy down"]
+
+
+def test_measure_figures_from_samples():
+    samples = [Sample("e", t, t + 0.05, ok, "") for t, ok in
+               [(0.0, True), (1.0, False), (1.5, False), (2.0, True), (3.0, False), (4.0, True), (5.0, True)]]
+    m = measure(samples, fault=0.9, restore=3.5)
+    assert m.sent == 6 and m.failed == 3
+    assert m.sent_during_fault == 4 and m.failed_during_fault == 3
+    assert m.longest_outage == pytest.approx(1.05)  # 1.0 → the success answered at 2.05
+    assert m.first_success_after_fault == pytest.approx(1.15)
+    assert m.first_success_after_restore == pytest.approx(0.55)
+    assert m.last_failure_after_fault == pytest.approx(2.1)
+
+
+# ---- the command
+
+
+def _invoke(monkeypatch, api, *args, stdin=None):
+    monkeypatch.setattr(engine_module, "connect", lambda host=None: api)
+    return CliRunner().invoke(cli, ["drill", str(MINIMAL), "--stack", STACK, *args], input=stdin)
+
+
+def test_non_interactive_without_yes_refuses_before_touching_anything(minimal, monkeypatch):
+    _, _, api = minimal
+    result = _invoke(monkeypatch, api, "--all")
+    assert result.exit_code == 2 and "pass --yes" in result.output
+    assert "stop services.web (one copy: svc-web-0)" in result.output  # it said what it would do
+    assert not [c for c in api.calls if c[0] in ("stop", "start")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fail", "services.nope", "--yes"], "has no component 'services.nope'"),
+    (["--fail", "services.web:7", "--yes"], "services.web has 2 copies"),
+    (["--fail", "not a ref", "--yes"], "write a component reference"),
+    (["--yes"], "say what to fail"),
+    (["--all", "--target", "aws", "--yes"], "not supported yet on aws"),
+    (["--site", "primary", "--yes"], "needs a hot DR site"),
+    (["--site", "primary", "--all", "--yes"], "not together with --fail or --all"),
+    (["--all", "--duration", "5 seconds", "--yes"], "is not a duration"),
+])
+def test_bad_input_is_a_clear_error_with_exit_2(minimal, monkeypatch, args, message):
+    _, _, api = minimal
+    result = _invoke(monkeypatch, api, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not [c for c in api.calls if c[0] in ("stop", "start")]
+
+
+def test_a_stack_not_deployed_is_a_clear_error(minimal, monkeypatch):
+    _, _, api = minimal
+    monkeypatch.setattr(engine_module, "connect", lambda host=None: api)
+    result = CliRunner().invoke(cli, ["drill", str(MINIMAL), "--stack", "prod", "--all", "--yes"])
+    assert result.exit_code == 2 and "stack 'prod' of blueprint 'hello' is not deployed" in result.output
+
+
+def test_drill_command_runs_and_reports_predicted_next_to_measured(minimal, monkeypatch):
+    _, _, api = minimal
+    result = _invoke(monkeypatch, api, "--fail", "services.web", "--duration", "1s", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    (web,) = data["drills"]
+    assert web["predicted"]["down"] and web["measured"]["outage_fraction"] >= 0.9 and web["matches_prediction"]
+    assert all(c.status == "running" for c in api.containers.values())
+
+
+def test_drill_is_not_imported_by_other_commands():
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from topoform.cli.main import cli;"
+            "CliRunner().invoke(cli, ['report', 'blueprints/minimal-web.yaml']);"
+            "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith('topoform.providers.drill')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+# ---- site drills: the DNS client and the RTO/RPO verdicts
+
+
+def test_dns_a_reads_the_a_records_of_a_reply_from_127_0_0_1():
+    import socket
+    import struct
+
+    from topoform.providers.drill.failover import dns_a
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+
+    def answer():
+        query, peer = server.recvfrom(512)
+        header = query[:2] + struct.pack(">HHHHH", 0x8180, 1, 3, 0, 0)
+        question = query[12:]
+        records = b""
+        for address in ("10.1.2.3", "10.1.2.4"):
+            records += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(address)
+        records += b"\xc0\x0c" + struct.pack(">HHIH", 16, 1, 60, 3) + b"\x02hi"  # a TXT record: skipped
+        server.sendto(header + question + records, peer)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        assert dns_a(server.getsockname()[1], "api.shop.example.com") == ["10.1.2.3", "10.1.2.4"]
+    finally:
+        thread.join(5)
+        server.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        assert dns_a(silent.getsockname()[1], "api.shop.example.com", timeout=0.2) == []
+
+
+def test_site_objectives_compare_measured_failover_with_declared_rto_and_rpo():
+    from topoform.providers.drill.failover import Failover, SitePlan
+    from topoform.providers.drill.run import failover_seconds, site_objectives
+
+    site = SitePlan([], 8053, 60.0, 300.0, 60.0, 90.0, "health check 10s × 3 + DNS TTL 1m", 1.0,
+                    [object()], [object()])
+    fast = Failover(dns_seconds=35.0, dr_serves_seconds=1.0, data_lost={"db-dr": 0.5})
+    assert failover_seconds(site, fast) == 95.0  # DNS 35 s + a cached answer's TTL 60 s
+    assert [(o.name, o.held) for o in site_objectives(site, fast)] == [("rto", True), ("rpo", True)]
+    slow = Failover(dns_seconds=250.0, dr_serves_seconds=1.0, data_lost={"db-dr": 75.0})
+    assert [(o.name, o.held) for o in site_objectives(site, slow)] == [("rto", False), ("rpo", False)]
+    never = Failover(dns_seconds=None, data_lost={"db-dr": None})
+    assert [(o.name, o.held) for o in site_objectives(site, never)] == [("rto", False), ("rpo", False)]
