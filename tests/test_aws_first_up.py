@@ -342,8 +342,7 @@ dns:
 """
 
 
-@pytest.mark.parametrize("target", ["aws", pytest.param("docker", marks=pytest.mark.xfail(
-    strict=True, reason="needs `routing.refuse_unrouted_health_checks(ctx)` in providers/docker/dns.py (dockerfix)"))])
+@pytest.mark.parametrize("target", ["aws", "docker"])
 def test_a_health_check_path_no_route_takes_is_refused(target):
     """Only /v1/* is forwarded (the host rule does not see the checker's Host): /healthz gets the 404, for ever."""
     text = HEALTH_CHECKED if target == "aws" else HEALTH_CHECKED.replace(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from topoform.dsl.models import Cdn, Component, Dns, DnsHealthCheck, DnsRecord, LoadBalancer, ReverseProxy
 from topoform.dsl.models import Endpoint as DnsEndpoint
+from topoform.providers import routing
 
 from . import configs, images
 from .containers import health, upload
@@ -42,6 +43,7 @@ def health_probe(ctx: DockerContext, component: Component) -> tuple[str, int, st
 
 
 def dns(ctx: DockerContext, dns: Dns) -> None:
+    routing.refuse_unrouted_health_checks(ctx)
     zone = dns.zone.rstrip(".")
     sites = list(ctx.sites.by_name)
     addresses = {site: ctx.sites.allocate(site) for site in sites}
