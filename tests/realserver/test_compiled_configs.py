@@ -94,7 +94,10 @@ def test_the_every_section_blueprint_really_uses_every_section():
 # ==========================================================================
 
 HAPROXY = distinct_files("haproxy.cfg")
-NGINX = distinct_files("nginx.conf")
+# API gateways proxy to upstream blocks nginx resolves at start, not through a
+# resolver: tests/realserver/test_api_gateway.py runs them with live backends.
+NGINX = [(c, u) for c, u in distinct_files("nginx.conf")
+         if c.plan.get(c.name).component.partition(".")[0] != "api_gateways"]
 SCRIPTS = [(c, u) for c, u in distinct_files("") if u.executable or u.file.endswith(".sh")]
 REDIS = distinct_files("cache.conf")
 ZONES = distinct_files(".zone")
