@@ -181,15 +181,20 @@ class BuildContext:
     def prefix(component: Component) -> str:
         return f"{PREFIX[component.section]}-{component.name}"
 
-    @contextmanager
-    def owning(self, ref: str, source_path: tuple = ()) -> Iterator[ComponentInfo]:
-        """Resources added inside belong to component `ref` (`databases.users`, or `dns`)."""
+    def component_info(self, ref: str, source_path: tuple = ()) -> ComponentInfo:
+        """The Plan's entry for component `ref`, made (with its blueprint position) on first use."""
         info = self.plan.components.get(ref)
         if info is None:
             section = ref.partition(".")[0]
             kind = COMPONENT_TYPES.get(section) or PSEUDO_TYPES[ref]
             info = ComponentInfo(ref, kind, self.position(*(source_path or tuple(ref.split(".")))))
             self.plan.components[ref] = info
+        return info
+
+    @contextmanager
+    def owning(self, ref: str, source_path: tuple = ()) -> Iterator[ComponentInfo]:
+        """Resources added inside belong to component `ref` (`databases.users`, or `dns`)."""
+        info = self.component_info(ref, source_path)
         previous, self._component = self._component, ref
         try:
             yield info

@@ -145,8 +145,4 @@ def record(ctx: Any, others: Mapping[str, Availability], zones: int | None = Non
 
 
 def _info(ctx: Any, ref: str) -> ComponentInfo:
-    info = ctx.plan.components.get(ref)
-    if info is None:
-        with ctx.owning(ref, ("dns",) if ref == "dns" else ()) as info:
-            pass
-    return info
+    return ctx.component_info(ref, ("dns",) if ref == "dns" else ())
