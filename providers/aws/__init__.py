@@ -46,8 +46,8 @@ def platform(ctx: AwsContext) -> None:
 
 def finish(ctx: AwsContext) -> None:
     services.grant_access(ctx)
-    drills.build(ctx)  # FIS templates: after every component (their ARNs and alarms), before the DNS staging
-    ctx.certificates.defer_until_delegated()  # last: it leaves out what waits for DNS delegation
+    ctx.certificates.defer_until_delegated()  # it leaves out what waits for DNS delegation
+    drills.build(ctx)  # FIS templates last: for what this stage deploys, with its ARNs and alarms
 
 
 TARGET = Target(
