@@ -171,9 +171,12 @@ def _site(bp: Blueprint, outputs: dict[str, Any]) -> AwsScenario:
     recovery = recovery_section(bp)
     achievable = recovery.get("achievable") or {}
     dr_balancers = [k for k in outputs if k.startswith("drills.metrics.load_balancers.") and k.endswith(".dr")]
+    # The DR copies whose ReplicaLag CloudWatch reports (SitePlan.databases holds them by name here: a
+    # docker drill's marker-row pairs have no counterpart on aws).
+    dr_replicas = sorted(k.rpartition(".")[2] for k in outputs if k.startswith("drills.metrics.replicas.dr-"))
     site = SitePlan(records, None, float(bp.dns.ttl) if bp.dns and bp.dns.ttl else 0.0,
                     recovery["declared"]["rto"], recovery["declared"]["rpo"], float(achievable.get("rto") or 0),
-                    achievable.get("rto_basis", ""), float(achievable.get("rpo") or 0), dr_balancers, [])
+                    achievable.get("rto_basis", ""), float(achievable.get("rpo") or 0), dr_balancers, dr_replicas)
     scenario = Scenario("site primary", "whole site", [Stopped("every subnet of the primary site")], 0, "", True,
                         True, 0.0, "", site)
     return AwsScenario(scenario, "drills.site", str(outputs["drills.site"]))
@@ -398,7 +401,7 @@ class AwsDrill:
                     _metric(f"l{i}", "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replicas[n]}, "Maximum")
                     for i, n in enumerate(names)], fault - 60, fault + 60)
                 for i, name in enumerate(names):
-                    values = [v for s, v in series.get(f"l{i}", {}).items() if s <= fault < s + 60 or s <= fault]
+                    values = [v for s, v in series.get(f"l{i}", {}).items() if s <= fault]  # the fault's minute
                     got.lag_at_fault[name] = max(values) if values else None
                     # What had not reached the DR copy when the primary was cut off is what it lost.
                     got.data_lost[name] = got.lag_at_fault[name]
