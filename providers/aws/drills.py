@@ -164,7 +164,7 @@ class _Builder:
         statements[0]["Resource"].append(ref(group, "arn"))
 
     def site(self) -> None:
-        self.template(RECOVERY, "site", "cut every subnet of the primary site off (the DR drill)",
+        self.template(RECOVERY, "site", "cut every subnet of the primary site off, the DR drill",
                       {"action_id": "aws:network:disrupt-connectivity", "target_key": "Subnets",
                        "parameters": [{"key": "duration", "value": iso_duration(self.drills.duration)},
                                       {"key": "scope", "value": "all"}]},
