@@ -6,7 +6,7 @@ primary site one template per fault `topoform drill --target aws` can start:
 
 | component | template | FIS action (target resource type) |
 | --- | --- | --- |
-| service | `one-copy`, `every-copy` | `aws:ecs:stop-task` (`aws:ecs:task` by cluster and service, COUNT(1) / ALL) |
+| service | `one-copy`, `every-copy` | `aws:ecs:stop-task` (`aws:ecs:task` by the service's tags, COUNT(1) / ALL) |
 | database (RDS) | `reboot` | `aws:rds:reboot-db-instances` (`aws:rds:db` by ARN; `forceFailover` when Multi-AZ) |
 | cache (replication group, Multi-AZ) | `zone-power` | `aws:elasticache:replicationgroup-interrupt-az-power` (`aws:elasticache:replicationgroup` by tags, the site's first zone) |
 | the primary site (hot DR) | `site` | `aws:network:disrupt-connectivity` (`aws:ec2:subnet` by tags, scope `all`) |
@@ -119,12 +119,14 @@ class _Builder:
 
     # ---- the faults
 
-    def service(self, component: str, service, cluster) -> None:
-        params = {"cluster": ref(cluster, "name"), "service": ref(service, "name")}
+    def service(self, component: str, cluster) -> None:
+        # The service propagates its tags to its tasks (services.py: propagate_tags SERVICE): the three
+        # topoform tags name this service's tasks in this region, and nothing else.
         for fault, mode, what in (("one-copy", "COUNT(1)", "stop one task"), ("every-copy", "ALL", "stop every task")):
             self.template(component, fault, f"{what} of {component}",
                           {"action_id": "aws:ecs:stop-task", "target_key": "Tasks"},
-                          {"resource_type": "aws:ecs:task", "selection_mode": mode, "parameters": dict(params)})
+                          {"resource_type": "aws:ecs:task", "selection_mode": mode,
+                           "resource_tags": stack_tags(self.ctx, component)})
         tasks = f"arn:aws:ecs:{self.region}:{self.account}:task/{ref(cluster, 'name')}/*"
         self.used.setdefault("aws:ecs:stop-task", [
             {"Sid": "StopStackTasks", "Effect": "Allow", "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
@@ -205,9 +207,9 @@ class _Builder:
                 "tags": ctx.tags(PLATFORM),
             }, source=where)
             statements = [s for statements in self.used.values() for s in statements]
-            if any(action != "aws:ecs:stop-task" for action in self.used):  # tag-based and ARN-based targets resolve
-                statements.append({"Sid": "ResolveTargets", "Effect": "Allow", "Action": "tag:GetResources",
-                                   "Resource": "*"})  # tag:GetResources takes no resource-level permission
+            # Targets chosen by tags resolve through the tagging API (which takes no resource-level permission).
+            statements.append({"Sid": "ResolveTargets", "Effect": "Allow", "Action": "tag:GetResources",
+                               "Resource": "*"})
             ctx.add(ROLE_POLICY, f"{ROLE_NAME}-policy", {
                 "role": ref(ROLE_NAME, "name"), "policy": policy_document(statements),
             }, source=where)
@@ -269,7 +271,7 @@ def build(ctx: AwsContext) -> None:
     for component in chosen:
         section = component.partition(".")[0]
         if section == "services":
-            builder.service(component, builder.primary(ECS_SERVICE, component)[0], cluster)
+            builder.service(component, cluster)
         elif section == "databases":
             builder.database(component, [r for r in builder.primary(RDS_INSTANCE, component)
                                          if "replicate_source_db" not in r.properties])

@@ -202,8 +202,9 @@ def _actions_of(statement: dict) -> list[str]:
 
 
 @rule("fis-role-least-privilege", REFERENCE,
-      "Each action lists the IAM permissions the experiment role needs to run it; without one the experiment fails, "
-      "and a permission no action of the role's templates lists is more than the experiments need.")
+      "Each action lists the IAM permissions the experiment role needs to run it (and targets chosen by tags need "
+      "tag:GetResources); without one the experiment fails, and a permission none of them lists is more than the "
+      "experiments need.")
 def _least_privilege(plan):
     roles: dict[str, tuple] = {}
     for t in plan.of_type(TEMPLATE):
@@ -212,6 +213,8 @@ def _least_privilege(plan):
             needed = roles.setdefault(role.name, (role, set()))[1]
             for action in t.properties.get("actions") or []:
                 needed |= ACTIONS.get(action.get("action_id"), _action("", "")).permissions
+            if any(x.get("resource_tags") for x in t.properties.get("targets") or []):
+                needed.add("tag:GetResources")  # targets chosen by tags resolve through the tagging API
     for role, needed in roles.values():
         granted = {a for s in _grants(plan, role) for a in _actions_of(s)}
         for missing in sorted(needed - granted):
