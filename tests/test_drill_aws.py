@@ -349,3 +349,15 @@ def test_the_command_says_how_to_install_botocore(monkeypatch, blueprint_file, o
     monkeypatch.setitem(sys.modules, "botocore.session", None)  # as if botocore were not installed
     result = CliRunner().invoke(cli, ["drill", str(blueprint_file), "--target", "aws", "--all", "--yes"])
     assert result.exit_code == 1 and "pip install 'topoform[aws-drill]'" in result.output
+
+
+def test_aws_refusing_is_a_drill_that_cannot_run(design, outputs, clients):
+    bp, plan = design
+    client, stubs = clients
+    chosen = aws.choose(bp, plan, outputs, ["services.web"], False, None)
+    stubs["fis"].add_client_error("start_experiment", "AccessDeniedException", "not authorized to perform: "
+                                  "fis:StartExperiment", 403)
+    with pytest.raises(DrillError, match="AWS refused or could not be reached: .*fis:StartExperiment") as caught:
+        with aws.aws_errors():
+            _drill(client, outputs, Time(T0.timestamp())).run(chosen)
+    assert caught.value.exit_code == 1
