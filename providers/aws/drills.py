@@ -179,7 +179,10 @@ class _Builder:
             {"Sid": "ReadNetwork", "Effect": "Allow", "Resource": "*", "Action": [
                 "ec2:DescribeManagedPrefixLists", "ec2:DescribeNetworkAcls", "ec2:DescribeSubnets",
                 "ec2:DescribeVpcs", "ec2:GetManagedPrefixListEntries"]},
-            {"Sid": "CreateDenyAcl", "Effect": "Allow", "Action": "ec2:CreateNetworkAcl", "Resource": [acls, vpc]},
+            # The ACL FIS makes carries managedByFIS=true from its creation; it may be made in the stack's VPC only.
+            {"Sid": "CreateDenyAcl", "Effect": "Allow", "Action": "ec2:CreateNetworkAcl", "Resource": acls,
+             "Condition": {"StringEquals": {"aws:RequestTag/managedByFIS": "true"}}},
+            {"Sid": "CreateDenyAclInStackVpc", "Effect": "Allow", "Action": "ec2:CreateNetworkAcl", "Resource": vpc},
             {"Sid": "TagDenyAcl", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": acls,
              "Condition": {"StringEquals": {"ec2:CreateAction": "CreateNetworkAcl",
                                             "aws:RequestTag/managedByFIS": "true"}}},
