@@ -271,6 +271,21 @@ def test_retries_and_the_circuit_breaker_move_to_the_other_replica(gateway, sign
     assert seen, f"{paused} was never routed to again after it answered again"
 
 
+def test_a_stopped_verifier_refuses_rather_than_lets_requests_through(gateway, signing_key):
+    port, good = _port(gateway), bearer(token(signing_key))
+    with _stopped(gateway, "apigw-public-verifier"):
+        started = time.monotonic()
+        replies = [http(port, "/v1/items/whoami.txt", headers=good, timeout=SLOW) for _ in range(3)]
+        replies.append(http(port, "/v1/items/whoami.txt", timeout=SLOW))
+        elapsed = time.monotonic() - started
+        assert {(r.status, r.body) for r in replies} == {(503, b'{"message":"the token could not be checked"}')}, \
+            [(r.status, r.body[:80]) for r in replies]
+        assert elapsed < 4 * 2 + 4, f"4 refusals took {elapsed:.1f}s (the verifier's connect timeout is 2s)"
+        # routes without auth do not need it
+        assert http(port, "/catalog/whoami.txt").status == 200
+    assert until(lambda: http(port, "/v1/items/whoami.txt", headers=good).status == 200, 30)
+
+
 def test_teardown_leaves_nothing(gateway, docker_client):
     gateway.applier.destroy()
     assert leftovers(docker_client, gateway.stack) == {"containers": [], "networks": [], "volumes": []}

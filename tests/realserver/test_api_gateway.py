@@ -169,3 +169,15 @@ def _example_routes():
     bp = validate_file(str(EXAMPLE)).blueprint
     ctx = TARGET.context(bp, "dev")
     return api_gateways.context(ctx, bp.api_gateways["public"], "127.0.0.1:1").routes
+
+
+def test_a_verifier_that_is_down_gets_503_and_never_the_service(launcher, keys):
+    port = start_gateway(launcher, keys, jwt_key=(keys / "good.pub").read_text())
+    good = {"Authorization": "Bearer " + token(openssl_signer(keys / "good.key"))}
+    assert request(port, "/v1/orders/42", headers=good)[0] == 200
+    next(proc for proc in launcher.procs if proc.name == "verifier").stop()
+    for headers in (good, {}):
+        status, _, body = request(port, "/v1/orders/42", headers=headers)
+        assert (status, json.loads(body)) == (503, {"message": "the token could not be checked"})
+    # a route without auth does not ask the verifier
+    assert request(port, "/users")[0] == 200

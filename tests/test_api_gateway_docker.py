@@ -1,0 +1,52 @@
+"""The Docker gateway's answer when the JWT verifier cannot be reached.
+
+It runs for real in tests/e2e/test_api_gateway.py (a stopped verifier container) and
+tests/realserver/test_api_gateway.py (Debian's nginx and the verifier on loopback).
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+from topoform.dsl import validate_text
+from topoform.providers import compile_plan
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "blueprints", "api-and-nosql.yaml")
+
+
+def _plan(text: str | None = None):
+    source = open(EXAMPLE).read() if text is None else textwrap.dedent(text)
+    result = validate_text(source, file=EXAMPLE, base_dir=os.path.dirname(EXAMPLE), target="docker")
+    assert result.ok, "\n".join(d.render() for d in result.diagnostics)
+    return compile_plan(result.blueprint, "docker")
+
+
+def _uploads(plan, name: str) -> dict[str, dict]:
+    return {u["file"]: u for u in plan.get(name).properties["uploads"]}
+
+
+API_KEYS = """
+blueprint: keys
+services:
+  api: {image: python:3.12-slim, port: 8080, replicas: 2}
+api_gateways:
+  partners:
+    routes: [{path: /orders, target: services.api}]
+    auth: {api_keys: [key-one-123456]}
+"""
+
+
+def test_an_unreachable_verifier_is_a_503_on_every_route_that_needs_a_token():
+    conf = _uploads(_plan(), "apigw-public")["/etc/nginx/nginx.conf"]["content"]
+    guarded = conf.count("auth_request /_topoform_auth;")
+    assert guarded == 3 and conf.count("error_page 500 = @public_auth_unavailable;") == guarded
+    assert "return 503 '{\"message\":\"the token could not be checked\"}';" in conf
+    auth_location = conf.split("location = /_topoform_auth {", 1)[1].split("}", 1)[0]
+    assert "proxy_connect_timeout 2s;" in auth_location and "proxy_read_timeout 5s;" in auth_location
+
+
+def test_api_keys_need_no_verifier_fallback():
+    conf = _uploads(_plan(API_KEYS), "apigw-partners")["/etc/nginx/nginx.conf"]["content"]
+    assert "auth_unavailable" not in conf and "recursive_error_pages" not in conf
