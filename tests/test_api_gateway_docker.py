@@ -1,16 +1,22 @@
-"""The Docker gateway's answer when the JWT verifier cannot be reached.
+"""The Docker gateway's Plan beyond its nginx.conf: the DNS watch that follows moved containers,
+and the answer when the JWT verifier cannot be reached.
 
-It runs for real in tests/e2e/test_api_gateway.py (a stopped verifier container) and
-tests/realserver/test_api_gateway.py (Debian's nginx and the verifier on loopback).
+Both run for real: tests/e2e/test_api_gateway.py (a replica back at a new address, a stopped
+verifier) and tests/realserver/test_api_gateway.py (Debian's nginx and the verifier on loopback).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import textwrap
+
+import pytest
 
 from topoform.dsl import validate_text
 from topoform.providers import compile_plan
+from topoform.providers.docker.kinds import api_gateways
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "blueprints", "api-and-nosql.yaml")
@@ -36,6 +42,24 @@ api_gateways:
     routes: [{path: /orders, target: services.api}]
     auth: {api_keys: [key-one-123456]}
 """
+
+
+def test_the_gateway_watches_every_name_it_proxies_to():
+    watch = _uploads(_plan(), "apigw-public")[api_gateways.WATCH_SCRIPT]
+    assert watch["executable"] is True
+    assert watch["file"].startswith("/docker-entrypoint.d/")  # the image's entrypoint runs it before nginx
+    assert 'hosts="orders-v1 orders-v2 users public-verifier"' in watch["content"]
+    assert "nginx -s reload" in watch["content"]
+    keys = _uploads(_plan(API_KEYS), "apigw-partners")[api_gateways.WATCH_SCRIPT]["content"]
+    assert 'hosts="api"' in keys
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX shell")
+def test_the_watch_is_a_valid_shell_script(tmp_path):
+    script = tmp_path / "watch.sh"
+    script.write_text(_uploads(_plan(), "apigw-public")[api_gateways.WATCH_SCRIPT]["content"])
+    check = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
 
 
 def test_an_unreachable_verifier_is_a_503_on_every_route_that_needs_a_token():

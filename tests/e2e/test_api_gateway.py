@@ -23,6 +23,7 @@ import pytest
 
 from topoform.dsl import load_blueprint
 from topoform.providers import compile_plan
+from topoform.providers.docker.kinds.api_gateways import WATCH_INTERVAL
 
 from .applier import Applier
 from .deployment import Deployment, image_tags, leftovers, logs_of, not_settled, unique_stack, until, wait_settled
@@ -33,6 +34,7 @@ SETTLE_TIMEOUT = 90
 ISSUER, AUDIENCE = "https://issuer.e2e.test/", "e2e-api"
 PARTNER_KEY = "e2e-partner-key-0001"
 COOLDOWN = 5  # the blueprint's circuit_breaker.cooldown
+WATCH = WATCH_INTERVAL  # seconds between the gateway's looks at Docker's DNS
 SLOW = 20  # client timeout where the gateway waits for a route's 5s timeout (or a vanished address's ~3s)
 ROUTED_PATHS = ("v1/items", "v2/items", "v1/limited", "catalog")
 
@@ -140,6 +142,11 @@ def _stopped(gateway: Deployment, name: str):
             container.start()
             assert until(lambda: _healthy(container), 60), f"{name} did not come back:\n{logs_of(gateway, [name])}"
     return stopped()
+
+
+def _address(container, network: str) -> str:
+    container.reload()
+    return container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
 
 
 def _healthy(container) -> bool:
@@ -269,6 +276,38 @@ def test_retries_and_the_circuit_breaker_move_to_the_other_replica(gateway, sign
     seen = until(lambda: {_who(http(port, "/v1/items/whoami.txt", headers=good)) for _ in range(4)}
                  == {live, paused}, COOLDOWN + 15)
     assert seen, f"{paused} was never routed to again after it answered again"
+
+
+def test_a_replica_back_at_a_new_address_is_found_there(gateway, signing_key):
+    """A container that restarts after another took its address comes back elsewhere; the gateway
+    must follow it (its watch reloads nginx), never send its requests to the new holder."""
+    port, good = _port(gateway), bearer(token(signing_key))
+    live, moved = gateway.containers_of("services.items-v1")
+    network = gateway.applier.outputs["net-primary"]["name"]
+    old = _address(gateway.container(moved), network)
+    squatter = None
+    try:
+        with _stopped(gateway, moved):
+            squatter = gateway.applier.client.containers.run(
+                "python:3.12-slim", ["sh", "-c", f"mkdir -p v1/items && echo squatter > v1/items/whoami.txt && "
+                                                 "exec python -m http.server 8080"],
+                network=network, detach=True, labels={"topoform.stack": gateway.stack}, entrypoint=[])
+            squatter.reload()
+            assert _address(squatter, network) == old, (
+                f"the engine gave the squatter {_address(squatter, network)}, not {moved}'s freed {old}: "
+                "this test needs the address taken")
+        assert _address(gateway.container(moved), network) != old
+        _name_replica(gateway, moved)
+
+        def both_and_only_replicas():
+            seen = {_who(http(port, "/v1/items/whoami.txt", headers=good, timeout=SLOW)) for _ in range(4)}
+            return seen if seen == {live, moved} else None
+        seen = until(both_and_only_replicas, 3 * WATCH + COOLDOWN + 10)
+        answers = {_who(http(port, "/v1/items/whoami.txt", headers=good, timeout=SLOW)) for _ in range(6)}
+        assert seen and answers <= {live, moved}, f"after the move the gateway reached {answers}"
+    finally:
+        if squatter is not None:
+            squatter.remove(force=True)
 
 
 def test_a_stopped_verifier_refuses_rather_than_lets_requests_through(gateway, signing_key):

@@ -117,6 +117,9 @@ CONTRACTS: tuple[Contract, ...] = (
             "the Plan uploads /etc/nginx/nginx.conf, /etc/nginx/certs/{cert,key}.pem and pages under "
             "/usr/share/nginx/<site>/; the health check reads /var/run/nginx.pid",
             "busybox `wget` in the alpine variant for `wget … || curl … || python3 …` health checks",
+            "API gateways: the Plan uploads /docker-entrypoint.d/90-topoform-gateway-watch.sh, which the "
+            "entrypoint runs before nginx; it needs `getent` (musl-utils in alpine), `sort`, `sleep` and "
+            "`nginx -s reload`",
             "runs as root (the master), workers as nginx; STOPSIGNAL SIGQUIT",
         ),
         sources=(
