@@ -30,6 +30,7 @@ from topoform.providers import facts as common
 from topoform.providers.gateway_routes import routed_services
 from topoform.providers.plan import Availability, Facts, ref
 
+from ..certificates import arn_region
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
@@ -187,6 +188,15 @@ def custom_domain(ctx: AwsContext, gateway: ApiGateway, api: str, stage: str, si
     """The domain on a regional endpoint with an ACM certificate, and its alias record in the zone."""
     prefix = site_name(ctx.prefix(gateway), site)
     region = ctx.sites.region(site)
+    given = ctx.bp.aws.certificate_arn
+    in_zone = ctx.bp.dns is not None and ctx.certificates.in_zone(gateway.domain)
+    if ctx.bp.dns is not None and not in_zone and not (given and arn_region(given) == region):
+        # The certificate Topoform issues covers the zone's names only: API Gateway would refuse the domain.
+        raise ctx.unsupported(
+            f"{gateway.ref}: domain {gateway.domain} is not in dns.zone {ctx.certificates.zone_name()}, so the "
+            f"certificate issued for the zone does not cover it", f"use a domain in {ctx.certificates.zone_name()}, "
+            f"or set aws.certificate_arn to a certificate in {region} that covers {gateway.domain}",
+            "api_gateways", gateway.name, "domain")
     domain = ctx.add(DOMAIN, f"{prefix}-domain", {
         "domain_name": gateway.domain,
         "domain_name_configuration": {"certificate_arn": ctx.certificates.certificate(site),
@@ -196,8 +206,7 @@ def custom_domain(ctx: AwsContext, gateway: ApiGateway, api: str, stage: str, si
     ctx.add("aws:apigatewayv2/apiMapping:ApiMapping", f"{prefix}-mapping", {
         "api_id": ref(api, "id"), "domain_name": ref(domain, "id"), "stage": ref(stage, "id"), "region": region,
     })
-    zone = ctx.bp.dns.zone.rstrip(".") if ctx.bp.dns is not None else None
-    if zone and (gateway.domain == zone or gateway.domain.endswith("." + zone)) and site == PRIMARY:
+    if in_zone and site == PRIMARY:
         ctx.add("aws:route53/record:Record", f"{prefix}-domain-record", {
             "zone_id": ctx.certificates.zone_id(), "name": gateway.domain, "type": "A",
             "aliases": [{"name": ref(domain, "domain_name_configuration.target_domain_name"),
