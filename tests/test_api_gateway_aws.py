@@ -77,3 +77,36 @@ def test_a_domain_outside_the_zone_is_refused_unless_a_certificate_covers_it():
     p = plan(domain="api.example.net", extra=f"aws: {{certificate_arn: '{arn}'}}\n")
     assert p.get("apigw-public-domain").properties["domain_name_configuration"]["certificate_arn"] == arn
     assert "apigw-public-domain-record" not in p  # not our zone's name: no record for it
+
+
+WRONG_BALANCER = """
+blueprint: shop
+services:
+  orders: {image: python:3.12-slim, port: 8080}
+  users: {image: python:3.12-slim, port: 8080}
+load_balancers:
+  inner:
+    internal: true
+    routes:
+      - {path: "/users*", target: services.users}
+      - {path: "/*", target: services.orders}
+api_gateways:
+  public:
+    routes:
+      - {path: /users, methods: [GET], target: services.users}
+      - {path: /orders, target: ROUTED}
+"""
+
+
+def _balancer_plan(routed: str):
+    result = validate_text(textwrap.dedent(WRONG_BALANCER).replace("ROUTED", routed), file="test.yaml", target="aws")
+    assert result.ok, "\n".join(d.render() for d in result.diagnostics)
+    return compile_plan(result.blueprint, "aws")
+
+
+def test_the_balancer_behind_the_vpc_link_must_route_the_path_to_the_target():
+    """The integration reaches the balancer's listener; its rules, not the gateway, pick the service."""
+    assert "apigw-public-to-users" in _balancer_plan("services.orders")
+    with pytest.raises(UnsupportedError, match=r"route /orders targets services.users, but load_balancers.inner "
+                                               r"forwards /orders to services.orders"):
+        _balancer_plan("services.users")
