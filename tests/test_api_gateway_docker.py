@@ -7,6 +7,7 @@ verifier) and tests/realserver/test_api_gateway.py (Debian's nginx and the verif
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,3 +75,27 @@ def test_an_unreachable_verifier_is_a_503_on_every_route_that_needs_a_token():
 def test_api_keys_need_no_verifier_fallback():
     conf = _uploads(_plan(API_KEYS), "apigw-partners")["/etc/nginx/nginx.conf"]["content"]
     assert "auth_unavailable" not in conf and "recursive_error_pages" not in conf
+
+
+RS256 = """
+blueprint: keys
+services:
+  api: {image: python:3.12-slim, port: 8080}
+api_gateways:
+  public:
+    routes: [{path: /orders, target: services.api}]
+    auth: {jwt: {issuer: https://id.example.com/, audience: shop, algorithm: RS256, key: KEY}}
+"""
+
+
+@pytest.mark.parametrize("key", ["a-shared-secret-not-a-key", "'-----BEGIN PUBLIC KEY-----\\nbm90IGEga2V5\\n-----END PUBLIC KEY-----\\n'"])
+def test_an_rs256_key_the_verifier_cannot_read_is_refused(key):
+    from topoform.providers.base import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="is not an RSA public key in PEM"):
+        _plan(RS256.replace("KEY", key))
+
+
+def test_the_examples_rs256_key_is_read():
+    conf = _uploads(_plan(), "apigw-public-verifier")[api_gateways.VERIFIER_CONFIG]["content"]
+    assert api_gateways.rs256_key_readable(json.loads(conf)["key"])

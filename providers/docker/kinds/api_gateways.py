@@ -103,6 +103,22 @@ def watch_script(conf: GatewayContext) -> str:
     return render("gateway-watch.sh.j2", name=conf.name, hosts=list(dict.fromkeys(hosts)), interval=WATCH_INTERVAL)
 
 
+def rs256_key_readable(pem: str) -> bool:
+    """Whether the verifier (templates/jwt-verifier.py, loaded from its source) reads `pem` as an RSA key."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("topoform_jwt_verifier", VERIFIER_SOURCE)
+    verifier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verifier)  # type: ignore[union-attr]
+    if "PUBLIC KEY-----" not in pem:
+        return False
+    try:
+        n, e = verifier.rsa_public_key(pem)
+    except (ValueError, IndexError):
+        return False
+    return n.bit_length() >= 1024 and e > 1
+
+
 def build(ctx: DockerContext, gateway: ApiGateway) -> None:
     prefix, host = ctx.prefix(gateway), ctx.names.host(gateway)
     jwt = gateway.auth.jwt if gateway.auth else None
@@ -110,6 +126,12 @@ def build(ctx: DockerContext, gateway: ApiGateway) -> None:
         raise ctx.unsupported(f"{gateway.ref}: the docker gateway verifies tokens itself and needs `key`",
                               "give auth.jwt a `key`: the HS256 secret or the RS256 public key (PEM)",
                               "api_gateways", gateway.name, "auth", "jwt")
+    if jwt is not None and jwt.algorithm == "RS256" and not rs256_key_readable(jwt.key):
+        # The verifier would exit at start on it, and every request needing a token get 503.
+        raise ctx.unsupported(f"{gateway.ref}: auth.jwt.key is not an RSA public key in PEM, which RS256 needs",
+                              "give the public key as `-----BEGIN PUBLIC KEY-----` … (SubjectPublicKeyInfo) or "
+                              "`-----BEGIN RSA PUBLIC KEY-----` … (PKCS#1), or use algorithm: HS256 with a secret",
+                              "api_gateways", gateway.name, "auth", "jwt", "key")
     verifier_host = f"{host}-verifier"
     conf_ctx = context(ctx, gateway, f"{verifier_host}:{VERIFIER_PORT}" if jwt else None)
     conf, watch = render_gateway_conf(conf_ctx), watch_script(conf_ctx)
