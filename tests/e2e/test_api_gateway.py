@@ -171,6 +171,8 @@ def test_versions_reach_different_services(gateway, signing_key):
     assert v1 == set(gateway.containers_of("services.items-v1")), f"/v1/items answered by {v1}"
     assert v2 == set(gateway.containers_of("services.items-v2")), f"/v2/items answered by {v2}"
     assert http(port, "/v3/items/whoami.txt", headers=good).status == 404
+    # a route is its path and below it, as on API Gateway: /v1/itemsx is no route of /v1/items
+    assert http(port, "/v1/itemsx/whoami.txt", headers=good).status == 404
 
 
 def test_a_token_is_required_and_checked(gateway, signing_key):
