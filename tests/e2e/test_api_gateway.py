@@ -21,12 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from topoform.dsl import load_blueprint
-from topoform.providers import compile_plan
 from topoform.providers.docker.kinds.api_gateways import WATCH_INTERVAL
 
-from .applier import Applier
-from .deployment import Deployment, image_tags, leftovers, logs_of, not_settled, unique_stack, until, wait_settled
+from .deployment import Deployment, deploy, leftovers, logs_of, not_settled, until, wait_settled
 from .probes import Reply, exec_in, http, wait_http
 
 BLUEPRINT = Path(__file__).resolve().parent / "blueprints" / "gateway.yaml"
@@ -74,23 +71,14 @@ def signing_key():
 
 @pytest.fixture(scope="module")
 def gateway(docker_client, stand_in_images, signing_key):
-    variables = {"jwt_public_pem": public_pem(signing_key)}
-    plan = compile_plan(load_blueprint(str(BLUEPRINT), variables), "docker", unique_stack())
-    stand_in_images(image_tags(plan))
-    applier = Applier(docker_client, plan)
-    started = time.monotonic()
-    try:
-        applied = applier.apply()
-    except BaseException:
-        applier.destroy(remove_protected=True)
-        raise
-    deployment = Deployment("gateway", plan, applier, applied, time.monotonic() - started)
+    deployment = deploy(docker_client, stand_in_images, "gateway", {"jwt_public_pem": public_pem(signing_key)},
+                        blueprint=BLUEPRINT)
     deployment.states = wait_settled(deployment, SETTLE_TIMEOUT)
     for service in ("services.items-v1", "services.items-v2", "services.catalog"):
         for name in deployment.containers_of(service):
             _name_replica(deployment, name)
     yield deployment
-    applier.destroy(remove_protected=True)
+    deployment.applier.destroy(remove_protected=True)
 
 
 def _name_replica(gateway: Deployment, name: str) -> None:
