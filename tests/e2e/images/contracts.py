@@ -126,7 +126,8 @@ CONTRACTS: tuple[Contract, ...] = (
             "https://github.com/nginxinc/docker-nginx (mainline/alpine-slim/Dockerfile, entrypoint/docker-entrypoint.sh)",
         ),
         cannot_prove="nginx 1.27 directives newer than Debian's 1.22; the official 10-/15-/20-/30- entrypoint.d "
-                     "scripts (ipv6 listen, envsubst templates, worker tuning) are not reproduced",
+                     "scripts (ipv6 listen, envsubst templates, worker tuning) are not reproduced; the gateway watch runs "
+                     "glibc's getent, not musl's",
         entrypoint=("/docker-entrypoint.sh",),
         cmd=("nginx", "-g", "daemon off;"),
         stopsignal="SIGQUIT",
