@@ -101,7 +101,7 @@ def test_a_route_with_methods_wins_over_one_without_on_docker_as_on_aws():
     """)
     plan = plan_of(text, "docker")
     conf = next(u["content"] for r in plan.resources if r.name == "apigw-public" for u in r.properties["uploads"])
-    block = conf[conf.index("location /orders {"):]
+    block = conf[conf.index("location = /orders {"):]
     assert block.index("^(GET|HEAD)$") < block.index("return 520;")
 
 
@@ -199,7 +199,7 @@ def test_docker_gateway_has_a_verifier_and_a_valid_config():
                                             "svc-orders-v2-1", "svc-users-0", "svc-users-1", "apigw-public-verifier"]
     conf = next(u["content"] for u in gateway_container.properties["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     assert "auth_request /_topoform_auth;" in conf
-    assert "location /v1/orders {" in conf and "location /v2/orders {" in conf
+    assert "location = /v1/orders {" in conf and "location /v2/orders/ {" in conf
     assert "server orders-v1:8080 max_fails=5 fail_timeout=30s;" in conf
     assert "limit_req zone=public_client burst=10 nodelay;" in conf
     assert "client_max_body_size 1024k;" in conf

@@ -157,13 +157,22 @@ class Certificates:
                                         "aws")
         return self._issued(region)
 
+    def in_zone(self, name: str) -> bool:
+        zone = self.zone_name()
+        return name == zone or name.endswith("." + zone)
+
     def certificate_names(self) -> list[str]:
-        """Names one issued certificate covers: the zone, `*.zone`, and record names below that."""
+        """Names one issued certificate covers: the zone, `*.zone`, and the record names and component
+        `domain`s (an API gateway's) deeper than that: a wildcard covers one label only."""
         zone = self.zone_name()
         names = {f"*.{zone}"}
         for record in self._ctx.bp.dns.records:
             if record.name.count(".") >= 1 and record.name not in ("@", "*"):
                 names.add(self.record_fqdn(record.name))
+        for component in self._ctx.bp.components():
+            domain = getattr(component, "domain", None)
+            if domain and self.in_zone(domain) and domain.count(".") > zone.count(".") + 1:
+                names.add(domain)
         return sorted(names)
 
     def _issued(self, region: str) -> str:

@@ -18,6 +18,7 @@ Mutation = Callable[[Plan], None]
 HOT_DR, THREE_TIER, LAYER4, MINIMAL = ("blueprints/two-region-hot-dr", "blueprints/three-tier",
                                        "valid/layer4-and-queues", "blueprints/minimal-web")
 DRILLS = "drills-hot-dr"  # a matrix variant (tests/aws_rules/matrix.py EXTRA)
+GATEWAY, GATEWAY_DOMAIN = "blueprints/api-and-nosql", "valid/api-gateway-domain"
 
 
 def _find(plan: Plan, where: str) -> Resource:
@@ -176,6 +177,14 @@ BREAKS: dict[str, tuple[str, Mutation]] = {
     "fis-role-trusts-fis": (DRILLS, setp("drill-role", assume_role_policy={"$json": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}})),
     "fis-role-least-privilege": (DRILLS, setp("drill-role-policy", policy=policy("ecs:StopTask", "ecs:*"))),
+    "apigw-route-keys": (GATEWAY, setp("apigw-public-route-0-any-v1-orders-proxy", route_key="ANY /{proxy+}/v1")),
+    "apigw-jwt-authorizer": (GATEWAY, setp("apigw-public-jwt", jwt_configuration__audiences=[])),
+    "apigw-private-integration": (GATEWAY, setp("apigw-public-to-users", payload_format_version="2.0")),
+    "apigw-stage-throttling": (GATEWAY, setp("apigw-public-stage", route_settings__0__route_key="POST /v9/orders")),
+    "apigw-access-log-format": (GATEWAY, setp("apigw-public-stage", access_log_settings__format='{"ip":"$context.identity.sourceIp"}')),
+    "apigw-custom-domain-certificate": (GATEWAY_DOMAIN, setp("acm-us-east-1", subject_alternative_names=["*.shop.example.com"])),
+    "apigw-custom-domain-routing": (GATEWAY_DOMAIN, setp("apigw-public-domain-record", name="api.shop.example.com")),
+    "apigw-http-api-metrics": (GATEWAY, setp("apigw-public-5xx", metric_name="5XXError")),
 }
 
 

@@ -66,9 +66,11 @@ class Deployment:
 
 
 def deploy(client: Any, ensure_images: Callable[[Iterable[str]], None], name: str,
-           variables: dict[str, Any] | None = None) -> Deployment:
-    """Compile, build the stand-ins, apply; on a failed apply, destroy what was made and re-raise."""
-    plan = compile_example(name, unique_stack(), variables)
+           variables: dict[str, Any] | None = None, blueprint: Path | None = None) -> Deployment:
+    """Compile (the example `name`, or the file `blueprint`), build the stand-ins, apply; on a failed
+    apply, destroy what was made and re-raise."""
+    plan = (compile_plan(load_blueprint(str(blueprint), variables), "docker", unique_stack()) if blueprint
+            else compile_example(name, unique_stack(), variables))
     ensure_images(image_tags(plan))
     applier = Applier(client, plan)
     started = time.monotonic()

@@ -76,25 +76,29 @@ def request(port: int, path: str, method: str = "GET", headers: dict | None = No
         conn.close()
 
 
-def start_gateway(launcher, keys, jwt_key: str | None = None, algorithm: str = "RS256", **changes):
-    """The example's gateway: backends, verifier and nginx on loopback ports; returns nginx's port."""
+def start_gateway(launcher, keys, jwt_key: str | None = None, algorithm: str = "RS256", blueprint: Path = EXAMPLE,
+                  **changes):
+    """The example's gateway (or `blueprint`'s `public` one): backends, verifier and nginx on loopback
+    ports; returns nginx's port."""
     nginx = require("nginx", "nginx")
-    bp = validate_file(str(EXAMPLE)).blueprint
+    bp = validate_file(str(blueprint)).blueprint
     gateway = bp.api_gateways["public"]
     if jwt_key is not None:
         gateway.auth.jwt.key = jwt_key
-    gateway.auth.jwt.algorithm = algorithm
+    if gateway.auth is not None:
+        gateway.auth.jwt.algorithm = algorithm
     ctx = TARGET.context(bp, "dev")
     verifier_port = free_port()
-    compiled = api_gateways.context(ctx, gateway, f"127.0.0.1:{verifier_port}")
+    compiled = api_gateways.context(ctx, gateway, f"127.0.0.1:{verifier_port}" if gateway.auth else None)
     upstreams = []
     for upstream in compiled.upstreams:
         name = upstream.name.split("_", 1)[1]  # services_orders_v1 → orders_v1
         upstreams.append(GatewayUpstream(upstream.name, "127.0.0.1", start_identity_server(launcher, name)[1]))
-    config = launcher.workdir / "jwt.json"
-    config.write_text(api_gateways.verifier_config(gateway))
-    launcher.start("verifier", [sys.executable, str(api_gateways.VERIFIER_SOURCE), str(config), str(verifier_port),
-                                "127.0.0.1"], wait_port=verifier_port)
+    if gateway.auth is not None:
+        config = launcher.workdir / "jwt.json"
+        config.write_text(api_gateways.verifier_config(gateway))
+        launcher.start("verifier", [sys.executable, str(api_gateways.VERIFIER_SOURCE), str(config),
+                                    str(verifier_port), "127.0.0.1"], wait_port=verifier_port)
     port = free_port()
     (launcher.workdir / "tmp").mkdir(exist_ok=True)
     conf_ctx = dataclasses.replace(compiled, port=port, upstreams=tuple(upstreams), runtime=runtime(
@@ -169,3 +173,42 @@ def _example_routes():
     bp = validate_file(str(EXAMPLE)).blueprint
     ctx = TARGET.context(bp, "dev")
     return api_gateways.context(ctx, bp.api_gateways["public"], "127.0.0.1:1").routes
+
+
+def test_a_verifier_that_is_down_gets_503_and_never_the_service(launcher, keys):
+    port = start_gateway(launcher, keys, jwt_key=(keys / "good.pub").read_text())
+    good = {"Authorization": "Bearer " + token(openssl_signer(keys / "good.key"))}
+    assert request(port, "/v1/orders/42", headers=good)[0] == 200
+    next(proc for proc in launcher.procs if proc.name == "verifier").stop()
+    for headers in (good, {}):
+        status, _, body = request(port, "/v1/orders/42", headers=headers)
+        assert (status, json.loads(body)) == (503, {"message": "the token could not be checked"})
+    # a route without auth does not ask the verifier
+    assert request(port, "/users")[0] == 200
+
+
+ROOT_AND_PREFIXES = """
+blueprint: prefixes
+services:
+  home: {image: python:3.12-slim, port: 8080}
+  orders: {image: python:3.12-slim, port: 8080}
+api_gateways:
+  public:
+    routes:
+      - {path: /, target: services.home}
+      - {path: /orders, target: services.orders}
+      - {version: v2, path: /, methods: [GET], target: services.orders}
+"""
+
+
+def test_a_route_is_its_path_and_below_and_a_root_route_takes_the_rest(launcher, keys, tmp_path):
+    """/orders serves /orders and /orders/…, not /ordersx (as API Gateway's /orders and /orders/{proxy+});
+    a route on / replaces the gateway's own 404 (two `location /` would fail nginx -t)."""
+    blueprint = tmp_path / "prefixes.yaml"
+    blueprint.write_text(ROOT_AND_PREFIXES)
+    port = start_gateway(launcher, keys, blueprint=blueprint)
+    answers = {path: (lambda r: (r[0], r[2].split()[0] if r[0] == 200 else None))(request(port, path))
+               for path in ("/orders", "/orders/42", "/ordersx", "/", "/anything", "/v2", "/v2/7", "/v2x")}
+    assert answers == {"/orders": (200, "orders"), "/orders/42": (200, "orders"), "/ordersx": (200, "home"),
+                       "/": (200, "home"), "/anything": (200, "home"), "/v2": (200, "orders"),
+                       "/v2/7": (200, "orders"), "/v2x": (200, "home")}, answers

@@ -22,6 +22,7 @@ an SRV registration.
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any, Mapping
 
 from topoform.dsl.models import ApiGateway, Service
@@ -30,6 +31,7 @@ from topoform.providers import facts as common
 from topoform.providers.gateway_routes import routed_services
 from topoform.providers.plan import Availability, Facts, ref
 
+from ..certificates import arn_region
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
@@ -98,9 +100,43 @@ def balancer_for(ctx: AwsContext, gateway: ApiGateway, svc: Service, site: str) 
         "api_gateways", gateway.name, "routes", index, "target")
 
 
+def balancer_sends(lb: Any, path: str) -> set[str]:
+    """The services `lb`'s listener rules (load_balancers.py: in route order, the catch-all as the
+    default action) forward a request for `path` to; rules that also match a Host are left out."""
+    rules: dict[tuple, set[str]] = {}
+    for route in lb.routes or ():
+        rules.setdefault((route.path, route.host), set()).add(route.target)
+    catch_all = next((key for key in rules if key[0] in load_balancers.CATCH_ALL and key[1] is None), None)
+    default = rules.pop(catch_all) if catch_all is not None else set()
+    for (pattern, host), targets in rules.items():
+        if host is None and fnmatch.fnmatchcase(path, pattern):  # ALB path patterns: * and ? wildcards
+            return targets
+    return default
+
+
+def check_balancer_paths(ctx: AwsContext, gateway: ApiGateway) -> None:
+    """The VPC link reaches a balancer's listener, whose own rules pick the service: they must pick the
+    route's target for the route's paths, or the gateway would serve another service's answers."""
+    for i, route in enumerate(gateway.routes):
+        _, lb = balancer_for(ctx, gateway, ctx.bp.component(route.target), PRIMARY)
+        for path in (route.full_path, route.full_path.rstrip("/") + "/x"):
+            sends = balancer_sends(lb, path)
+            if route.target not in sends:
+                ctx.refuse(f"{gateway.ref}: route {route.full_path} targets {route.target}, but {lb.ref} forwards "
+                           f"{path} to {', '.join(sorted(sends)) or 'nothing (404)'}",
+                           f"give {lb.ref} a route for {route.full_path} to {route.target}, or target what it "
+                           "routes there", "api_gateways", gateway.name, "routes", i, "target")
+                break
+            if len(sends) > 1 and route.full_path == path:
+                ctx.warn(f"{gateway.ref}: route {route.full_path} targets {route.target}, but {lb.ref} shares "
+                         f"{path} among {', '.join(sorted(sends))} by weight", None,
+                         "api_gateways", gateway.name, "routes", i, "target")
+
+
 def build(ctx: AwsContext, gateway: ApiGateway) -> None:
     refusals(ctx, gateway)
     services = routed_services(ctx, gateway)
+    check_balancer_paths(ctx, gateway)
     for site in ctx.sites.all:
         build_at(ctx, gateway, services, site)
     ctx.export(gateway, ("url", "host", "name"))
@@ -187,6 +223,15 @@ def custom_domain(ctx: AwsContext, gateway: ApiGateway, api: str, stage: str, si
     """The domain on a regional endpoint with an ACM certificate, and its alias record in the zone."""
     prefix = site_name(ctx.prefix(gateway), site)
     region = ctx.sites.region(site)
+    given = ctx.bp.aws.certificate_arn
+    in_zone = ctx.bp.dns is not None and ctx.certificates.in_zone(gateway.domain)
+    if ctx.bp.dns is not None and not in_zone and not (given and arn_region(given) == region):
+        # The certificate Topoform issues covers the zone's names only: API Gateway would refuse the domain.
+        raise ctx.unsupported(
+            f"{gateway.ref}: domain {gateway.domain} is not in dns.zone {ctx.certificates.zone_name()}, so the "
+            f"certificate issued for the zone does not cover it", f"use a domain in {ctx.certificates.zone_name()}, "
+            f"or set aws.certificate_arn to a certificate in {region} that covers {gateway.domain}",
+            "api_gateways", gateway.name, "domain")
     domain = ctx.add(DOMAIN, f"{prefix}-domain", {
         "domain_name": gateway.domain,
         "domain_name_configuration": {"certificate_arn": ctx.certificates.certificate(site),
@@ -196,8 +241,7 @@ def custom_domain(ctx: AwsContext, gateway: ApiGateway, api: str, stage: str, si
     ctx.add("aws:apigatewayv2/apiMapping:ApiMapping", f"{prefix}-mapping", {
         "api_id": ref(api, "id"), "domain_name": ref(domain, "id"), "stage": ref(stage, "id"), "region": region,
     })
-    zone = ctx.bp.dns.zone.rstrip(".") if ctx.bp.dns is not None else None
-    if zone and (gateway.domain == zone or gateway.domain.endswith("." + zone)) and site == PRIMARY:
+    if in_zone and site == PRIMARY:
         ctx.add("aws:route53/record:Record", f"{prefix}-domain-record", {
             "zone_id": ctx.certificates.zone_id(), "name": gateway.domain, "type": "A",
             "aliases": [{"name": ref(domain, "domain_name_configuration.target_domain_name"),

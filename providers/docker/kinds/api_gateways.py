@@ -9,9 +9,12 @@ answers, `proxy_cache` for GET routes with `cache`. JWTs: nginx OSS has no
 JWT module, so `auth_request` asks a verifier container (python:3.12-slim
 running the uploaded templates/jwt-verifier.py); API keys are a `map`.
 
-nginx resolves the upstream names when it starts, so each gateway
-container waits for the verifier and for the containers of every routed
-service at its site (their aliases resolve once they exist).
+nginx resolves the upstream names when it loads its configuration, so
+each gateway container waits for the verifier and for the containers of
+every routed service at its site (their aliases resolve once they exist),
+and a watch (templates/gateway-watch.sh.j2, started by the image's
+entrypoint) reloads nginx when Docker's answers for those names change: a
+replaced container has a new address.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from topoform.providers.plan import Availability, Facts
 
 from .. import images
 from ..configs.gateway import GatewayContext, GatewayCors, GatewayRouteConf, GatewayUpstream, render_gateway_conf
+from ..configs.rendering import render
 from ..containers import health, upload
 from ..context import DockerContext
 from ..endpoint import Endpoint, endpoint_attribute
@@ -39,6 +43,8 @@ VERIFIER_PORT = 9000
 VERIFIER_CODE = "/opt/topoform/jwt-verifier.py"
 VERIFIER_CONFIG = "/etc/topoform/jwt.json"
 VERIFIER_SOURCE = Path(__file__).resolve().parent.parent / "templates" / "jwt-verifier.py"
+WATCH_SCRIPT = "/docker-entrypoint.d/90-topoform-gateway-watch.sh"
+WATCH_INTERVAL = 5  # seconds between looks at Docker's DNS answers
 _ALIVE = 'test -s /var/run/nginx.pid && kill -0 "$(cat /var/run/nginx.pid)"'
 
 
@@ -89,6 +95,30 @@ def verifier_config(gateway: ApiGateway) -> str:
                        "audience": jwt.audience}, indent=2, sort_keys=True) + "\n"
 
 
+def watch_script(conf: GatewayContext) -> str:
+    """The entrypoint.d script that reloads nginx when a name it proxies to resolves differently."""
+    hosts = [upstream.host for upstream in conf.upstreams]
+    if conf.jwt_verifier:
+        hosts.append(conf.jwt_verifier.rsplit(":", 1)[0])
+    return render("gateway-watch.sh.j2", name=conf.name, hosts=list(dict.fromkeys(hosts)), interval=WATCH_INTERVAL)
+
+
+def rs256_key_readable(pem: str) -> bool:
+    """Whether the verifier (templates/jwt-verifier.py, loaded from its source) reads `pem` as an RSA key."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("topoform_jwt_verifier", VERIFIER_SOURCE)
+    verifier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verifier)  # type: ignore[union-attr]
+    if "PUBLIC KEY-----" not in pem:
+        return False
+    try:
+        n, e = verifier.rsa_public_key(pem)
+    except (ValueError, IndexError):
+        return False
+    return n.bit_length() >= 1024 and e > 1
+
+
 def build(ctx: DockerContext, gateway: ApiGateway) -> None:
     prefix, host = ctx.prefix(gateway), ctx.names.host(gateway)
     jwt = gateway.auth.jwt if gateway.auth else None
@@ -96,8 +126,15 @@ def build(ctx: DockerContext, gateway: ApiGateway) -> None:
         raise ctx.unsupported(f"{gateway.ref}: the docker gateway verifies tokens itself and needs `key`",
                               "give auth.jwt a `key`: the HS256 secret or the RS256 public key (PEM)",
                               "api_gateways", gateway.name, "auth", "jwt")
+    if jwt is not None and jwt.algorithm == "RS256" and not rs256_key_readable(jwt.key):
+        # The verifier would exit at start on it, and every request needing a token get 503.
+        raise ctx.unsupported(f"{gateway.ref}: auth.jwt.key is not an RSA public key in PEM, which RS256 needs",
+                              "give the public key as `-----BEGIN PUBLIC KEY-----` … (SubjectPublicKeyInfo) or "
+                              "`-----BEGIN RSA PUBLIC KEY-----` … (PKCS#1), or use algorithm: HS256 with a secret",
+                              "api_gateways", gateway.name, "auth", "jwt", "key")
     verifier_host = f"{host}-verifier"
-    conf = render_gateway_conf(context(ctx, gateway, f"{verifier_host}:{VERIFIER_PORT}" if jwt else None))
+    conf_ctx = context(ctx, gateway, f"{verifier_host}:{VERIFIER_PORT}" if jwt else None)
+    conf, watch = render_gateway_conf(conf_ctx), watch_script(conf_ctx)
     services = routed_services(ctx, gateway)
     for site in ctx.sites.running:
         suffix = site_suffix(site)
@@ -118,7 +155,8 @@ def build(ctx: DockerContext, gateway: ApiGateway) -> None:
             published.append(ports)
             name = f"{prefix}{suffix}" + (f"-{i}" if gateway.replicas > 1 else "")
             ctx.containers.container(name, image=images.NGINX, site=site, aliases=[host],
-                                     uploads=[upload(NGINX_CONF, conf)], ports=ports, memory_mb=256, cpus=0.5,
+                                     uploads=[upload(NGINX_CONF, conf), upload(WATCH_SCRIPT, watch, executable=True)],
+                                     ports=ports, memory_mb=256, cpus=0.5,
                                      healthcheck=health(_ALIVE), depends_on=depends or None)
         ctx.ports.published[(gateway.ref, site)] = published
     ctx.export_endpoint(endpoint(ctx, gateway))

@@ -117,13 +117,17 @@ CONTRACTS: tuple[Contract, ...] = (
             "the Plan uploads /etc/nginx/nginx.conf, /etc/nginx/certs/{cert,key}.pem and pages under "
             "/usr/share/nginx/<site>/; the health check reads /var/run/nginx.pid",
             "busybox `wget` in the alpine variant for `wget … || curl … || python3 …` health checks",
+            "API gateways: the Plan uploads /docker-entrypoint.d/90-topoform-gateway-watch.sh, which the "
+            "entrypoint runs before nginx; it needs `getent` (musl-utils in alpine), `sort`, `sleep` and "
+            "`nginx -s reload`",
             "runs as root (the master), workers as nginx; STOPSIGNAL SIGQUIT",
         ),
         sources=(
             "https://github.com/nginxinc/docker-nginx (mainline/alpine-slim/Dockerfile, entrypoint/docker-entrypoint.sh)",
         ),
         cannot_prove="nginx 1.27 directives newer than Debian's 1.22; the official 10-/15-/20-/30- entrypoint.d "
-                     "scripts (ipv6 listen, envsubst templates, worker tuning) are not reproduced",
+                     "scripts (ipv6 listen, envsubst templates, worker tuning) are not reproduced; the gateway watch runs "
+                     "glibc's getent, not musl's",
         entrypoint=("/docker-entrypoint.sh",),
         cmd=("nginx", "-g", "daemon off;"),
         stopsignal="SIGQUIT",
