@@ -10,7 +10,8 @@
   spread by AWS over the private subnets' zones, TLS required (the
   cluster parameter group), encrypted storage, backups kept `retention`
   (at most 35 days), the master password managed in Secrets Manager, which
-  the using services' task roles may read.
+  the using services receive as `<VAR minus _URL>_PASSWORD` (an ECS secret
+  of the secret's `password` key) and their task roles may read.
 - wide-column → Amazon Keyspaces: a keyspace (the blueprint and stack) and
   a table with the keys as partition and clustering columns, CMK
   encryption, PITR, TTL; `cassandra:Select`/`Modify` on that table only.
@@ -388,6 +389,8 @@ def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]
             continue
         if store.redis:
             value = ref(site_name(f"{ctx.prefix(store)}-auth", at), "arn")
+        elif store.model == "document":
+            value = ref(ctx.prefix(store), "master_user_secrets[0].secret_arn") + JSON_PASSWORD_KEY
         else:
             continue
         base = read.env
