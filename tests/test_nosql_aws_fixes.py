@@ -1,11 +1,13 @@
 """Defects of the aws NoSQL stores found after they were built, each pinned by a test.
 
 - a service reading a DocumentDB store got no password: the master password
-  DocumentDB manages in Secrets Manager must reach the task as an ECS secret.
+  DocumentDB manages in Secrets Manager must reach the task as an ECS secret;
+- the Neptune grant named every account (`*`) in its resource ARN.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from topoform.dsl import validate_text
@@ -58,3 +60,19 @@ def test_a_password_the_user_sets_is_not_overridden():
     plan = plan_of(DOCS.replace("      SOCIAL_URL:", "      CATALOG_PASSWORD: set-by-hand\n      SOCIAL_URL:"))
     names = [item["name"] for item in container(plan, "api")["secrets"]]
     assert names.count("CATALOG_PASSWORD") == 1  # the user's own (a secret of its own), not a second entry
+
+
+def test_the_neptune_grant_names_the_real_account():
+    plan = plan_of(DOCS)
+    policy = plan.get("nsql-social-connect-svc-api").properties["policy"]["$json"]
+    [arn] = policy["Statement"][0]["Resource"]
+    assert arn == "arn:aws:neptune-db:us-east-1:${net-vpc.owner_id}:${nsql-social.cluster_resource_id}/*"
+    assert ":*:" not in json.dumps(policy)
+
+
+def test_the_neptune_grant_names_the_account_in_both_regions_with_hot_dr():
+    plan = plan_of(DOCS + "disaster_recovery: {strategy: hot, region: us-west-2}\n")
+    policy = plan.get("nsql-social-connect-svc-api").properties["policy"]["$json"]
+    assert policy["Statement"][0]["Resource"] == [
+        "arn:aws:neptune-db:us-east-1:${net-vpc.owner_id}:${nsql-social.cluster_resource_id}/*",
+        "arn:aws:neptune-db:us-west-2:${dr-net-vpc.owner_id}:${dr-nsql-social.cluster_resource_id}/*"]

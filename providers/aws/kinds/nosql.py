@@ -16,7 +16,8 @@
   a table with the keys as partition and clustering columns, CMK
   encryption, PITR, TTL; `cassandra:Select`/`Modify` on that table only.
 - graph → Amazon Neptune: a cluster with `1 + replicas` instances, IAM
-  authentication (`neptune-db:*` on this cluster only), encrypted storage.
+  authentication (`neptune-db:*` on this cluster of this account only),
+  encrypted storage.
 - key-value with `engine: redis` or `valkey` → Amazon MemoryDB (durable:
   every write is in a Multi-AZ transaction log before it is acknowledged):
   a cluster of `shards` shards with `replicas` replicas each (spread over the
@@ -319,10 +320,11 @@ def _documentdb(ctx: AwsContext, store: NoSql) -> None:
 
 def _neptune(ctx: AwsContext, store: NoSql) -> None:
     cluster = _cluster(ctx, store, "neptune")
-    # A cluster resource id is unique to its cluster; the Plan has no account id to name.
+    # The account is the VPC's owner (as alarms.py names it): the invoke that gives the caller's
+    # account is a whole value in the Plan, never part of a string.
     sites = [PRIMARY, DR] if ctx.sites.hot_copies else [PRIMARY]
-    resources = [f"arn:aws:neptune-db:{ctx.sites.region(site)}:*:{ref(site_name(cluster, site), 'cluster_resource_id')}/*"
-                 for site in sites]
+    resources = [f"arn:aws:neptune-db:{ctx.sites.region(site)}:{ref(ctx.networks.network(site).vpc, 'owner_id')}:"
+                 f"{ref(site_name(cluster, site), 'cluster_resource_id')}/*" for site in sites]
     _grant(ctx, store, "connect", [{"Sid": "Graph", "Effect": "Allow", "Action": ["neptune-db:*"],
                                     "Resource": resources}])
 
