@@ -17,6 +17,7 @@ Mutation = Callable[[Plan], None]
 
 HOT_DR, THREE_TIER, LAYER4, MINIMAL = ("blueprints/two-region-hot-dr", "blueprints/three-tier",
                                        "valid/layer4-and-queues", "blueprints/minimal-web")
+NOSQL = "blueprints/api-and-nosql"
 
 
 def _find(plan: Plan, where: str) -> Resource:
@@ -167,6 +168,25 @@ BREAKS: dict[str, tuple[str, Mutation]] = {
     "store-ingress-matches-port": (THREE_TIER, setp("db-catalog", port=6000)),
     "stores-private": (THREE_TIER, setp("db-catalog", publicly_accessible=True)),
     "alarm-actions-same-region": (HOT_DR, setp("dr-slo-error-rate", alarm_actions=["${slo-alerts.arn}"])),
+    # rules_nosql.py
+    "memorydb-tls-with-acl": (NOSQL, setp("nsql-sessions", tls_enabled=False)),
+    "memorydb-user-valid": (NOSQL, setp("nsql-sessions-auth-token", length=12)),
+    "memorydb-cluster-layout": (NOSQL, setp("nsql-sessions", snapshot_window="05:00-06:00")),
+    "memorydb-multi-region": (NOSQL, both(
+        add("aws:memorydb/multiRegionCluster:MultiRegionCluster", "nsql-sessions-multi-region", "nosql.sessions",
+            multi_region_cluster_name_suffix="s", node_type="db.t4g.small", engine="redis", num_shards=1),
+        setp("nsql-sessions", multi_region_cluster_name="${nsql-sessions-multi-region.multi_region_cluster_name}"))),
+    "dynamodb-global-table-streams": (NOSQL, setp("nsql-orders", replicas=[{"region_name": "us-west-2"}],
+                                                  stream_view_type="NEW_IMAGE")),
+    "dynamodb-billing-mode-capacity": (NOSQL, setp("nsql-orders", read_capacity=5)),
+    "docdb-cluster-values": (NOSQL, setp("nsql-catalog-params", family="docdb4.0")),
+    "global-cluster-instance-classes": (NOSQL, both(
+        add("aws:docdb/globalCluster:GlobalCluster", "nsql-catalog-global", "nosql.catalog",
+            global_cluster_identifier="g", engine="docdb"),
+        setp("nsql-catalog", global_cluster_identifier="${nsql-catalog-global.id}"))),
+    "neptune-iam-resource-names-account": (NOSQL, setp(
+        "nsql-social-connect-svc-users", policy=policy("neptune-db:*", Resource=["arn:aws:neptune-db:us-east-1:*:c/*"]))),
+    "ecs-secrets-readable": (NOSQL, drop("svc-users-execution-secrets")),
 }
 
 
