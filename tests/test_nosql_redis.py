@@ -168,8 +168,8 @@ def test_aws_builds_memorydb_with_tls_an_acl_snapshots_and_shards():
     assert props["acl_name"] == "${nsql-sessions-acl.name}" and cluster.protect
     assert props["security_group_ids"] == ["${nsql-sessions-sg.id}"]
     [user] = by_type(plan, "aws:memorydb/user:User")
-    assert user.properties["authentication_mode"] == {"type": "password",
-                                                      "passwords": ["${nsql-sessions-auth-token.result}"]}
+    assert user.properties["authentication_mode"] == {  # a secret input: the provider stores it encrypted
+        "type": "password", "passwords": [{"$secret": "${nsql-sessions-auth-token.result}"}]}
     assert user.properties["user_name"] == "shop-dev-nsql-sessions-app"
     [acl] = by_type(plan, "aws:memorydb/acl:Acl")
     assert acl.properties["user_names"] == ["${nsql-sessions-user.user_name}"]

@@ -59,6 +59,7 @@ def _user_valid(plan):
         if mode.get("type") == "password" and not 1 <= len(passwords) <= 2:
             yield violation(user, "authentication_mode", f"{len(passwords)} passwords (one or two)")
         for value in passwords:
+            value = value.get("$secret", value) if isinstance(value, dict) else value
             generated = target(plan, value)
             length = generated.properties.get("length") if generated is not None and generated.type == PASSWORD \
                 else len(str(value))

@@ -200,7 +200,7 @@ def _memorydb_at(ctx: AwsContext, store: NoSql, site: str, group: str | None, da
     key = _key(ctx, store, site)
     user = ctx.add("aws:memorydb/user:User", n(f"{base}-user"), {
         "user_name": _scoped(ctx, n(f"{base}-app")), "access_string": ACCESS_STRING,
-        "authentication_mode": {"type": "password", "passwords": [ref(caches.auth_token(ctx, store), "result")]},
+        "authentication_mode": {"type": "password", "passwords": [{"$secret": ref(caches.auth_token(ctx, store), "result")}]},
         **where,
     }).name
     caches.auth_secret(ctx, store, site)
