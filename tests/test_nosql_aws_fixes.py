@@ -8,10 +8,8 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
-from topoform.dsl import validate_text
-from topoform.providers import compile_plan
+from test_gateway_nosql import plan_of as gateway_plan
 
 DOCS = """
 blueprint: shop
@@ -32,9 +30,7 @@ nosql:
 
 
 def plan_of(text: str):
-    result = validate_text(textwrap.dedent(text), file="test.yaml", target="aws")
-    assert result.ok, "\n".join(d.render() for d in result.diagnostics)
-    return compile_plan(result.blueprint, "aws")
+    return gateway_plan(text, "aws")
 
 
 def container(plan, service: str) -> dict:

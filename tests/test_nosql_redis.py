@@ -10,9 +10,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from test_gateway_nosql import by_type, errors, plan_of, validated
 
-from topoform.dsl import validate_text
-from topoform.providers import analysed_plan, compile_plan
+from topoform.providers import analysed_plan
 from topoform.providers.base import UnsupportedError
 from topoform.providers.docker.kinds import nosql as docker_nosql
 from topoform.providers.insight.consistency import consistency
@@ -38,28 +38,8 @@ nosql:
 HOT = "disaster_recovery: {strategy: hot, region: us-west-2}\n"
 
 
-def validated(text: str, target: str = "docker"):
-    return validate_text(textwrap.dedent(text), file="test.yaml", target=target)
-
-
-def errors(text: str, target: str = "docker") -> list[str]:
-    result = validated(text, target)
-    assert not result.ok
-    return [d.render() for d in result.diagnostics]
-
-
-def plan_of(text: str, target: str):
-    result = validated(text, target)
-    assert result.ok, "\n".join(d.render() for d in result.diagnostics)
-    return compile_plan(result.blueprint, target)
-
-
 def with_store(extra: str) -> str:
     return BASE + textwrap.indent(textwrap.dedent(extra), "    ")
-
-
-def by_type(plan, token: str) -> list:
-    return [r for r in plan.resources if r.type == token]
 
 
 # ---------------------------------------------------------------- validation
@@ -77,7 +57,7 @@ def by_type(plan, token: str) -> list:
     ("backup: {point_in_time: true}", "16:13: error: nosql.sessions.backup: a redis store has no point-in-time"),
 ])
 def test_dynamodb_settings_are_refused_where_written(line, message):
-    found = "\n".join(errors(with_store(line)))
+    found = errors(with_store(line))
     assert message in found, found
 
 
@@ -88,7 +68,7 @@ def test_dynamodb_settings_are_refused_where_written(line, message):
      "6:13: error: nosql.t.shards: `shards` is for redis and valkey key-value stores"),
 ])
 def test_engine_and_shards_are_refused_where_they_mean_nothing(text, message):
-    assert message in "\n".join(errors("blueprint: shop\n" + text))
+    assert message in errors("blueprint: shop\n" + text)
 
 
 def test_the_defaults_written_out_are_fine():
@@ -100,7 +80,7 @@ def test_the_defaults_written_out_are_fine():
 
 
 def test_a_dynamodb_table_still_needs_its_partition_key():
-    assert "needs a `partition_key`" in "\n".join(errors("blueprint: shop\nnosql:\n  t: {model: key-value}\n"))
+    assert "needs a `partition_key`" in errors("blueprint: shop\nnosql:\n  t: {model: key-value}\n")
 
 
 # ---------------------------------------------------------------- docker

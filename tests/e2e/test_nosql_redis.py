@@ -8,17 +8,12 @@ One deployment for the module; teardown last.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from topoform.dsl import load_blueprint
-from topoform.providers import compile_plan
-
-from .applier import Applier
-from .deployment import (Deployment, assert_settled, assert_teardown_keeps_only_protected_volumes,
-                         image_tags, unique_stack, until, wait_settled)
+from .deployment import (Deployment, assert_settled, assert_teardown_keeps_only_protected_volumes, module_deployment,
+                         until)
 from .probes import exec_in
 
 BLUEPRINT = Path(__file__).resolve().parent / "blueprints" / "nosql.yaml"
@@ -29,20 +24,7 @@ CLI = 'redis-cli --user app -a "$STORE_PASSWORD" --no-auth-warning'
 
 @pytest.fixture(scope="module")
 def kv(docker_client, stand_in_images):
-    plan = compile_plan(load_blueprint(str(BLUEPRINT)), "docker", unique_stack())
-    stand_in_images(image_tags(plan))
-    applier = Applier(docker_client, plan)
-    started = time.monotonic()
-    try:
-        applied = applier.apply()
-    except BaseException:
-        applier.destroy(remove_protected=True)
-        raise
-    deployment = Deployment("nosql", plan, applier, applied, time.monotonic() - started)
-    deployment.settle_timeout = SETTLE_TIMEOUT
-    deployment.states = wait_settled(deployment, SETTLE_TIMEOUT)
-    yield deployment
-    deployment.applier.destroy(remove_protected=True)
+    yield from module_deployment(docker_client, stand_in_images, str(BLUEPRINT), SETTLE_TIMEOUT)
 
 
 def cli(kv: Deployment, name: str, command: str, stdin: str | None = None) -> tuple[int, str]:
