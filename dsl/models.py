@@ -676,6 +676,31 @@ class Slos(StrictModel):
         default_factory=list, description="where alarms go: email addresses, https:// endpoints, SNS topic ARNs")
 
 
+def _fis_duration(seconds: float) -> float:
+    if not 60 <= seconds <= 43200:
+        raise ValueError("a drill's fault lasts 1m to 12h (what AWS FIS accepts)\nwrite e.g. duration: 5m")
+    return seconds
+
+
+class Drills(StrictModel):
+    """`drills: true`, or which components, how long and whether the SLO alarms stop a drill (aws: FIS templates)."""
+
+    components: list[Ref("services", "databases", "caches", depends=False)] | None = Field(  # type: ignore[valid-type]
+        None, description="default: every service, database and cache a fault-injection action can fail")
+    duration: Annotated[Duration, AfterValidator(_fis_duration)] = Field(
+        300.0, description="how long a timed fault lasts, 1m to 12h; default 5m")
+    stop_on_slos: bool = Field(True, description="aws: the SLO alarms stop an experiment; default true")
+
+
+def _drills_short(value: Any) -> Any:
+    if isinstance(value, bool) or not (value is None or isinstance(value, dict)):
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true, false or a mapping, but got {value!r}\nwrite drills: true, or "
+                             "{components: [services.web], duration: 5m}")
+        return {} if value else None
+    return value
+
+
 class Variable(StrictModel):
     type: Literal["string", "int", "number", "bool", "list", "map"] = "string"
     default: Any = None
@@ -713,6 +738,8 @@ class Blueprint(StrictModel):
     nosql: dict[str, NoSql] = Field(default_factory=dict)
     disaster_recovery: DisasterRecovery | None = None
     slos: Slos | None = None
+    drills: Short(Drills | None, _drills_short, {"type": "boolean", "description": "true: every drillable "  # type: ignore[valid-type]
+                  "component, the defaults"}) = None
 
     # Set by the loader: where the file is (push CDN content is relative to it)
     # and the variable values in force.

@@ -311,6 +311,16 @@ def _missing_hint(bp: Blueprint, ref: str, known: set[str] = frozenset()) -> str
     return f"{kind} declares: {shown}"
 
 
+def substituted_at(path: Path) -> bool:
+    """Whether a component interpolation at `path` is filled in by the targets.
+
+    Only a service's environment and command are built after the components
+    they read (they become Pulumi outputs); anywhere else, an image tag or a
+    health path, the text would reach the Plan as written.
+    """
+    return len(path) >= 4 and path[0] == "services" and path[2] in ("env", "command")
+
+
 def check_references(
     bp: Blueprint, interpolations: list[Interpolation], source: SourceMap,
     known: set[str] | None = None, edge_paths: dict[tuple[str, str], Path] | None = None,
@@ -343,6 +353,14 @@ def check_references(
         if exists(ref.ref, ref.path) is not None and ref.depends and (src := owner(ref.path)):
             edge(src, ref.ref, ref.path)
     for item in interpolations:
+        if not substituted_at(item.path):
+            diags.append(Diagnostic.at(
+                source.value(item.path),
+                f"${{{item.ref}.{item.attr}}} is not substituted here: component values are filled in "
+                f"only in a service's `env` and `command`",
+                "write the value itself, or a variable (`${var.NAME}` works in every string); "
+                "`$${` writes a literal `${`"))
+            continue
         component = exists(item.ref, item.path)
         if component is None:
             continue

@@ -95,7 +95,7 @@ def test_up_serves_requests_then_destroy_removes_everything(tmp_path):
         assert shown.returncode == 0, shown.stdout + shown.stderr
         outputs = json.loads(shown.stdout)
         url = outputs["load_balancers.edge.local_url"]
-        assert url.startswith("http://localhost:"), outputs
+        assert url.startswith("http://127.0.0.1:"), outputs
         assert len(outputs["load_balancers.edge.local_urls"]) == 2  # active-active: two haproxy copies
         # Through the balancer to the nginx replicas.
         assert wait_for_200(url, ANSWER_TIMEOUT) == 200, f"{url} did not answer 200 within {ANSWER_TIMEOUT}s"

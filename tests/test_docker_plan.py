@@ -134,7 +134,7 @@ def test_public_service_publishes_its_port_and_exports_a_local_url():
                                                   "protocol": "tcp"}]
     assert props(plan, "svc-api-1")["ports"] == [{"internal": 8080, "external": base + 1, "ip": "0.0.0.0",
                                                   "protocol": "tcp"}]
-    assert plan.outputs["services.api.local_urls"] == [f"http://localhost:{base}", f"http://localhost:{base + 1}"]
+    assert plan.outputs["services.api.local_urls"] == [f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}"]
     assert [w.message for w in plan.warnings if "0.0.0.0" in w.message and "services.api is public" in w.message]
 
 
@@ -432,7 +432,7 @@ def test_haproxy_balancer_two_copies_routes_tls_and_published_ports():
     assert cert["private_key_pem"] == "${lb-edge-tls-key.private_key_pem}"
     assert "localhost" in cert["dns_names"] and "server_auth" in cert["allowed_uses"]
     assert plan.outputs["load_balancers.edge.url"] == "https://edge:443"
-    assert plan.outputs["load_balancers.edge.local_url"] == f"https://localhost:{base + 1}"
+    assert plan.outputs["load_balancers.edge.local_url"] == f"https://127.0.0.1:{base + 1}"
 
 
 def test_active_passive_warns_that_docker_has_no_floating_address():

@@ -239,7 +239,7 @@ def test_non_interactive_without_yes_refuses_before_touching_anything(minimal, m
     (["--fail", "services.web:7", "--yes"], "services.web has 2 copies"),
     (["--fail", "not a ref", "--yes"], "write a component reference"),
     (["--yes"], "say what to fail"),
-    (["--all", "--target", "aws", "--yes"], "not supported yet on aws"),
+    (["--all", "--target", "aws", "--yes"], "this blueprint asks for none"),
     (["--site", "primary", "--yes"], "needs a hot DR site"),
     (["--site", "primary", "--all", "--yes"], "not together with --fail or --all"),
     (["--all", "--duration", "5 seconds", "--yes"], "is not a duration"),

@@ -86,3 +86,20 @@ def test_a_long_chain_of_references_validates():
 
 def test_the_interpolation_pattern_keeps_escapes_apart():
     assert [m.group(1) for m in INTERPOLATION_RE.finditer("$${x} ${a.b.c} ${var.y}")] == [None, "a.b.c", "var.y"]
+
+
+def test_component_values_outside_env_and_command_are_errors_not_text_left_as_written():
+    # The targets fill `${kind.name.attr}` in only where a service is built from
+    # outputs (env, command); an image tag or a health path would keep the text.
+    text = ("blueprint: a\nservices:\n  web: {image: x, port: 80}\n"
+            "  api:\n    image: 'nginx:${services.web.name}'\n    port: 80\n    health: '/h/${services.web.name}'\n"
+            "    env: {W: '${services.web.url}'}\n    command: [serve, '${services.web.host}']\n"
+            "load_balancers:\n  lb: {routes: [{target: services.web, path: '/${services.web.host}'}]}\n")
+    found = [(line, column, message) for line, column, message, _ in diags(text)]
+    where = "is not substituted here: component values are filled in only in a service's `env` and `command`"
+    assert found == [(5, 12, f"${{services.web.name}} {where}"), (7, 13, f"${{services.web.name}} {where}"),
+                     (11, 46, f"${{services.web.host}} {where}")]
+    # A variable works anywhere, and `$${` stays a literal.
+    text = ("blueprint: a\nvariables:\n  tag: {type: string, default: '1.27'}\nservices:\n"
+            "  api: {image: 'nginx:${var.tag}', port: 80, health: '/$${services.web.name}'}\n")
+    assert diags(text) == []

@@ -14,7 +14,7 @@ sites.py, names.py, store_catalog.py, endpoints.py,
 attachments.py → network.py, iam.py, certificates.py → context.py →
 stores.py, kinds/load_balancers.py → edge.py → kinds/databases.py,
 caches.py, queues.py, cdns.py, reverse_proxies.py, services.py → dns.py,
-alarms.py, recovery.py → this module.
+alarms.py, recovery.py, drills.py → this module.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 from topoform.dsl.models import Blueprint
 from topoform.providers.base import Target, kind_table
 
-from . import alarms, dns, facts, recovery
+from . import alarms, dns, drills, facts, recovery
 from .context import AwsContext
 from .kinds import services
 from .sites import DR, PRIMARY
@@ -46,7 +46,8 @@ def platform(ctx: AwsContext) -> None:
 
 def finish(ctx: AwsContext) -> None:
     services.grant_access(ctx)
-    ctx.certificates.defer_until_delegated()  # last: it leaves out what waits for DNS delegation
+    ctx.certificates.defer_until_delegated()  # it leaves out what waits for DNS delegation
+    drills.build(ctx)  # FIS templates last: for what this stage deploys, with its ARNs and alarms
 
 
 TARGET = Target(

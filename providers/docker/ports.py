@@ -4,7 +4,8 @@ Only edge containers (balancers, reverse proxies, CDNs, DNS) and components
 marked `public: true` publish ports.
 
 Address: 127.0.0.1, so a laptop's stack is not reachable from the network it
-sits on (the outputs say `localhost`). A data store or service marked
+sits on. The outputs name that address, not `localhost`, which may
+resolve to ::1 first, where something else can listen on the same port. A data store or service marked
 `public: true` ("reachable from the internet") binds every interface
 (0.0.0.0) instead, and `plan` warns about it.
 
@@ -38,7 +39,7 @@ def block_start(blueprint: str, stack: str) -> int:
 
 @dataclass(slots=True)
 class Published:
-    """A port published on the host (for stack outputs: `http://localhost:23417`)."""
+    """A port published on the host (for stack outputs: `http://127.0.0.1:23417`)."""
 
     internal: int
     external: int
@@ -68,7 +69,7 @@ class Ports:
         return Published(internal, external, protocol, EVERYWHERE if everywhere else LOOPBACK)
 
     def local_urls(self, component_ref: str, sites: Iterable[str], tls_ports: AbstractSet[int]) -> list[str]:
-        """`http(s)://localhost:P` for every TCP port the component's copies publish on `sites`."""
+        """`http(s)://127.0.0.1:P` for every TCP port the component's copies publish on `sites`."""
         urls: list[str] = []
         for site in sites:
             for copy in self.published.get((component_ref, site), []):
@@ -76,5 +77,5 @@ class Ports:
                     if port.protocol != "tcp":
                         continue
                     scheme = "https" if port.internal in tls_ports else "http"
-                    urls.append(f"{scheme}://localhost:{port.external}")
+                    urls.append(f"{scheme}://{LOOPBACK}:{port.external}")
         return urls

@@ -140,6 +140,15 @@ databases:
 }
 
 
+# Drills (providers/aws/drills.py): every fault on the hot-DR example (its second, delegated stage, so the
+# balanced service is built), and a chosen few without stop conditions.
+EXTRA["drills-hot-dr"] = ((ROOT / "blueprints/two-region-hot-dr.yaml").read_text(encoding="utf-8")
+                          .replace("  zone: shop.example.com\n", "  zone: shop.example.com\n  delegated: true\n")
+                          + "\ndrills: true\n")
+EXTRA["drills-chosen"] = ((ROOT / "blueprints/three-tier.yaml").read_text(encoding="utf-8")
+                          + "\ndrills: {components: [services.api, databases.catalog], duration: 90s, stop_on_slos: false}\n")
+
+
 def variants() -> dict[str, str]:
     """name → blueprint text of every matrix variant."""
     texts = {f"m{n:02d}-" + "-".join(_label(k, val) for k, val in row.items()): blueprint_text(n, row)

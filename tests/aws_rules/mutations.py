@@ -17,6 +17,7 @@ Mutation = Callable[[Plan], None]
 
 HOT_DR, THREE_TIER, LAYER4, MINIMAL = ("blueprints/two-region-hot-dr", "blueprints/three-tier",
                                        "valid/layer4-and-queues", "blueprints/minimal-web")
+DRILLS = "drills-hot-dr"  # a matrix variant (tests/aws_rules/matrix.py EXTRA)
 NOSQL = "blueprints/api-and-nosql"
 
 
@@ -168,6 +169,14 @@ BREAKS: dict[str, tuple[str, Mutation]] = {
     "store-ingress-matches-port": (THREE_TIER, setp("db-catalog", port=6000)),
     "stores-private": (THREE_TIER, setp("db-catalog", publicly_accessible=True)),
     "alarm-actions-same-region": (HOT_DR, setp("dr-slo-error-rate", alarm_actions=["${slo-alerts.arn}"])),
+    "fis-action-known": (DRILLS, setp("drill-db-users-reboot", actions__0__action_id="aws:rds:reboot-db-instance")),
+    "fis-target-selection": (DRILLS, setp("drill-svc-web-one-copy", targets__0__selection_mode="ONE")),
+    "fis-duration-iso8601": (DRILLS, setp("drill-site", actions__0__parameters__0__value="5m")),
+    "fis-stop-conditions": (DRILLS, setp("drill-site", stop_conditions=[
+        {"source": "aws:cloudwatch:alarm", "value": "${dr-slo-error-rate.arn}"}])),
+    "fis-role-trusts-fis": (DRILLS, setp("drill-role", assume_role_policy={"$json": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}})),
+    "fis-role-least-privilege": (DRILLS, setp("drill-role-policy", policy=policy("ecs:StopTask", "ecs:*"))),
     # rules_nosql.py
     "memorydb-tls-with-acl": (NOSQL, setp("nsql-sessions", tls_enabled=False)),
     "memorydb-user-valid": (NOSQL, setp("nsql-sessions-auth-token", length=12)),

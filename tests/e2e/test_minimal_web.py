@@ -47,6 +47,7 @@ def test_each_balancer_copy_answers_on_its_local_url(web):
     urls = web.applied.outputs["load_balancers.edge.local_urls"]
     assert len(urls) == len(web.containers_of("load_balancers.edge")) == 2
     for url in urls:
+        assert url.startswith("http://127.0.0.1:"), url  # the address the port is bound to, not `localhost`
         port = int(url.rsplit(":", 1)[1])
         assert wait_http(port, "/", timeout=30).status == 200, url
 
