@@ -36,7 +36,6 @@ running tasks until a redeploy (`PASSWORD_NOTE`).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Mapping
 
 from topoform.dsl.models import Database, Service
@@ -425,9 +424,8 @@ def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
 
 
 def secret_arns(entries: list[dict[str, str]]) -> list[str]:
-    """Secret ARNs of `secrets()` entries, which the ECS execution role must read (an ending
-    `:KEY::` picks one key of a JSON secret; IAM names the secret itself)."""
-    return sorted({re.sub(r":[A-Za-z0-9_]+::$", "", entry["valueFrom"]) for entry in entries})
+    """Secret ARNs of `secrets()` entries, which the ECS execution role must read."""
+    return sorted({entry["valueFrom"] for entry in entries})
 
 
 # ---------------------------------------------------------------- facts for the analyses

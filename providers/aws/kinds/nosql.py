@@ -9,9 +9,9 @@
 - document → Amazon DocumentDB: a cluster with `1 + replicas` instances
   spread by AWS over the private subnets' zones, TLS required (the
   cluster parameter group), encrypted storage, backups kept `retention`
-  (at most 35 days), the master password managed in Secrets Manager, which
-  the using services receive as `<VAR minus _URL>_PASSWORD` (an ECS secret
-  of the secret's `password` key) and their task roles may read.
+  (at most 35 days), a generated master password kept in Secrets Manager in
+  each site's region, which the using services receive as
+  `<VAR minus _URL>_PASSWORD` (an ECS secret).
 - wide-column → Amazon Keyspaces: a keyspace (the blueprint and stack) and
   a table with the keys as partition and clustering columns, CMK
   encryption, PITR, TTL; `cassandra:Select`/`Modify` on that table only.
@@ -291,7 +291,8 @@ def _cluster_at(ctx: AwsContext, store: NoSql, product: str, site: str, global_c
         props.update(db_subnet_group_name=ref(subnets, "name"), db_cluster_parameter_group_name=ref(params, "name"),
                      enabled_cloudwatch_logs_exports=["audit", "profiler"])
         if site == PRIMARY:  # a global secondary takes its login from the primary
-            props.update(master_username="app", manage_master_user_password=True)
+            props.update(master_username="app",
+                         master_password={"$secret": ref(caches.auth_token(ctx, store), "result")})
         if key:
             props["kms_key_id"] = ref(key, "arn")
     else:
@@ -312,10 +313,12 @@ def _cluster_at(ctx: AwsContext, store: NoSql, product: str, site: str, global_c
 
 
 def _documentdb(ctx: AwsContext, store: NoSql) -> None:
-    cluster = _cluster(ctx, store, "docdb")
-    _grant(ctx, store, "password", [{"Sid": "MasterPassword", "Effect": "Allow",
-                                     "Action": ["secretsmanager:GetSecretValue"],
-                                     "Resource": [ref(cluster, "master_user_secrets[0].secret_arn")]}])
+    # The password is Topoform's, in a secret in each site's region (as an RDS master password,
+    # databases.py): DocumentDB's managed secret lives in the primary region only, and DR tasks
+    # must start with that region gone. ECS hands it to the using services (`secrets`).
+    _cluster(ctx, store, "docdb")
+    for site in ctx.sites.all:
+        caches.auth_secret(ctx, store, site)
 
 
 def _neptune(ctx: AwsContext, store: NoSql) -> None:
@@ -367,20 +370,16 @@ def _keyspaces(ctx: AwsContext, store: NoSql) -> None:
                                 "Resource": [ref(table, "arn")]}])
 
 
-# What a service reads of a store that makes it a client (it must log in), and the ECS
-# reference to the `password` key of a JSON secret (Amazon ECS Developer Guide, "Pass
-# Secrets Manager secrets through Amazon ECS environment variables").
+# What a service reads of a store that makes it a client (it must log in).
 CLIENT_ATTRS = ("url", "host", "endpoint")
-JSON_PASSWORD_KEY = ":password::"
 
 
 def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]]:
     """ECS container `secrets` entries: `<VAR minus _URL/_HOST/_ENDPOINT>_PASSWORD` for each env var naming
     a store that logs in with a password.
 
-    MemoryDB: the generated password's secret in the region of the copy `site`
-    reads. DocumentDB: the `password` key of the master secret DocumentDB
-    manages (in the primary region: a global cluster's secondary has none).
+    MemoryDB, DocumentDB: the generated password's secret in the region of the
+    copy `site` reads (one password per store, the same at every site).
     DynamoDB, Keyspaces and Neptune authenticate with the task role instead.
     """
     entries: dict[str, str] = {}
@@ -389,10 +388,8 @@ def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]
         store = ctx.bp.component(read.target)
         if read.env is None or not isinstance(store, NoSql) or read.attr not in CLIENT_ATTRS:
             continue
-        if store.redis:
+        if store.redis or store.model == "document":
             value = ref(site_name(f"{ctx.prefix(store)}-auth", at), "arn")
-        elif store.model == "document":
-            value = ref(ctx.prefix(store), "master_user_secrets[0].secret_arn") + JSON_PASSWORD_KEY
         else:
             continue
         base = read.env
