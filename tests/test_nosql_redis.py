@@ -108,7 +108,9 @@ def test_docker_runs_a_durable_redis_with_a_login_and_replicas():
     assert primary.properties["volumes"][0]["container_path"] == "/data"
     aliases = replica.properties["networks_advanced"][0]["aliases"]
     assert aliases == ["sessions-reader"] and replica.depends_on.count("nsql-sessions") == 1
-    assert "--user app" in primary.properties["healthcheck"]["tests"][1]
+    assert primary.properties["healthcheck"]["tests"][1].endswith("--no-auth-warning ping | grep -q PONG")
+    assert replica.properties["healthcheck"]["tests"][1] == (
+        'redis-cli --user app -a "$STORE_PASSWORD" --no-auth-warning info replication | grep -q master_link_status:up')
     images = {r.properties["name"] for r in by_type(plan, "docker:index/remoteImage:RemoteImage")}
     assert "redis:7.2-alpine" in images
 

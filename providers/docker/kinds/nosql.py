@@ -145,7 +145,10 @@ def _redis(ctx: DockerContext, store: NoSql) -> None:
     server, cli = f"{store.engine}-server", f"{store.engine}-cli"
     image = images.VALKEY if store.engine == "valkey" else images.REDIS
     maxmemory = REDIS_MEMORY[store.size]
-    check = health(f'{cli} --user {APP_USER} -a "$STORE_PASSWORD" --no-auth-warning ping | grep -q PONG')
+    login = f'{cli} --user {APP_USER} -a "$STORE_PASSWORD" --no-auth-warning'
+    check = health(f"{login} ping | grep -q PONG")
+    # Answering is not replicating: a replica is healthy only while its link to the primary is up.
+    replica_check = health(f"{login} info replication | grep -q master_link_status:up")
     for site in ctx.sites.running:
         primary = f"{prefix}{site_suffix(site)}"
         for i in range(1 + store.replicas):
@@ -158,7 +161,8 @@ def _redis(ctx: DockerContext, store: NoSql) -> None:
                 envs={"STORE_PASSWORD": password}, command=[server, STORE_CONF],
                 uploads=[upload(STORE_CONF, conf, {SECRET: password})],
                 volumes=[(ctx.containers.volume(f"{name}-data", store.protect), "/data")], ports=ports,
-                memory_mb=int(maxmemory // 1024**2 * 1.25) + 64, cpus=0.5, healthcheck=check,
+                memory_mb=int(maxmemory // 1024**2 * 1.25) + 64, cpus=0.5,
+                healthcheck=replica_check if replica else check,
                 depends_on=[primary] if replica else None)
 
 
