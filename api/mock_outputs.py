@@ -159,6 +159,17 @@ COMPUTED: dict[str, dict[str, Callable[[str, dict], Any]]] = {
     "aws:keyspaces/table:Table": {
         "arn": lambda n, i: f"arn:aws:cassandra:{_region(i)}:{ACCOUNT}:/keyspace/{i.get('keyspaceName')}/table/{i.get('tableName')}",
     },
+    "aws:memorydb/cluster:Cluster": {
+        "arn": _arn("memorydb", "cluster/{name}"),
+        "name": lambda n, i: i.get("name") or f"{n}-{_short(n)}",
+        "cluster_endpoints": lambda n, i: [{"address": f"clustercfg.{n}.{_short(n)}.memorydb.{_region(i)}.amazonaws.com",
+                                            "port": i.get("port") or 6379}],
+    },
+    "aws:memorydb/acl:Acl": {"name": lambda n, i: i.get("name") or f"{n}-{_short(n)}"},
+    "aws:memorydb/subnetGroup:SubnetGroup": {"name": lambda n, i: i.get("name") or f"{n}-{_short(n)}"},
+    "aws:memorydb/multiRegionCluster:MultiRegionCluster": {
+        "multi_region_cluster_name": lambda n, i: f"virxk-{i.get('multiRegionClusterNameSuffix') or n}",
+    },
     "random:index/randomPassword:RandomPassword": {
         "result": lambda n, i: "mock-" + hashlib.sha256(n.encode()).hexdigest()[: int(i.get("length") or 24) - 5],
         "bcrypt_hash": lambda n, i: "$2a$10$" + hashlib.sha256(n.encode()).hexdigest()[:53],

@@ -20,6 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -545,6 +547,12 @@ class ApiGateway(Component):
 # ---------------------------------------------------------------- NoSQL stores
 
 
+# DynamoDB's fields, which a Redis-protocol key-value store has no use for (refused where written).
+DYNAMODB_ONLY = ("partition_key", "sort_key", "capacity", "read_capacity", "write_capacity", "ttl_attribute",
+                 "streams")
+MEMORYDB_MAX_REPLICAS = 5  # per shard (MemoryDB Developer Guide, "Quotas")
+
+
 class NoSqlKey(StrictModel):
     name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     type: Literal["string", "number", "binary"] = "string"
@@ -554,8 +562,12 @@ class NoSql(Stateful):
     """A non-relational store; `model` picks the data model and so the product on each target."""
 
     model: Literal["key-value", "document", "wide-column", "graph"]
+    engine: Literal["dynamodb", "redis", "valkey"] = Field(
+        "dynamodb", description="key-value: dynamodb (DynamoDB / dynamodb-local), or redis / valkey (MemoryDB / a "
+                                "redis or valkey server with an fsync'd append-only file); default dynamodb")
     table: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,47}$",
-                              description="table, collection or keyspace table; default the component name")
+                              description="table, collection or keyspace table (redis, valkey: a name only, "
+                                          "`${nosql.x.table}`); default the component name")
     partition_key: NoSqlKey | None = Field(None, description="key-value, wide-column: the partition (hash) key")
     sort_key: NoSqlKey | None = Field(None, description="key-value, wide-column: the sort (range/clustering) key")
     capacity: Literal["on-demand", "provisioned"] = "on-demand"
@@ -563,13 +575,59 @@ class NoSql(Stateful):
     write_capacity: int | None = Field(None, ge=1, description="provisioned: write units")
     ttl_attribute: str | None = Field(None, description="key-value: items expire at this epoch-seconds attribute")
     streams: bool = Field(False, description="key-value: a change stream (DynamoDB Streams)")
-    replicas: int = Field(1, ge=0, le=15, description="document, graph: instances beside the primary; default 1")
+    replicas: int = Field(1, ge=0, le=15, description="document, graph: instances beside the primary; redis, "
+                                                       "valkey: replicas per shard (at most 5); default 1")
+    shards: int = Field(1, ge=1, le=500, description="redis, valkey: MemoryDB shards (docker runs one); default 1")
     size: Literal["small", "medium", "large"] = "small"
     backup: Backup = Field(default_factory=lambda: Backup(point_in_time=True))
     kms_key: bool = Field(True, description="aws: a customer-managed KMS key (rotated) rather than AWS's own")
 
+    @field_validator("engine")
+    @classmethod
+    def _engine_of_key_value(cls, engine: str, info: ValidationInfo) -> str:
+        if info.data.get("model", "key-value") != "key-value" and engine != "dynamodb":  # (the default is fine)
+            raise ValueError(f"`engine` picks a key-value store's product; a {info.data['model']} store has one\n"
+                             "remove `engine`")
+        return engine
+
+    @field_validator(*DYNAMODB_ONLY)
+    @classmethod
+    def _dynamodb_only(cls, value: Any, info: ValidationInfo) -> Any:
+        engine = info.data.get("engine", "dynamodb")
+        # The default written out (an editor filling in the schema's defaults) means nothing: fine.
+        if info.data.get("model") == "key-value" and engine != "dynamodb" and \
+                value != cls.model_fields[info.field_name].default:
+            hint = ("keys are the application's; expiry is EXPIRE per key" if info.field_name == "ttl_attribute"
+                    else "or use `engine: dynamodb`")
+            raise ValueError(f"`{info.field_name}` is a DynamoDB setting; a {engine} store has none\n"
+                             f"remove it ({hint})")
+        return value
+
+    @field_validator("replicas", "shards")
+    @classmethod
+    def _redis_layout(cls, value: int, info: ValidationInfo) -> int:
+        redis = info.data.get("model") == "key-value" and info.data.get("engine", "dynamodb") != "dynamodb"
+        if info.field_name == "shards" and not redis and value != 1:
+            raise ValueError("`shards` is for redis and valkey key-value stores (MemoryDB shards)\nremove it")
+        if info.field_name == "replicas" and redis and value > MEMORYDB_MAX_REPLICAS:
+            raise ValueError(f"a MemoryDB shard takes at most {MEMORYDB_MAX_REPLICAS} replicas, but {value} were "
+                             "asked\nadd `shards` to spread the data instead")
+        return value
+
+    @field_validator("backup")
+    @classmethod
+    def _no_pitr_on_redis(cls, backup: Backup, info: ValidationInfo) -> Backup:
+        engine = info.data.get("engine", "dynamodb")
+        if engine != "dynamodb" and backup.point_in_time and "point_in_time" in backup.model_fields_set:
+            raise ValueError(f"a {engine} store has no point-in-time recovery: every acknowledged write is in its "
+                             "append-only file (docker) or Multi-AZ transaction log (MemoryDB), and backups are "
+                             "daily snapshots\nremove `point_in_time`")
+        return backup
+
     @model_validator(mode="after")
     def _model_fields(self) -> "NoSql":
+        if self.redis:
+            return self  # the field validators above refused what it has no use for
         keyed = self.model in ("key-value", "wide-column")
         if keyed and self.partition_key is None:
             raise ValueError(f"a {self.model} store needs a `partition_key`\nwrite partition_key: {{name: id}}")
@@ -589,6 +647,11 @@ class NoSql(Stateful):
     @property
     def table_name(self) -> str:
         return self.table or self.name.replace("-", "_")
+
+    @property
+    def redis(self) -> bool:
+        """A key-value store on the Redis protocol (redis or valkey), not DynamoDB."""
+        return self.model == "key-value" and self.engine != "dynamodb"
 
 
 # ---------------------------------------------------------------- system

@@ -202,6 +202,15 @@ def test_no_secret_in_the_program_inputs_or_outputs(paths, index):
             token = inputs.pop("authToken", None)
             assert isinstance(token, dict) and token.get(SECRET_SIG) == SECRET_VALUE_SIG \
                 and token.get("value") in secrets, f"{resource.name}: AUTH token not a secret input"
+        if resource.type == "aws:docdb/cluster:Cluster" and "masterPassword" in inputs:
+            password = inputs.pop("masterPassword")  # its generated master password: it must arrive secret
+            assert isinstance(password, dict) and password.get(SECRET_SIG) == SECRET_VALUE_SIG \
+                and password.get("value") in secrets, f"{resource.name}: password not a secret input"
+        if resource.type == "aws:memorydb/user:User":
+            # The user's password is the input MemoryDB needs: its authentication mode must arrive secret.
+            mode = inputs.pop("authenticationMode", None)
+            assert isinstance(mode, dict) and mode.get(SECRET_SIG) == SECRET_VALUE_SIG \
+                and set(mode["value"]["passwords"]) <= set(secrets), f"{resource.name}: password not a secret input"
         text = json.dumps(inputs, default=str)
         for secret in secrets:
             assert secret not in text, f"{resource.name} receives a secret in plain text"

@@ -377,7 +377,8 @@ nosql:
 """
     plan = plan_of(text, "aws")
     [docdb] = by_type(plan, "aws:docdb/cluster:Cluster")
-    assert docdb.properties["storage_encrypted"] and docdb.properties["manage_master_user_password"]
+    assert docdb.properties["storage_encrypted"]
+    assert docdb.properties["master_password"] == {"$secret": "${nsql-docs-auth-token.result}"}
     assert docdb.properties["kms_key_id"] == "${nsql-docs-key.arn}"
     [params] = by_type(plan, "aws:docdb/clusterParameterGroup:ClusterParameterGroup")
     assert params.properties["parameters"] == [{"name": "tls", "value": "enabled"}]

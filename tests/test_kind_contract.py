@@ -191,7 +191,8 @@ def test_compile_target_runs_the_facts_hook_after_the_walk():
     def toy(module):  # docker's facts, with a build that only counts
         return SimpleNamespace(build=lambda ctx, component: built.append(component.ref),
                                attribute=lambda ctx, component, attr: "",
-                               AVAILABILITY=module.AVAILABILITY, facts=module.facts)
+                               AVAILABILITY=module.AVAILABILITY, facts=module.facts,
+                               AVAILABILITY_VARIANTS=getattr(module, "AVAILABILITY_VARIANTS", {}))
 
     def record(ctx):
         assert len(built) == sum(1 for _ in ctx.bp.components())

@@ -94,8 +94,25 @@ _NOSQL_LINES = {
 }
 
 
+_REDIS_LINES = {  # by what serves it (its facts' implementation): MemoryDB, or a redis/valkey server
+    "memorydb": ("strong on the primary, eventual on replicas", "CP writes, AP reads", (
+        "MemoryDB: a write is acknowledged once in the Multi-AZ transaction log, and each shard's primary reads "
+        "its own writes; replicas (READONLY connections) trail it")),
+    "server": ("strong on the primary, eventual on replicas", "CP writes, AP reads", (
+        "the primary fsyncs each write to its append-only file before acknowledging it and reads its own writes; "
+        "replicas trail it asynchronously")),
+}
+
+
 def _nosql(store, facts: Facts, target: str) -> Consistency | None:
     ref = store.ref
+    if store.redis:
+        managed = facts.implementation == "memorydb"
+        model, partition, text = _REDIS_LINES["memorydb" if managed else "server"]
+        if facts.dr_copy:
+            text += ("; the Multi-Region cluster in the DR region converges asynchronously (last writer wins)"
+                     if managed else "; the DR site's copy is its own (nothing replicates between sites)")
+        return Consistency(ref, model, partition, f"{ref}: {text}")
     global_table = any(replica.role == "global-table-replica" for replica in facts.replication)
     line = _NOSQL_LINES.get((target, store.model))
     if line is None:  # docker: one container, nothing replicated

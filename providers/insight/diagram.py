@@ -135,6 +135,9 @@ def describe(component: Component) -> list[str]:
         lines = ["API gateway · " + auth + (" · rate limit" if c.rate_limit else ""),
                  f"{len(c.routes)} route{'s' if len(c.routes) != 1 else ''}"
                  + (f" · {' '.join(versions)}" if versions else "")]
+    elif section == "nosql" and c.redis:
+        lines = [f"key-value · {c.engine}", f"{c.shards} shard{'s' if c.shards != 1 else ''} · +{c.replicas} "
+                 f"replica{'s' if c.replicas != 1 else ''} each"]
     elif section == "nosql":
         lines = [c.model + (f" · {c.partition_key.name}" if c.partition_key else ""),
                  " · ".join(part for part, on in (("PITR", c.backup.point_in_time), ("TTL", c.ttl_attribute),

@@ -232,7 +232,7 @@ _NOSQL_RULES = (
      "Daily backups lose up to a day of writes; a bad deploy or a deleted item is only undone to the "
      "second with point-in-time recovery (DynamoDB, Keyspaces: 35 days of continuous backups; DocumentDB "
      "and Neptune restore to any time within the backup retention).",
-     "backup", lambda store: not store.backup.point_in_time, "{ref} has no point-in-time recovery",
+     "backup", lambda store: not store.backup.point_in_time and not store.redis, "{ref} has no point-in-time recovery",
      "set `backup: {point_in_time: true}` (the default)"),
     ("nosql-without-key", "info", "a NoSQL store encrypted with the provider's key, not its own",
      "With a customer-managed KMS key the store's data can be made unreadable by disabling one key, key "
@@ -242,8 +242,9 @@ _NOSQL_RULES = (
     ("nosql-single-az", "warning", "a NoSQL cluster in one availability zone",
      "A DocumentDB or Neptune cluster with one instance fails over only by replacing that instance (about "
      "10 minutes), and the loss of its zone stops it; a replica in another zone is promoted in about 30s. "
+     "A MemoryDB shard without a replica is a Single-AZ configuration (99.5% SLA, not 99.99%). "
      "DynamoDB and Keyspaces spread their copies over three zones themselves.",
-     "replicas", lambda store: store.model in ("document", "graph") and store.replicas == 0,
+     "replicas", lambda store: (store.model in ("document", "graph") or store.redis) and store.replicas == 0,
      "{ref} is one instance in one availability zone",
      "set `replicas: 1` or more (instances in other zones, promoted on failover)"),
 )

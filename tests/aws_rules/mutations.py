@@ -19,6 +19,7 @@ HOT_DR, THREE_TIER, LAYER4, MINIMAL = ("blueprints/two-region-hot-dr", "blueprin
                                        "valid/layer4-and-queues", "blueprints/minimal-web")
 DRILLS = "drills-hot-dr"  # a matrix variant (tests/aws_rules/matrix.py EXTRA)
 GATEWAY, GATEWAY_DOMAIN = "blueprints/api-and-nosql", "valid/api-gateway-domain"
+NOSQL = "blueprints/api-and-nosql"
 
 
 def _find(plan: Plan, where: str) -> Resource:
@@ -185,6 +186,25 @@ BREAKS: dict[str, tuple[str, Mutation]] = {
     "apigw-custom-domain-certificate": (GATEWAY_DOMAIN, setp("acm-us-east-1", subject_alternative_names=["*.shop.example.com"])),
     "apigw-custom-domain-routing": (GATEWAY_DOMAIN, setp("apigw-public-domain-record", name="api.shop.example.com")),
     "apigw-http-api-metrics": (GATEWAY, setp("apigw-public-5xx", metric_name="5XXError")),
+    # rules_nosql.py
+    "memorydb-tls-with-acl": (NOSQL, setp("nsql-sessions", tls_enabled=False)),
+    "memorydb-user-valid": (NOSQL, setp("nsql-sessions-auth-token", length=12)),
+    "memorydb-cluster-layout": (NOSQL, setp("nsql-sessions", snapshot_window="05:00-06:00")),
+    "memorydb-multi-region": (NOSQL, both(
+        add("aws:memorydb/multiRegionCluster:MultiRegionCluster", "nsql-sessions-multi-region", "nosql.sessions",
+            multi_region_cluster_name_suffix="s", node_type="db.t4g.small", engine="redis", num_shards=1),
+        setp("nsql-sessions", multi_region_cluster_name="${nsql-sessions-multi-region.multi_region_cluster_name}"))),
+    "dynamodb-global-table-streams": (NOSQL, setp("nsql-orders", replicas=[{"region_name": "us-west-2"}],
+                                                  stream_view_type="NEW_IMAGE")),
+    "dynamodb-billing-mode-capacity": (NOSQL, setp("nsql-orders", read_capacity=5)),
+    "docdb-cluster-values": (NOSQL, setp("nsql-catalog-params", family="docdb4.0")),
+    "global-cluster-instance-classes": (NOSQL, both(
+        add("aws:docdb/globalCluster:GlobalCluster", "nsql-catalog-global", "nosql.catalog",
+            global_cluster_identifier="g", engine="docdb"),
+        setp("nsql-catalog", global_cluster_identifier="${nsql-catalog-global.id}"))),
+    "neptune-iam-resource-names-account": (NOSQL, setp(
+        "nsql-social-connect-svc-users", policy=policy("neptune-db:*", Resource=["arn:aws:neptune-db:us-east-1:*:c/*"]))),
+    "ecs-secrets-readable": (NOSQL, drop("svc-users-execution-secrets")),
 }
 
 

@@ -58,7 +58,7 @@ def rule(id: str, doc: str, says: str, source: str | None = None) -> Callable[[C
 
 def all_rules() -> Iterator[Rule]:
     """Every rule, with every rule module imported (each registers on import)."""
-    from . import rules_data, rules_edge, rules_fis, rules_gateway, rules_network, rules_ops  # noqa: F401
+    from . import rules_data, rules_edge, rules_fis, rules_gateway, rules_network, rules_nosql, rules_ops  # noqa: F401
 
     yield from RULES.values()
 

@@ -144,7 +144,8 @@ def _kms(plan):
 
 # Properties through which a DR-site resource is meant to read the primary:
 # the replication links themselves (their source must be named).
-_REPLICATION_INPUTS = ("replicate_source_db", "source_db_instance_arn", "global_replication_group_id")
+_REPLICATION_INPUTS = ("replicate_source_db", "source_db_instance_arn", "global_replication_group_id",
+                       "global_cluster_identifier", "multi_region_cluster_name")  # DocumentDB/Neptune, MemoryDB
 
 
 @rule("dr-site-independent-of-primary",

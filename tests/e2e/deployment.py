@@ -32,7 +32,9 @@ def unique_stack(prefix: str = "e2e") -> str:
 
 
 def compile_example(name: str, stack: str, variables: dict[str, Any] | None = None) -> Plan:
-    return compile_plan(load_blueprint(str(EXAMPLES / f"{name}.yaml"), variables), "docker", stack)
+    """An example's Plan by its name (`minimal-web`), or any blueprint's by its path (`…/nosql.yaml`)."""
+    path = Path(name) if name.endswith(".yaml") else EXAMPLES / f"{name}.yaml"
+    return compile_plan(load_blueprint(str(path), variables), "docker", stack)
 
 
 def leftovers(client: Any, stack: str) -> dict[str, list[str]]:

@@ -9,13 +9,27 @@
 - document → Amazon DocumentDB: a cluster with `1 + replicas` instances
   spread by AWS over the private subnets' zones, TLS required (the
   cluster parameter group), encrypted storage, backups kept `retention`
-  (at most 35 days), the master password managed in Secrets Manager, which
-  the using services' task roles may read.
+  (at most 35 days), a generated master password kept in Secrets Manager in
+  each site's region, which the using services receive as
+  `<VAR minus _URL>_PASSWORD` (an ECS secret).
 - wide-column → Amazon Keyspaces: a keyspace (the blueprint and stack) and
   a table with the keys as partition and clustering columns, CMK
   encryption, PITR, TTL; `cassandra:Select`/`Modify` on that table only.
 - graph → Amazon Neptune: a cluster with `1 + replicas` instances, IAM
-  authentication (`neptune-db:*` on this cluster only), encrypted storage.
+  authentication (`neptune-db:*` on this cluster of this account only),
+  encrypted storage.
+- key-value with `engine: redis` or `valkey` → Amazon MemoryDB (durable:
+  every write is in a Multi-AZ transaction log before it is acknowledged):
+  a cluster of `shards` shards with `replicas` replicas each (spread over the
+  zones), TLS in transit (clients use `rediss://`), encrypted at rest with
+  the store's KMS key, daily snapshots kept `backup.retention` (1 to 35 days)
+  and a final one; one login, user `app` on an ACL of its own, with a
+  generated password kept in Secrets Manager in each site's region, which
+  the using services receive as `<VAR minus _URL>_PASSWORD` (ECS secrets).
+  Hot DR is MemoryDB Multi-Region (Valkey 7.3 on r7g.xlarge or larger, in
+  the Regions it is offered): both regional clusters take writes and
+  converge asynchronously; a `redis` store with hot DR is refused (Multi-Region
+  is Valkey only).
 With a hot DR region: a DynamoDB global table replica, a Multi-Region
 keyspace, or a DocumentDB/Neptune global cluster whose secondary (one
 instance, read-only until promoted, as an RDS cross-region replica) runs in
@@ -29,13 +43,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from topoform.dsl.models import NoSql
+from topoform.dsl.models import NoSql, Service
 from topoform.dsl.topology import topology
 from topoform.providers import facts as common
 from topoform.providers.plan import Availability, Facts, Replica, ref
 
 from .. import stores
 from ..context import AwsContext
+from . import caches
 from ..sites import DR, PRIMARY, site_name
 from ..store_catalog import physical_id, retention_days, snapshot_name
 
@@ -61,8 +76,11 @@ def build(ctx: AwsContext, store: NoSql) -> None:
     if not store.encrypted:
         raise ctx.unsupported(f"{store.ref}: DynamoDB, DocumentDB, Keyspaces and Neptune are built encrypted on aws",
                               "remove `encrypted: false`", "nosql", store.name, "encrypted")
-    {"key-value": _dynamodb, "document": _documentdb, "wide-column": _keyspaces, "graph": _neptune}[store.model](
-        ctx, store)
+    if store.redis:
+        _memorydb(ctx, store)
+    else:
+        {"key-value": _dynamodb, "document": _documentdb, "wide-column": _keyspaces, "graph": _neptune}[store.model](
+            ctx, store)
     ctx.export(store, ("url", "host", "port", "endpoint", "table", "name"))
 
 
@@ -118,6 +136,98 @@ def _dynamodb(ctx: AwsContext, store: NoSql) -> None:
         statements.append({"Sid": "Stream", "Effect": "Allow", "Resource": [ref(name, "stream_arn")],
                            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]})
     _grant(ctx, store, "items", statements)
+
+
+# ---------------------------------------------------------------- MemoryDB
+
+MEMORYDB_VERSION = {"redis": "7.1", "valkey": "7.2"}
+MEMORYDB_NODE = {"small": "db.t4g.small", "medium": "db.r7g.large", "large": "db.r7g.xlarge"}
+# MemoryDB Developer Guide, "Multi-Region prerequisites and limitations": Valkey 7.3 and later,
+# R7g nodes of size XL and above, in these Regions only.
+MULTI_REGION_VERSION = "7.3"
+MULTI_REGION_NODE = {"small": "db.r7g.xlarge", "medium": "db.r7g.xlarge", "large": "db.r7g.2xlarge"}
+MULTI_REGION_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+                        "eu-west-2", "ap-northeast-1", "ap-southeast-2", "ap-south-1", "ap-northeast-2",
+                        "ap-southeast-1")
+# The ACL rule of user `app`: every key and channel, every command (the application's own store).
+ACCESS_STRING = "on ~* &* +@all"
+SNAPSHOT_WINDOW = "02:00-03:00"
+MEMORYDB_MAINTENANCE_WINDOW = "sun:05:30-sun:06:30"
+
+
+def _memorydb(ctx: AwsContext, store: NoSql) -> None:
+    multi_region = ctx.sites.hot_copies
+    if multi_region:
+        regions = [ctx.sites.region(PRIMARY), ctx.sites.region(DR)]
+        if store.engine != "valkey":
+            raise ctx.unsupported(f"{store.ref}: hot DR of a redis store would be MemoryDB Multi-Region, which "
+                                  "runs Valkey only", "use `engine: valkey` (the same protocol)",
+                                  "nosql", store.name, "engine")
+        missing = [r for r in regions if r not in MULTI_REGION_REGIONS]
+        if missing:
+            raise ctx.unsupported(f"{store.ref}: MemoryDB Multi-Region is not offered in {', '.join(missing)}",
+                                  f"choose regions among {', '.join(MULTI_REGION_REGIONS)}",
+                                  "nosql", store.name, "engine")
+    days, clamped = retention_days(store.backup.retention)
+    if clamped:
+        ctx.warn(f"{store.ref}: MemoryDB keeps snapshots 1 to 35 days; kept {days}", None,
+                 "nosql", store.name, "backup", "retention")
+    group = None
+    if multi_region:
+        group = ctx.add("aws:memorydb/multiRegionCluster:MultiRegionCluster", f"{ctx.prefix(store)}-multi-region", {
+            "multi_region_cluster_name_suffix": _scoped(ctx, ctx.prefix(store)),
+            "description": f"{store.ref} of {ctx.bp.blueprint}/{ctx.stack}", "node_type": MULTI_REGION_NODE[store.size],
+            "engine": "valkey", "engine_version": MULTI_REGION_VERSION, "num_shards": store.shards,
+            "tls_enabled": True, "region": ctx.sites.region(PRIMARY), "tags": ctx.tags(),
+        }, protect=store.protect).name
+    for site in ([PRIMARY, DR] if multi_region else [PRIMARY]):
+        _memorydb_at(ctx, store, site, group, days)
+
+
+def _scoped(ctx: AwsContext, name: str) -> str:
+    """A name Pulumi cannot autoname (a MemoryDB user's, unique per account and Region): the
+    blueprint and stack keep stacks apart; at most 40 characters, cut with a hash past that."""
+    full = f"{ctx.bp.blueprint}-{ctx.stack}-{name}"
+    return full if len(full) <= 40 else physical_id(full, 40, ctx.bp.blueprint, ctx.stack)  # type: ignore[return-value]
+
+
+def _memorydb_at(ctx: AwsContext, store: NoSql, site: str, group: str | None, days: int) -> None:
+    base = ctx.prefix(store)
+    n = lambda name: site_name(name, site)  # noqa: E731
+    region = ctx.sites.region(site)
+    where = {"region": region, "tags": ctx.tags()}
+    security_group = stores.admit_users(ctx, store, caches.CACHE_PORT["redis"], site)
+    key = _key(ctx, store, site)
+    user = ctx.add("aws:memorydb/user:User", n(f"{base}-user"), {
+        "user_name": _scoped(ctx, n(f"{base}-app")), "access_string": ACCESS_STRING,
+        "authentication_mode": {"type": "password", "passwords": [{"$secret": ref(caches.auth_token(ctx, store), "result")}]},
+        **where,
+    }).name
+    caches.auth_secret(ctx, store, site)
+    acl = ctx.add("aws:memorydb/acl:Acl", n(f"{base}-acl"), {"user_names": [ref(user, "user_name")], **where}).name
+    subnets = ctx.add("aws:memorydb/subnetGroup:SubnetGroup", n(f"{base}-subnets"), {
+        "description": f"{store.ref}: private subnets ({site} site)",
+        "subnet_ids": [ref(s, "id") for s in ctx.networks.network(site).private_subnets], **where,
+    }).name
+    props: dict[str, Any] = {
+        "acl_name": ref(acl, "name"), "engine": store.engine,
+        "engine_version": MULTI_REGION_VERSION if group else MEMORYDB_VERSION[store.engine],
+        "node_type": (MULTI_REGION_NODE if group else MEMORYDB_NODE)[store.size],
+        "num_shards": store.shards, "num_replicas_per_shard": store.replicas,
+        "subnet_group_name": ref(subnets, "name"), "security_group_ids": [ref(security_group, "id")],
+        "tls_enabled": True, "snapshot_retention_limit": days, "snapshot_window": SNAPSHOT_WINDOW,
+        "final_snapshot_name": snapshot_name(ctx.bp.blueprint, ctx.stack, n(base), "final"),
+        "maintenance_window": MEMORYDB_MAINTENANCE_WINDOW, "auto_minor_version_upgrade": True,
+        "description": f"{store.ref} of {ctx.bp.blueprint}/{ctx.stack} ({site} site)", **where,
+    }
+    if key:
+        props["kms_key_arn"] = ref(key, "arn")
+    if group:
+        props["multi_region_cluster_name"] = ref(group, "multi_region_cluster_name")
+    identifier = physical_id(n(base), 40, ctx.bp.blueprint, ctx.stack)
+    if identifier:
+        props["name"] = identifier
+    ctx.add("aws:memorydb/cluster:Cluster", n(base), props, protect=store.protect)
 
 
 ENGINE_VERSION = {"docdb": "5.0.0", "neptune": "1.3.2.1"}
@@ -181,7 +291,8 @@ def _cluster_at(ctx: AwsContext, store: NoSql, product: str, site: str, global_c
         props.update(db_subnet_group_name=ref(subnets, "name"), db_cluster_parameter_group_name=ref(params, "name"),
                      enabled_cloudwatch_logs_exports=["audit", "profiler"])
         if site == PRIMARY:  # a global secondary takes its login from the primary
-            props.update(master_username="app", manage_master_user_password=True)
+            props.update(master_username="app",
+                         master_password={"$secret": ref(caches.auth_token(ctx, store), "result")})
         if key:
             props["kms_key_id"] = ref(key, "arn")
     else:
@@ -202,18 +313,21 @@ def _cluster_at(ctx: AwsContext, store: NoSql, product: str, site: str, global_c
 
 
 def _documentdb(ctx: AwsContext, store: NoSql) -> None:
-    cluster = _cluster(ctx, store, "docdb")
-    _grant(ctx, store, "password", [{"Sid": "MasterPassword", "Effect": "Allow",
-                                     "Action": ["secretsmanager:GetSecretValue"],
-                                     "Resource": [ref(cluster, "master_user_secrets[0].secret_arn")]}])
+    # The password is Topoform's, in a secret in each site's region (as an RDS master password,
+    # databases.py): DocumentDB's managed secret lives in the primary region only, and DR tasks
+    # must start with that region gone. ECS hands it to the using services (`secrets`).
+    _cluster(ctx, store, "docdb")
+    for site in ctx.sites.all:
+        caches.auth_secret(ctx, store, site)
 
 
 def _neptune(ctx: AwsContext, store: NoSql) -> None:
     cluster = _cluster(ctx, store, "neptune")
-    # A cluster resource id is unique to its cluster; the Plan has no account id to name.
+    # The account is the VPC's owner (as alarms.py names it): the invoke that gives the caller's
+    # account is a whole value in the Plan, never part of a string.
     sites = [PRIMARY, DR] if ctx.sites.hot_copies else [PRIMARY]
-    resources = [f"arn:aws:neptune-db:{ctx.sites.region(site)}:*:{ref(site_name(cluster, site), 'cluster_resource_id')}/*"
-                 for site in sites]
+    resources = [f"arn:aws:neptune-db:{ctx.sites.region(site)}:{ref(ctx.networks.network(site).vpc, 'owner_id')}:"
+                 f"{ref(site_name(cluster, site), 'cluster_resource_id')}/*" for site in sites]
     _grant(ctx, store, "connect", [{"Sid": "Graph", "Effect": "Allow", "Action": ["neptune-db:*"],
                                     "Resource": resources}])
 
@@ -256,6 +370,38 @@ def _keyspaces(ctx: AwsContext, store: NoSql) -> None:
                                 "Resource": [ref(table, "arn")]}])
 
 
+# What a service reads of a store that makes it a client (it must log in).
+CLIENT_ATTRS = ("url", "host", "endpoint")
+
+
+def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]]:
+    """ECS container `secrets` entries: `<VAR minus _URL/_HOST/_ENDPOINT>_PASSWORD` for each env var naming
+    a store that logs in with a password.
+
+    MemoryDB, DocumentDB: the generated password's secret in the region of the
+    copy `site` reads (one password per store, the same at every site).
+    DynamoDB, Keyspaces and Neptune authenticate with the task role instead.
+    """
+    entries: dict[str, str] = {}
+    at = stores.answering_site(ctx.at(site))
+    for read in ctx.access.store_reads(ctx.ref_of(service)):
+        store = ctx.bp.component(read.target)
+        if read.env is None or not isinstance(store, NoSql) or read.attr not in CLIENT_ATTRS:
+            continue
+        if store.redis or store.model == "document":
+            value = ref(site_name(f"{ctx.prefix(store)}-auth", at), "arn")
+        else:
+            continue
+        base = read.env
+        for suffix in ("_URL", "_HOST", "_ENDPOINT"):
+            if base.endswith(suffix) and len(base) > len(suffix):
+                base = base[: -len(suffix)]
+                break
+        if f"{base}_PASSWORD" not in service.env:  # the user set it; ECS refuses a name in both
+            entries.setdefault(f"{base}_PASSWORD", value)
+    return [{"name": name, "valueFrom": value} for name, value in entries.items()]
+
+
 def attribute(ctx: AwsContext, store: NoSql, attr: str) -> str:
     return stores.attribute(ctx, store, attr, values)
 
@@ -265,6 +411,11 @@ def values(ctx: AwsContext, store: NoSql, site: str) -> dict[str, str]:
     region = ctx.sites.region(site)
     base = site_name(ctx.prefix(store), site)
     port = str(PORTS[store.model])
+    if store.redis:
+        host, port = ref(base, "cluster_endpoints[0].address"), str(caches.CACHE_PORT["redis"])
+        # rediss: TLS is always on; the password reaches services as an ECS secret (`secrets`).
+        return {"url": f"rediss://app@{host}:{port}", "endpoint": f"{host}:{port}", "host": host, "port": port,
+                "table": store.table_name, "name": ref(base, "name")}
     if store.model == "key-value":
         base = ctx.prefix(store)  # one global table: the replica keeps the table's name
         host = f"dynamodb.{region}.amazonaws.com"
@@ -295,6 +446,9 @@ AVAILABILITY_VARIANTS = {
                                          "second zone)", "estimate"),
     "neptune/single-az": Availability(99.5, "Topoform estimate: one Neptune instance (no SLA without a second "
                                       "zone)", "estimate"),
+    "memorydb": Availability(99.99, "Amazon MemoryDB SLA, Multi-AZ configuration", "MemoryDB SLA, Multi-AZ"),
+    "memorydb/single-az": Availability(99.5, "Amazon MemoryDB SLA, Single-AZ configuration",
+                                       "MemoryDB SLA, Single-AZ"),
 }
 PRODUCTS = {"key-value": "dynamodb", "document": "documentdb", "wide-column": "keyspaces", "graph": "neptune"}
 # The DR region's copy by model: its replica role, and its basis.
@@ -310,6 +464,8 @@ def facts(ctx: Any, store: NoSql, table: Mapping[str, Availability]) -> Facts:
     DocumentDB and Neptune are a primary instance and `replicas` read replicas across zones
     (failover promotes one), a global cluster's secondary the hot DR copy."""
     hot = topology(ctx.bp).hot_dr
+    if store.redis:
+        return _memorydb_facts(ctx, store, table, hot and ctx.sites.hot_copies)
     product = PRODUCTS[store.model]
     figure = common.per_copy(store, table, "nosql", product)
     role, dr_basis = DR_COPIES[store.model]
@@ -334,3 +490,19 @@ def facts(ctx: Any, store: NoSql, table: Mapping[str, Availability]) -> Facts:
                  dr_copy=dr_copy,
                  # More instances do not change the cluster's SLA: no copy-count fix to offer.
                  scaling=None, implementation=product)
+
+
+def _memorydb_facts(ctx: Any, store: NoSql, table: Mapping[str, Availability], dr_copy: bool) -> Facts:
+    """A MemoryDB cluster is one copy whose SLA is Multi-AZ's with a replica per shard, Single-AZ's
+    without; with hot DR its Multi-Region peer in the DR region is the DR copy (both take writes)."""
+    n = store.replicas
+    figure = common.per_copy(store, table, "nosql", "memorydb" if n else "memorydb/single-az")
+    basis = (f"{common.plural(store.shards, 'shard')}, each a primary"
+             + (f" + {common.plural(n, 'replica')} in other AZs (the SLA is the cluster's)" if n else " alone"))
+    replication = (Replica("read-replica", PRIMARY, n * store.shards, "async"),) if n else ()
+    if dr_copy:
+        replication += (Replica("multi-region-replica", DR, 1, "async"),)
+    return Facts(copies={PRIMARY: 1, DR: 1},
+                 basis={PRIMARY: basis, DR: "the Multi-Region cluster's regional cluster in the DR region"},
+                 availability={PRIMARY: figure, DR: figure}, replication=replication, dr_copy=dr_copy,
+                 scaling=None, implementation="memorydb")

@@ -33,7 +33,7 @@ from ..attachments import transport
 from ..context import AwsContext
 from ..endpoints import endpoint_attribute
 from ..sites import PRIMARY, site_name
-from . import caches, databases, load_balancers
+from . import caches, databases, load_balancers, nosql
 
 # Fargate's valid task sizes: CPU units → (min, max, step) of memory in MiB.
 FARGATE_MEMORY = {
@@ -88,7 +88,7 @@ def cluster(ctx: AwsContext, site: str) -> str:
 
 
 def build_at(ctx: AwsContext, svc: Service, site: str, store_secrets: list[dict[str, str]]) -> None:
-    store_secrets = store_secrets + caches.secrets(ctx, svc, site)
+    store_secrets = store_secrets + caches.secrets(ctx, svc, site) + nosql.secrets(ctx, svc, site)
     memory_mib = max(int(svc.memory // 1024**2), 1)
     size = fargate_size(svc.cpu, memory_mib)
     if size is None:

@@ -223,6 +223,9 @@ CONTRACTS: tuple[Contract, ...] = (
             "directory /data and runs redis-server as user `redis`",
             "WORKDIR and VOLUME /data (the config says `dir /data`, appendonly)",
             "health check `redis-cli -a \"$CACHE_PASSWORD\" --no-auth-warning ping`",
+            "a `nosql` key-value store: command `redis-server /etc/topoform/store.conf` (ACL user `app`, the "
+            "default user off, `appendfsync always`), health check `redis-cli --user app -a \"$STORE_PASSWORD\" "
+            "--no-auth-warning ping`",
         ),
         sources=("https://github.com/docker-library/redis (7.2/alpine/Dockerfile, docker-entrypoint.sh)",),
         cannot_prove="Redis 7.2 behaviour newer than Debian's 7.0",
@@ -243,6 +246,8 @@ CONTRACTS: tuple[Contract, ...] = (
             "and runs valkey-server as user `valkey`",
             "WORKDIR and VOLUME /data",
             "health check `valkey-cli -a \"$CACHE_PASSWORD\" --no-auth-warning ping`",
+            "a `nosql` key-value store: `valkey-server /etc/topoform/store.conf`, health check "
+            "`valkey-cli --user app -a \"$STORE_PASSWORD\" --no-auth-warning ping`",
         ),
         sources=("https://github.com/valkey-io/valkey-container (8.0/alpine/Dockerfile, docker-entrypoint.sh)",),
         cannot_prove="anything Valkey-specific: it is Redis 7.0 under Valkey's names",
