@@ -391,12 +391,12 @@ class Backup(StrictModel):
     point_in_time: bool = False
 
 
-DEFAULT_DB_VERSIONS = {"postgres": "16", "mysql": "8.0", "mariadb": "10.11"}
+DEFAULT_DB_VERSIONS = {"postgres": "16", "mysql": "8.4", "mariadb": "10.11"}
 
 
 class Database(Stateful):
     engine: Literal["postgres", "mysql", "mariadb"] = "postgres"
-    version: Version | None = Field(None, description="default: postgres 16, mysql 8.0, mariadb 10.11")
+    version: Version | None = Field(None, description="default: postgres 16, mysql 8.4, mariadb 10.11")
     size: Literal["small", "medium", "large"] = "small"
     storage: Size = 20 * 1024**3
     multi_az: bool = False

@@ -836,6 +836,10 @@ def test_pinned_server_images_are_supported_releases():
     assert any("MySQL 8.0 reached end of life" in w.message for w in plan.warnings)
     plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql, version: "8.4"}\n')
     assert not any("end of life" in w.message for w in plan.warnings)
+    # The default is a supported release too: a blueprint that names no version gets no warning for it.
+    plan = compile_text('blueprint: s\ndatabases:\n  users: {engine: mysql}\n')
+    assert not any("end of life" in w.message for w in plan.warnings)
+    assert any(r.properties.get("name") == "mysql:8.4" for r in plan.resources)
 
 
 def test_dns_server_without_a_free_fixed_address_is_a_diagnostic_not_a_traceback():

@@ -298,7 +298,7 @@ CONTRACTS: tuple[Contract, ...] = (
         key="mysql",
         image="mysql",
         tag_pattern=r"mysql:[0-9.]+",
-        known_tags=("mysql:8.0",),
+        known_tags=("mysql:8.4",),
         stand_in="Debian mariadb-server 10.11 (bookworm has no mysql-server)",
         relies_on=(
             "datadir /var/lib/mysql (the Plan mounts its volume there); config drop-ins in /etc/mysql/conf.d",
@@ -308,11 +308,10 @@ CONTRACTS: tuple[Contract, ...] = (
             "health check `mysqladmin ping -h 127.0.0.1 -uroot -p\"$MYSQL_ROOT_PASSWORD\" --silent` (TCP: false "
             "during initialisation)",
             "backups: /bin/sh /usr/local/bin/topoform-backup.sh with `mysqldump --single-transaction --routines "
-            "--triggers`, gzip, find (the official 8.0 image is Oracle Linux with findutils and gzip added)",
+            "--triggers`, gzip, find (the official 8.4 image is Oracle Linux with findutils and gzip added)",
         ),
         sources=(
-            "https://github.com/docker-library/mysql (8.0/Dockerfile.oracle, 8.0/docker-entrypoint.sh; 8.0 was "
-            "dropped from the repository when it reached end of life)",
+            "https://github.com/docker-library/mysql (8.4/Dockerfile.oracle, 8.4/docker-entrypoint.sh)",
         ),
         cannot_prove="anything MySQL-specific: it is MariaDB 10.11 (SQL dialect, authentication plugins such "
                      "as caching_sha2_password, replication and mysqldump options all differ); passing here says "
