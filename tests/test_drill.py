@@ -327,3 +327,45 @@ def test_site_objectives_compare_measured_failover_with_declared_rto_and_rpo():
     assert [(o.name, o.held) for o in site_objectives(site, slow)] == [("rto", False), ("rpo", False)]
     never = Failover(dns_seconds=None, data_lost={"db-dr": None})
     assert [(o.name, o.held) for o in site_objectives(site, never)] == [("rto", False), ("rpo", False)]
+
+
+class _Answers:
+    """A ContainerAPI whose `exec` answers from a list, one answer per call."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def exec(self, container_id, command):
+        self.calls += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def _copy(resource: str):
+    from topoform.providers.drill.stack import Copy
+
+    info = ContainerInfo(f"id-{resource}", resource, {}, "running", "healthy", {}, [])
+    return Copy(resource, "databases.users", "primary", info, [], 10)
+
+
+def test_a_replica_read_is_asked_again_until_it_answers_a_marker(monkeypatch):
+    """An exec that fails, or output that is not a number (a notice, an empty max), is no measurement:
+    the writer asks again within its patience, and says what the last unusable answer was."""
+    from topoform.providers.drill import failover
+
+    monkeypatch.setattr(failover.time, "sleep", lambda seconds: None)
+    primary, replica = _copy("db-users"), _copy("db-users-replica-0")
+    api = _Answers([(-1, ""), (0, "WARNING: something\n"), (0, "\n"), (0, "100.5\n")])
+    writer = failover.Writer(api, [(primary, replica, "app", "app")])
+    writer.written["db-users"] = 101.0
+    assert writer.lag(patience=60.0) == {"db-users-replica-0": 0.5}
+    assert api.calls == 4 and writer.unreadable == {}
+
+    never = _Answers([(0, "WARNING: something\n")])
+    writer = failover.Writer(never, [(primary, replica, "app", "app")])
+    writer.written["db-users"] = 101.0
+    clock = iter(range(0, 1000, 5))
+    monkeypatch.setattr(failover.time, "monotonic", lambda: float(next(clock)))
+    assert writer.lag(patience=20.0) == {"db-users-replica-0": None}
+    assert writer.unreadable == {"db-users-replica-0": "not a marker: 'WARNING: something'"}
+    assert 3 <= never.calls <= 5

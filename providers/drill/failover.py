@@ -179,6 +179,7 @@ class Writer:
     interval: float = 1.0
     written: dict[str, float] = field(default_factory=dict)  # primary resource → newest marker written
     errors: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # copy resource → its last unusable answer
     attempts: int = 0
     failures: int = 0
 
@@ -252,22 +253,34 @@ class Writer:
 
     def lag(self, patience: float = 1.0) -> dict[str, float | None]:
         """Seconds the DR copy is behind the newest marker written on its primary (None: unreadable).
-        A copy that cannot be read is asked again for `patience` seconds (one whose primary just
-        vanished may restart its server before it answers)."""
+        A copy that cannot be read, or answers something that is not a marker, is asked again for
+        `patience` seconds (one whose primary just vanished may restart its server before it
+        answers); why the last answer was unusable is kept in `unreadable`."""
         out: dict[str, float | None] = {}
         for primary, dr, user, db in self.databases:
-            code, text = self._read(dr, user, db)
             deadline = time.monotonic() + patience
-            while code != 0 and time.monotonic() < deadline:
+            while True:
+                newest, why = self._newest(dr, user, db)
+                if newest is not None or time.monotonic() >= deadline:
+                    break
                 time.sleep(1.0)
-                code, text = self._read(dr, user, db)
-            try:
-                newest = float(text.strip()) if code == 0 else None
-            except ValueError:  # no marker yet (an empty max) or not a number
-                newest = None
+            if why:
+                self.unreadable[dr.resource] = why
+            else:
+                self.unreadable.pop(dr.resource, None)
             written = self.written.get(primary.resource)
             out[dr.resource] = None if newest is None or written is None else round(max(0.0, written - newest), 2)
         return out
+
+    def _newest(self, copy: Copy, user: str, db: str) -> tuple[float | None, str]:
+        """The newest marker on `copy`, or None and what it answered instead."""
+        code, text = self._read(copy, user, db)
+        if code != 0:
+            return None, f"exit {code}: {text.strip()[:200] or 'no output'}"
+        try:
+            return float(text.strip()), ""
+        except ValueError:  # no marker yet (an empty max), or a notice mixed into the output
+            return None, f"not a marker: {text.strip()[:200]!r}"
 
 
 # ---- watching the failover

@@ -150,7 +150,10 @@ class Drill:
             # while it drains, which is the stop's grace, not the component's redundancy.
             fault = self.clock()
             if writer is not None:  # acknowledged by the primary, missing on a copy still running
-                data["writes_lost_seconds"] = writer.lag(patience=10.0)
+                # As long as the site drill's patience: a loaded engine can take seconds per exec.
+                data["writes_lost_seconds"] = writer.lag(patience=30.0)
+                if writer.unreadable:
+                    data["unreadable"] = dict(writer.unreadable)
             self.sleep(self.settings.duration)
         finally:
             if writer is not None:
