@@ -29,7 +29,11 @@ NGINX_KEY = "/etc/nginx/certs/key.pem"
 HTTP_PORT, HTTPS_PORT = 80, 443
 
 # A pure function of a frozen context: identical configs (copies, sites) render once.
-_nginx = lru_cache(maxsize=4096)(configs.render_nginx_conf)
+# Named at call time: `configs` imports its nginx module on first use.
+@lru_cache(maxsize=4096)
+def _nginx(context):
+    return configs.render_nginx_conf(context)
+
 
 _NGINX_ALIVE = 'test -s /var/run/nginx.pid && kill -0 "$(cat /var/run/nginx.pid)"'
 

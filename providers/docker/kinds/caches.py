@@ -26,7 +26,11 @@ CONF = "/etc/topoform/cache.conf"
 # Replaced by the `${password.result}` reference after escaping (see containers.upload).
 SECRET = "@@TOPOFORM_SECRET@@"
 
-_redis_conf = lru_cache(maxsize=4096)(configs.render_redis_conf)
+# Cached renderers that name their function at call time: `configs` imports a
+# server's module on first use, so importing this one loads none.
+@lru_cache(maxsize=4096)
+def _redis_conf(context):
+    return configs.render_redis_conf(context)
 
 
 def endpoint(ctx: DockerContext, cache: Cache) -> Endpoint:

@@ -62,10 +62,26 @@ GALERA_SCRIPT = "/usr/local/bin/topoform-galera.sh"
 # Replaced by a `${password.result}` reference after escaping (see containers.upload).
 SST_SECRET = "@@TOPOFORM_SST_SECRET@@"
 
-_pg_primary = lru_cache(maxsize=256)(configs.render_postgres_primary_init)
-_pg_primary_entrypoint = lru_cache(maxsize=256)(configs.render_postgres_primary_entrypoint)
-_pg_replica = lru_cache(maxsize=4096)(configs.render_postgres_replica_entrypoint)
-_backup = lru_cache(maxsize=4096)(configs.render_backup_script)
+# Cached renderers that name their function at call time: `configs` imports a
+# server's module on first use, so importing this one loads none.
+@lru_cache(maxsize=256)
+def _pg_primary(context):
+    return configs.render_postgres_primary_init(context)
+
+
+@lru_cache(maxsize=256)
+def _pg_primary_entrypoint(context):
+    return configs.render_postgres_primary_entrypoint(context)
+
+
+@lru_cache(maxsize=4096)
+def _pg_replica(context):
+    return configs.render_postgres_replica_entrypoint(context)
+
+
+@lru_cache(maxsize=4096)
+def _backup(context):
+    return configs.render_backup_script(context)
 
 
 # ---------------------------------------------------------------- names and attributes

@@ -35,8 +35,11 @@ HAPROXY_PEM = "/usr/local/etc/haproxy/certs/cert.pem"
 HAPROXY_STATS_PORT = 8404
 
 # Renderers are pure functions of frozen contexts: identical configs (copies,
-# sites, identical components) render once.
-_haproxy = lru_cache(maxsize=4096)(configs.render_haproxy_cfg)
+# sites, identical components) render once. The function is named at call
+# time: `configs` imports a server's module on first use.
+@lru_cache(maxsize=4096)
+def _haproxy(context):
+    return configs.render_haproxy_cfg(context)
 
 
 def tls_ports(lb: LoadBalancer) -> set[int]:
