@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -110,8 +109,10 @@ def test_inputs():
 
 
 def topoform_argv() -> list[str]:
-    script = shutil.which("topoform")
-    return [script] if script else [PY, "-m", "topoform.cli.main"]
+    """The console script of the interpreter running the bench (its virtualenv's): the first
+    `topoform` on PATH may be another installation's."""
+    script = os.path.join(os.path.dirname(PY), "topoform")
+    return [script] if os.path.exists(script) else [PY, "-m", "topoform.cli.main"]
 
 
 def log(message: str) -> None:
