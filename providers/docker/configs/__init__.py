@@ -23,6 +23,8 @@ resolved by the caller (``Output.apply``) before it reaches a renderer.
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
+from typing import Any, Callable
 
 # module → the names it exports through this package
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -47,7 +49,7 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 __all__ = list(_MODULE_OF)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """`configs.NAME` imports NAME's module the first time (PEP 562), then it is a plain global."""
     module = _MODULE_OF.get(name)
     if module is None:
@@ -55,6 +57,19 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
+
+
+def cached(renderer: str, maxsize: int) -> Callable[[Any], str]:
+    """The renderer named `renderer` behind an lru_cache (renderers are pure functions of frozen
+    contexts: identical configs render once), its module imported on the first call, not now."""
+    if renderer not in _MODULE_OF:
+        raise ValueError(f"no renderer {renderer!r} in {__name__}")
+
+    @lru_cache(maxsize=maxsize)
+    def render(context: Any) -> str:
+        return __getattr__(renderer)(context)
+
+    return render
 
 
 def __dir__() -> list[str]:

@@ -20,7 +20,6 @@ never values in the Plan.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Mapping
 
 from topoform.dsl.models import Database
@@ -62,26 +61,11 @@ GALERA_SCRIPT = "/usr/local/bin/topoform-galera.sh"
 # Replaced by a `${password.result}` reference after escaping (see containers.upload).
 SST_SECRET = "@@TOPOFORM_SST_SECRET@@"
 
-# Cached renderers that name their function at call time: `configs` imports a
-# server's module on first use, so importing this one loads none.
-@lru_cache(maxsize=256)
-def _pg_primary(context):
-    return configs.render_postgres_primary_init(context)
-
-
-@lru_cache(maxsize=256)
-def _pg_primary_entrypoint(context):
-    return configs.render_postgres_primary_entrypoint(context)
-
-
-@lru_cache(maxsize=4096)
-def _pg_replica(context):
-    return configs.render_postgres_replica_entrypoint(context)
-
-
-@lru_cache(maxsize=4096)
-def _backup(context):
-    return configs.render_backup_script(context)
+# Identical contexts render once; `configs.cached` imports the server's module on first use.
+_pg_primary = configs.cached("render_postgres_primary_init", maxsize=256)
+_pg_primary_entrypoint = configs.cached("render_postgres_primary_entrypoint", maxsize=256)
+_pg_replica = configs.cached("render_postgres_replica_entrypoint", maxsize=4096)
+_backup = configs.cached("render_backup_script", maxsize=4096)
 
 
 # ---------------------------------------------------------------- names and attributes

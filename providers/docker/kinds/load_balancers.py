@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Mapping
 
 from topoform.dsl.models import HealthCheck, LoadBalancer
@@ -35,11 +34,8 @@ HAPROXY_PEM = "/usr/local/etc/haproxy/certs/cert.pem"
 HAPROXY_STATS_PORT = 8404
 
 # Renderers are pure functions of frozen contexts: identical configs (copies,
-# sites, identical components) render once. The function is named at call
-# time: `configs` imports a server's module on first use.
-@lru_cache(maxsize=4096)
-def _haproxy(context):
-    return configs.render_haproxy_cfg(context)
+# sites, identical components) render once.
+_haproxy = configs.cached("render_haproxy_cfg", maxsize=4096)
 
 
 def tls_ports(lb: LoadBalancer) -> set[int]:
