@@ -8,6 +8,7 @@ bytes), so that tests and the builders can pass either.
 from __future__ import annotations
 
 import math
+import pickle
 import re
 import shlex
 from functools import lru_cache
@@ -63,7 +64,7 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
     def load_bytecode(self, bucket) -> None:
         try:
             super().load_bytecode(bucket)
-        except (OSError, ValueError, EOFError):  # unreadable or truncated: compile again
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # unreadable or truncated: compile again
             bucket.reset()
 
     def dump_bytecode(self, bucket) -> None:
