@@ -14,10 +14,10 @@ loopback addresses and run the very program the container would run.
 - ``rendering``: the Jinja environment, filters and unit readers they share.
 
 This package re-exports every context and renderer, so callers import them
-from ``configs``; each module loads on first use of one of its names, so a
+from ``configs``; a module loads on first use of one of its names, so a
 blueprint without databases (say) never builds their dataclasses (~0.5 ms
-each at import) or their templates. Nothing here imports pulumi: a Pulumi ``Output`` is
-resolved by the caller (``Output.apply``) before it reaches a renderer.
+each). Nothing here imports pulumi: a Pulumi ``Output`` is resolved by the
+caller (``Output.apply``) before it reaches a renderer.
 """
 
 from __future__ import annotations
