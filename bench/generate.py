@@ -69,6 +69,23 @@ queues:
   jobs-{i}: {{visibility_timeout: 30s, max_receives: 5, max_depth: 1000, consumers: [services.worker-{i}]}}
 """
 
+# Docker publishes each public balancer, proxy and CDN copy on one of a stack's 100
+# host ports (providers/docker/ports.py), ~8 a cell. Past the first EDGE_CELLS
+# cells the balancers are internal and the proxy and CDN are two more services,
+# so that both targets (and `validate`, which compiles both) take every size.
+EDGE_CELLS = 8
+INNER_SERVICES = """\
+services:
+  front-{i}:
+    image: nginx:1.27-alpine
+    port: 80
+    env: {{UPSTREAM: "${{load_balancers.edge-{i}.url}}"}}
+  assets-{i}: {{image: nginx:1.27-alpine, port: 80}}
+"""
+INNER_CELL = (CELL.replace("    redundancy: active-active\n", "    redundancy: active-active\n    internal: true\n")
+              .replace("    listeners: [{{port: 5432}}]\n", "    listeners: [{{port: 5432}}]\n    internal: true\n")
+              .replace(CELL[CELL.index("reverse_proxies:"):CELL.index("databases:")], INNER_SERVICES))
+
 # A cell of one kind only, for sizes below a whole cell.
 SMALL = """\
 queues:
@@ -76,13 +93,15 @@ queues:
 """
 
 
-def generate(components: int, dns_records: int = 100) -> str:
-    """A valid blueprint of `components` components (whole cells of 10; at least one cell)."""
+def generate(components: int, dns_records: int = 100, edge_cells: int | None = EDGE_CELLS) -> str:
+    """A valid blueprint of `components` components (whole cells of 10; at least one cell);
+    `edge_cells=None` makes every cell an edge cell (too many host ports for docker past ~12)."""
     cells = max(1, components // COMPONENTS_PER_CELL)
+    edge = cells if edge_cells is None else min(cells, edge_cells)
     sections: dict[str, list[str]] = {}
     for i in range(cells):
         section = ""
-        for line in CELL.format(i=i).splitlines():
+        for line in (CELL if i < edge else INNER_CELL).format(i=i).splitlines():
             if not line.startswith(" "):
                 section = line.rstrip(":")
                 sections.setdefault(section, [])
@@ -98,7 +117,7 @@ def generate(components: int, dns_records: int = 100) -> str:
         parts.append(f"{section}:")
         parts.extend(lines)
     parts += ["dns:", "  zone: bench.example.com", "  records:"]
-    for i in range(min(cells, dns_records)):
+    for i in range(min(edge, dns_records)):
         parts += [
             f"    - name: www{i}",
             "      routing: weighted",

@@ -9,10 +9,9 @@ Not part of the test suite. Generates blueprints of 10 to 10,000 components
 1. the headline, whole processes (spawn to exit, a warm-up run, then the
    median of --runs), what a user waits for: `topoform --help`,
    `topoform validate`, `topoform plan --json` and `topoform plan` (the
-   default human output, here into a pipe), and the streaming text renderer
-   (cli/plan_text.py) through bench/plan_text_driver.py; then, as a
-   breakdown, in-process (a fresh interpreter per size, a warm-up call, the
-   median): validate, compile, Plan → JSON, Plan → text;
+   default human output, here into a pipe); then, as a breakdown,
+   in-process (a fresh interpreter per size, a warm-up call, the median):
+   validate, compile, Plan → JSON, Plan → text;
 2. `synth` against the same resources written as a plain Pulumi program
    (bench/handwritten.py), for blueprints of 100, 500 and 2,000 components,
    tested the way Pulumi documents it (`set_mocks` + `@pulumi.runtime.test`):
@@ -34,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -110,8 +108,10 @@ def test_inputs():
 
 
 def topoform_argv() -> list[str]:
-    script = shutil.which("topoform")
-    return [script] if script else [PY, "-m", "topoform.cli.main"]
+    """The console script of the interpreter running the bench (its virtualenv's): the first
+    `topoform` on PATH may be another installation's."""
+    script = os.path.join(os.path.dirname(PY), "topoform")
+    return [script] if os.path.exists(script) else [PY, "-m", "topoform.cli.main"]
 
 
 def log(message: str) -> None:
@@ -159,8 +159,6 @@ def cli_and_frontend(sizes: list[int], targets: list[str], runs: int, tmp: str) 
             # The default, human output (into a pipe, as the launcher captures it).
             row[f"plan_text_{target}_process"] = _process(
                 topoform_argv() + ["plan", "--target", target, path], process_runs)
-            row[f"renderer_{target}_process"] = _process(
-                [PY, os.path.join(HERE, "plan_text_driver.py"), path, target], process_runs)
         try:
             worker = run_process([PY, os.path.join(HERE, "inprocess.py"), "frontend", path, ",".join(targets),
                                   str(runs)])
@@ -171,8 +169,7 @@ def cli_and_frontend(sizes: list[int], targets: list[str], runs: int, tmp: str) 
         out["sizes"][size] = row
         log(f"{size:>6} components: validate {_fmt(row['validate_process'])}, "
             + ", ".join(f"plan --json {t} {_fmt(row[f'plan_{t}_process'])}, "
-                        f"plan {t} {_fmt(row[f'plan_text_{t}_process'])}, "
-                        f"renderer {t} {_fmt(row[f'renderer_{t}_process'])}" for t in targets))
+                        f"plan {t} {_fmt(row[f'plan_text_{t}_process'])}" for t in targets))
     return out
 
 
@@ -295,8 +292,7 @@ def process_columns(targets: list[str]) -> list[tuple[str, str]]:
     columns = [("`validate`", "validate_process")]
     for t in targets:
         columns += [(f"`plan --json --target {t}`", f"plan_{t}_process"),
-                    (f"`plan --target {t}`", f"plan_text_{t}_process"),
-                    (f"text renderer, {t}", f"renderer_{t}_process")]
+                    (f"`plan --target {t}`", f"plan_text_{t}_process")]
     return columns
 
 
@@ -312,8 +308,7 @@ def markdown(results: dict[str, Any]) -> str:
         columns = process_columns(targets)
         lines.append(f"**Command line: whole processes**, spawn to exit (`topoform --help`: "
                      f"{ms(median(cli['help']))}, peak {cli['help'].get('peak_mib', 0):.0f} MiB). "
-                     "`plan` is the default human output, into a pipe; the text renderer is "
-                     "cli/plan_text.py run by bench/plan_text_driver.py (validate, compile, write)\n")
+                     "`plan` is the default human output, into a pipe\n")
         for title, cell in [("wall time (CPU time)", lambda t: ms(median(t)) + (
                                 f" ({ms(t['cpu_median_s'])})" if "cpu_median_s" in t else "")),
                             ("peak MiB", lambda t: "–" if "peak_mib" not in t else f"{t['peak_mib']:.0f}")]:

@@ -43,3 +43,14 @@ def test_importing_the_language_alone_imports_no_pulumi():
                            "print(any(m.startswith('pulumi') for m in sys.modules))"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize("command, collector", [("validate", False), ("plan", False), ("schema", True)])
+def test_offline_commands_run_without_the_cyclic_collector(command, collector):
+    # main() leaves the collector off for the commands that compute and exit (cli/main.py OFFLINE).
+    code = ("import atexit, gc, sys\natexit.register(lambda: print('collector', gc.isenabled()))\n"
+            f"sys.argv = ['topoform', {command!r}] + ([] if {command!r} == 'schema' else ['blueprints/minimal-web.yaml'])\n"
+            "from topoform.cli.main import main\nmain()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"collector {collector}"

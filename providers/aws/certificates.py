@@ -107,10 +107,11 @@ class Certificates:
                                              "output dns.name_servers; certificates validate through it")
             return
         deferred = set(validations)
+        order = list(plan.ordered())  # the Plan does not change while `deferred` grows: sorted once
         grown = True
         while grown:  # a health check follows its listener, which ordering does not: until nothing is added
             grown = False
-            for resource in plan.ordered():
+            for resource in order:
                 if resource.name not in deferred and _waits(plan, resource, deferred):
                     deferred.add(resource.name)
                     grown = True

@@ -28,6 +28,7 @@ can import it without a cycle.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from topoform.dsl.models import Blueprint, Component
 from topoform.dsl.topology import Topology, topology
@@ -55,6 +56,8 @@ class AwsContext(BuildContext):
         self.access: Topology = topology(bp)
         self.attachments = Attachments(bp, self.names)
         self.web_acl_owners: dict[tuple[str, str], str] = {}
+        # What a kind module derives from the whole blueprint once per compile (shared with the site views).
+        self.indexes: dict[str, Any] = {}
         self._views: dict[str, AwsContext] = {PRIMARY: self}
 
     def at(self, site: str) -> "AwsContext":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 from topoform.dsl.models import Cdn, ReverseProxy
@@ -29,7 +28,7 @@ NGINX_KEY = "/etc/nginx/certs/key.pem"
 HTTP_PORT, HTTPS_PORT = 80, 443
 
 # A pure function of a frozen context: identical configs (copies, sites) render once.
-_nginx = lru_cache(maxsize=4096)(configs.render_nginx_conf)
+_nginx = configs.cached("render_nginx_conf", maxsize=4096)
 
 _NGINX_ALIVE = 'test -s /var/run/nginx.pid && kill -0 "$(cat /var/run/nginx.pid)"'
 

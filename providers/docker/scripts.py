@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from .configs.rabbitmq import pretty_json
+from .configs.rendering import pretty_json
 
 _IDENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -94,39 +94,52 @@ def has_distribution(component) -> bool:
     return False
 
 
-def _leads_to(ctx: AwsContext, component, lb: LoadBalancer, through_distributions: bool) -> bool:
-    """Whether `component` reaches `lb`, following reverse proxies (that are no distribution, unless asked)."""
+def _hop_end(ctx: AwsContext, component, through_distributions: bool):
+    """Where `component` leads, following reverse proxies (that are no distribution, unless asked); None where a
+    distribution stops the walk."""
     seen = set()
     while component is not None and component.section in ("reverse_proxies", "cdns") and component.ref not in seen:
         seen.add(component.ref)
         if has_distribution(component) and not through_distributions:
-            return False
+            return None
         component = ctx.bp.component(component.upstream if component.section == "reverse_proxies" else
                                      (component.origin if component.mode == "pull" else None))
-    return component is lb
+    return component
 
 
-def fronting_distributions(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
-    """The CDNs and caching proxies whose distribution fetches from `lb` (its next hop)."""
-    found = []
+def _in_front(ctx: AwsContext) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Balancer ref → the CDNs and caching proxies whose distribution fetches from it (its next hop), and → the
+    DNS records that name it (or a plain proxy of it). Found in one pass per compile and kept on the context:
+    asking each balancer scanned every distribution and record (quadratic in the blueprint's size)."""
+    found = ctx.indexes.get("in_front")
+    if found is not None:
+        return found
+    distributions: dict[str, list[str]] = {}
     for component in [*ctx.bp.cdns.values(), *ctx.bp.reverse_proxies.values()]:
         if not has_distribution(component) or (component.section == "cdns" and component.mode != "pull"):
             continue
         upstream = ctx.bp.component(component.origin if component.section == "cdns" else component.upstream)
-        if _leads_to(ctx, upstream, lb, through_distributions=False):
-            found.append(component.ref)
+        end = _hop_end(ctx, upstream, through_distributions=False)
+        if end is not None:
+            distributions.setdefault(end.ref, []).append(component.ref)
+    records: dict[str, list[str]] = {}
+    for record in ctx.bp.dns.records if ctx.bp.dns else ():
+        ends = [_hop_end(ctx, ctx.bp.component(e.target), through_distributions=False)
+                for e in record.endpoints if e.target]
+        for target in dict.fromkeys(end.ref for end in ends if end is not None):
+            records.setdefault(target, []).append(f"dns record {record.name}")
+    found = ctx.indexes["in_front"] = (distributions, records)
     return found
+
+
+def fronting_distributions(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
+    """The CDNs and caching proxies whose distribution fetches from `lb` (its next hop)."""
+    return list(_in_front(ctx)[0].get(lb.ref, ()))
 
 
 def direct_clients(ctx: AwsContext, lb: LoadBalancer) -> list[str]:
     """What reaches `lb` other than CloudFront: DNS records naming it (or a plain proxy of it), services."""
-    found = []
-    for record in ctx.bp.dns.records if ctx.bp.dns else ():
-        if any(e.target and _leads_to(ctx, ctx.bp.component(e.target), lb, through_distributions=False)
-               for e in record.endpoints):
-            found.append(f"dns record {record.name}")
-    found += ctx.access.users(lb.ref)
-    return found
+    return [*_in_front(ctx)[1].get(lb.ref, ()), *ctx.access.users(lb.ref)]
 
 
 def cloudfront_only(ctx: AwsContext, lb: LoadBalancer) -> bool:

@@ -6,11 +6,8 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
-from .rendering import render, to_seconds
+from .rendering import pretty_json, render, to_seconds
 
 
 def rabbitmq_password_hash(password: str, salt: bytes | None = None) -> str:
@@ -112,13 +109,6 @@ def render_rabbitmq_conf(ctx: RabbitmqContext) -> str:
     listener = f"{ctx.listen}:{ctx.port}" if ctx.listen else str(ctx.port)
     timeout_ms = int(to_seconds(ctx.consumer_timeout) * 1000) if ctx.consumer_timeout is not None else None
     return render("rabbitmq.conf.j2", ctx=ctx, listener=listener, consumer_timeout_ms=timeout_ms)
-
-
-def pretty_json(doc: Any) -> str:
-    """Indented JSON for files people may read in a container; orjson, because
-    the stdlib's indent= falls back to its pure-Python encoder (the largest
-    cost of compiling many queues)."""
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
 def render_rabbitmq_definitions(ctx: RabbitmqContext) -> str:

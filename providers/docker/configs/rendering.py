@@ -1,4 +1,4 @@
-"""What every renderer shares: the Jinja environment, its filters, and the scalar readers.
+"""What every renderer shares: the Jinja environment, its filters, the scalar readers and indented JSON.
 
 Contexts accept blueprint spellings ("30s", "512MiB", read by
 `topoform.dsl.units`, the one parser of units) or plain numbers (seconds,
@@ -8,16 +8,31 @@ bytes), so that tests and the builders can pass either.
 from __future__ import annotations
 
 import math
+import pickle
 import re
 import shlex
 from functools import lru_cache
+from hashlib import sha1
 from pathlib import Path
+from typing import Any
 
 import jinja2
+import orjson
 
 from topoform.dsl import units
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+# What changes the code Jinja compiles a template to; the bytecode cache's file
+# names carry a digest of it, so a changed option never loads stale code.
+_OPTIONS: dict = {
+    "undefined": jinja2.StrictUndefined,
+    "keep_trailing_newline": True,
+    "autoescape": False,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
 
 
 @lru_cache(maxsize=1)
@@ -25,11 +40,11 @@ def environment() -> jinja2.Environment:
     """One Environment per process: template parsing is the slow part."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        # The templates are package data: they do not change while a process
+        # runs, so no stat() of the file on every get_template.
+        auto_reload=False,
+        bytecode_cache=_bytecode_cache(),
+        **_OPTIONS,
     )
     env.filters["seconds"] = whole_seconds
     env.filters["hap_time"] = haproxy_time
@@ -39,8 +54,50 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, **variables) -> str:
-    return environment().get_template(template).render(**variables)
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's own file cache of compiled templates, in its default per-user
+    directory (private, under the system temp directory). Compiling a
+    template is most of a small `validate` (~15 ms for haproxy.cfg.j2);
+    loading it is a fraction of a millisecond. A file that cannot be read
+    or written only means compiling again."""
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):  # unreadable or truncated: compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    digest = sha1(repr((jinja2.__version__, sorted(_OPTIONS.items()))).encode()).hexdigest()[:12]
+    try:
+        # Jinja checks each entry against the template's source and Python's version.
+        return _BytecodeCache(pattern=f"topoform-{digest}-%s.cache")
+    except (OSError, RuntimeError):  # no private temp directory: no cache
+        return None
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> jinja2.Template:
+    """Each template looked up once per process (a dict lookup, not the loader's per-call work)."""
+    return environment().get_template(name)
+
+
+def render(template_name: str, **variables) -> str:
+    return template(template_name).render(**variables)
+
+
+def pretty_json(doc: Any) -> str:
+    """Indented JSON for files people may read in a container; orjson, because
+    the stdlib's indent= falls back to its pure-Python encoder (the largest
+    cost of compiling many queues)."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
 def to_seconds(value: str | int | float) -> float:

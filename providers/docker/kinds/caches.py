@@ -9,7 +9,6 @@ Every running site gets its own copies; only the primary site's publishes.
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 from topoform.dsl.models import Cache
 from topoform.providers import facts as common
@@ -26,7 +25,8 @@ CONF = "/etc/topoform/cache.conf"
 # Replaced by the `${password.result}` reference after escaping (see containers.upload).
 SECRET = "@@TOPOFORM_SECRET@@"
 
-_redis_conf = lru_cache(maxsize=4096)(configs.render_redis_conf)
+# Identical contexts render once; `configs.cached` imports the server's module on first use.
+_redis_conf = configs.cached("render_redis_conf", maxsize=4096)
 
 
 def endpoint(ctx: DockerContext, cache: Cache) -> Endpoint:

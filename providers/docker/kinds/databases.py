@@ -20,7 +20,6 @@ never values in the Plan.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Mapping
 
 from topoform.dsl.models import Database
@@ -62,10 +61,11 @@ GALERA_SCRIPT = "/usr/local/bin/topoform-galera.sh"
 # Replaced by a `${password.result}` reference after escaping (see containers.upload).
 SST_SECRET = "@@TOPOFORM_SST_SECRET@@"
 
-_pg_primary = lru_cache(maxsize=256)(configs.render_postgres_primary_init)
-_pg_primary_entrypoint = lru_cache(maxsize=256)(configs.render_postgres_primary_entrypoint)
-_pg_replica = lru_cache(maxsize=4096)(configs.render_postgres_replica_entrypoint)
-_backup = lru_cache(maxsize=4096)(configs.render_backup_script)
+# Identical contexts render once; `configs.cached` imports the server's module on first use.
+_pg_primary = configs.cached("render_postgres_primary_init", maxsize=256)
+_pg_primary_entrypoint = configs.cached("render_postgres_primary_entrypoint", maxsize=256)
+_pg_replica = configs.cached("render_postgres_replica_entrypoint", maxsize=4096)
+_backup = configs.cached("render_backup_script", maxsize=4096)
 
 
 # ---------------------------------------------------------------- names and attributes

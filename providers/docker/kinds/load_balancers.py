@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Mapping
 
 from topoform.dsl.models import HealthCheck, LoadBalancer
@@ -36,7 +35,7 @@ HAPROXY_STATS_PORT = 8404
 
 # Renderers are pure functions of frozen contexts: identical configs (copies,
 # sites, identical components) render once.
-_haproxy = lru_cache(maxsize=4096)(configs.render_haproxy_cfg)
+_haproxy = configs.cached("render_haproxy_cfg", maxsize=4096)
 
 
 def tls_ports(lb: LoadBalancer) -> set[int]:
