@@ -193,6 +193,12 @@ class PathBuilder:
         self.hot = topology(bp).hot_dr
         self.plan = plan if plan is not None else analysed_plan(bp, target)
         self._reruns: dict[str, PathBuilder | None] = {}  # change → the analysis with it made
+        self._groups: LinkedGroups | None = None
+
+    def _linked(self) -> "LinkedGroups":
+        if self._groups is None:
+            self._groups = LinkedGroups(self.bp)
+        return self._groups
 
     def facts(self, ref: str) -> Facts:
         return self.plan.components[ref].facts  # type: ignore[return-value]
@@ -259,8 +265,10 @@ class PathBuilder:
                     found.append(RequestPath(_chain_name(chain), entry, "request", chain))
         found += self._async_paths()
         unique: list[RequestPath] = []
+        seen: set[tuple[str, tuple[Step, ...]]] = set()  # a set, not a scan of `unique` per path (quadratic)
         for path in found:
-            if not any(p.name == path.name and p.steps == path.steps for p in unique):
+            if (path.name, path.steps) not in seen:
+                seen.add((path.name, path.steps))
                 unique.append(path)
         return unique
 
@@ -390,7 +398,10 @@ class PathBuilder:
             return None
         key = fix.change
         if key not in self._reruns:
-            self._reruns[key] = _rerun(self.bp, self.target, fix.edit)
+            # A change to one component re-runs only the part of the blueprint linked to it: a whole
+            # re-run per path made `report` quadratic in the number of components.
+            local = None if fix.ref is None else self._linked().data_around(fix.ref)
+            self._reruns[key] = _rerun(self.bp, self.target, fix.edit, local)
         after = self._reruns[key]
         figure = None if after is None else _matching(after, path)
         return None if figure is None else replace(fix, after=figure)
@@ -441,14 +452,73 @@ def _failover_edit(bp: Blueprint, record: str, target: str, hot: bool) -> Edit:
     return edit
 
 
-def _rerun(bp: Blueprint, target: str, edit: Edit) -> "PathBuilder | None":
-    """The analysis of `bp` with `edit` made to its data (what the user would write)."""
+_GLOBAL = ""  # the node of everything outside the component sections (dns records, slos, ...)
+
+
+class LinkedGroups:
+    """The blueprint's components split into groups no reference crosses (the connected parts of
+    the reference graph; whatever the other sections name is one group with them).
+
+    A change to one setting of one component (more replicas, a standby) changes no reference, so
+    on the blueprint cut down to its group and the global one it validates, has facts and paths
+    as on the whole: each kind's facts read the component and the global settings, its paths
+    stay inside its group. `_rerun` then costs the size of the group, not of the blueprint.
+    """
+
+    def __init__(self, bp: Blueprint):
+        from topoform.dsl.kinds import BY_SECTION
+        from topoform.dsl.topology import owner
+
+        self.bp = bp
+        self.data = bp.model_dump(mode="json", exclude_none=True, by_alias=True)
+        order = [_GLOBAL] + [component.ref for component in bp.components()]
+        self.index = {ref: i for i, ref in enumerate(order)}
+        parent = list(range(len(order)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        found = topology(bp)
+        links = [(item.path, item.ref) for item in found.fields]
+        links += [(item.path, item.ref) for item in found.interpolations if item.kind in BY_SECTION]
+        for path, ref in links:
+            a, b = self.index.get(owner(path) or _GLOBAL), self.index.get(ref)
+            if a is not None and b is not None:
+                parent[root(a)] = root(b)
+        self.members: dict[int, list[str]] = {}
+        self.group: dict[str, int] = {}
+        for i, ref in enumerate(order):
+            self.group[ref] = root(i)
+            self.members.setdefault(root(i), []).append(ref)
+
+    def data_around(self, ref: str) -> dict:
+        """The blueprint's data with only the components of `ref`'s group and the global one, in
+        blueprint order; `ref`'s own entry is a copy (an edit writes to it)."""
+        import copy
+
+        groups = {self.group[ref], self.group[_GLOBAL]}
+        keep = sorted((r for g in groups for r in self.members[g] if r != _GLOBAL), key=self.index.__getitem__)
+        kept: dict[str, dict] = {}
+        for item in keep:
+            section, _, name = item.partition(".")
+            value = self.data[section][name]
+            kept.setdefault(section, {})[name] = copy.deepcopy(value) if item == ref else value
+        return {key: (kept.get(key, {}) if key in self.bp.SECTIONS else value) for key, value in self.data.items()}
+
+
+def _rerun(bp: Blueprint, target: str, edit: Edit, data: dict | None = None) -> "PathBuilder | None":
+    """The analysis of `bp` with `edit` made to its data (what the user would write); `data`, if
+    given, is the part of it the edit touches (LinkedGroups.data_around)."""
     import copy
     import json
 
     from topoform.dsl.validate import validate_text
 
-    data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
+    if data is None:
+        data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
     edit(data)
     result = validate_text(json.dumps(data), bp.file, bp.base_dir, target=target)
     if not result.ok:
