@@ -107,6 +107,16 @@ class SourceMap:
         """Path → position of the mapping key that names it."""
         return {p: Position(self.file, *lc) for p, lc in self._tables()[1].items()}
 
+    def written_key(self, path: Path) -> Position | None:
+        """The position of the key naming exactly `path`, None if none does (`keys` copies the table)."""
+        found = self._tables()[1].get(path)
+        return None if found is None else Position(self.file, *found)
+
+    def written_value(self, path: Path) -> Position | None:
+        """The position of the value written exactly at `path`, None if none is (`values` copies the table)."""
+        found = self._tables()[0].get(path)
+        return None if found is None else Position(self.file, *found)
+
     def value(self, path: Path) -> Position:
         """The position of the value at `path`, or of its nearest written ancestor."""
         values = self._tables()[0]

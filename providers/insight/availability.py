@@ -141,6 +141,8 @@ class Fix:
     before: float
     after: float  # the path's figure on the blueprint with `edit` made (PathBuilder.measured)
     edit: Edit | None = field(default=None, compare=False, repr=False)  # the change, on the blueprint's data
+    # What `edit` touches: the component, and the DNS record it rewrites (LinkedGroups.data_around).
+    scope: tuple[str, str | None] | None = field(default=None, compare=False, repr=False)
 
     def sentence(self) -> str:
         return f"{self.change} lifts the path from {format_percent(self.before)} to {format_percent(self.after)}"
@@ -193,6 +195,12 @@ class PathBuilder:
         self.hot = topology(bp).hot_dr
         self.plan = plan if plan is not None else analysed_plan(bp, target)
         self._reruns: dict[str, PathBuilder | None] = {}  # change → the analysis with it made
+        self._groups: LinkedGroups | None = None
+
+    def _linked(self) -> "LinkedGroups":
+        if self._groups is None:
+            self._groups = LinkedGroups(self.bp)
+        return self._groups
 
     def facts(self, ref: str) -> Facts:
         return self.plan.components[ref].facts  # type: ignore[return-value]
@@ -259,8 +267,10 @@ class PathBuilder:
                     found.append(RequestPath(_chain_name(chain), entry, "request", chain))
         found += self._async_paths()
         unique: list[RequestPath] = []
+        seen: set[tuple[str, tuple[Step, ...]]] = set()  # a set, not a scan of `unique` per path (quadratic)
         for path in found:
-            if not any(p.name == path.name and p.steps == path.steps for p in unique):
+            if (path.name, path.steps) not in seen:
+                seen.add((path.name, path.steps))
                 unique.append(path)
         return unique
 
@@ -358,7 +368,7 @@ class PathBuilder:
             tweak, edit = add_one, setting("replicas", n + 1)
         if change is None or tweak is None:
             return None
-        return Fix(change, ref, path.availability, evaluate(path.steps, tweak), edit)
+        return Fix(change, ref, path.availability, evaluate(path.steps, tweak), edit, (ref, None))
 
     def dr_fix(self, path: RequestPath) -> Fix | None:
         """A hot DR site behind DNS failover: the path (after DNS) in parallel with its copy."""
@@ -381,7 +391,8 @@ class PathBuilder:
                                                   "with a `site: dr` secondary"
         if not self.hot:
             words = f"a hot disaster_recovery site (`strategy: hot`) and {words}"
-        return Fix(words, None, path.availability, after, _failover_edit(self.bp, record, target, self.hot))
+        return Fix(words, None, path.availability, after, _failover_edit(self.bp, record, target, self.hot),
+                   (target, record))
 
     def measured(self, fix: Fix, path: RequestPath) -> Fix | None:
         """`fix` with the figure the analysis gives when the change is made to the blueprint
@@ -390,7 +401,10 @@ class PathBuilder:
             return None
         key = fix.change
         if key not in self._reruns:
-            self._reruns[key] = _rerun(self.bp, self.target, fix.edit)
+            # A change re-runs only the part of the blueprint linked to what it touches: a whole
+            # re-run per path made `report` quadratic in the number of components.
+            local = None if fix.scope is None else self._linked().data_around(*fix.scope)
+            self._reruns[key] = _rerun(self.bp, self.target, fix.edit, local)
         after = self._reruns[key]
         figure = None if after is None else _matching(after, path)
         return None if figure is None else replace(fix, after=figure)
@@ -441,14 +455,112 @@ def _failover_edit(bp: Blueprint, record: str, target: str, hot: bool) -> Edit:
     return edit
 
 
-def _rerun(bp: Blueprint, target: str, edit: Edit) -> "PathBuilder | None":
-    """The analysis of `bp` with `edit` made to its data (what the user would write)."""
+_GLOBAL = ""  # the node of what the component sections and DNS records do not hold (slos, ...)
+
+
+class LinkedGroups:
+    """The blueprint's components and DNS records split into groups no reference crosses (the
+    connected parts of the reference graph; what other sections name is one group with them).
+
+    A fix changes one component's setting (more replicas, a standby), or makes one DNS record a
+    failover to a hot DR site; neither changes a reference. On the blueprint cut down to the
+    groups it touches (`data_around`) the changed blueprint validates, has facts and paths as on
+    the whole: a kind's facts read its component and the global settings, a path stays inside
+    its group, and what validation sums over the whole (the DR objectives: the first failover
+    record, the databases) is kept or can only get better. `_rerun` then costs the size of the
+    groups, not of the blueprint.
+    """
+
+    def __init__(self, bp: Blueprint):
+        from topoform.dsl.kinds import BY_SECTION
+        from topoform.dsl.topology import owner
+
+        self.bp = bp
+        self.data = bp.model_dump(mode="json", exclude_none=True, by_alias=True)
+        records = bp.dns.records if bp.dns else []
+        order = [_GLOBAL] + [component.ref for component in bp.components()] + \
+            [_record_node(i) for i in range(len(records))]
+        self.index = {node: i for i, node in enumerate(order)}
+        parent = list(range(len(order)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        def node(path) -> str:
+            if path[:2] == ("dns", "records") and len(path) > 2:
+                return _record_node(path[2])
+            return owner(path) or _GLOBAL
+
+        found = topology(bp)
+        links = [(item.path, item.ref) for item in found.fields]
+        links += [(item.path, item.ref) for item in found.interpolations if item.kind in BY_SECTION]
+        for path, ref in links:
+            a, b = self.index.get(node(path)), self.index.get(ref)
+            if a is not None and b is not None:
+                parent[root(a)] = root(b)
+        self.members: dict[int, list[str]] = {}
+        self.group: dict[str, int] = {}
+        for i, item in enumerate(order):
+            self.group[item] = root(i)
+            self.members.setdefault(root(i), []).append(item)
+        self.named = {}  # record name → its entries' nodes (several for a weighted or latency set)
+        for i, record in enumerate(records):
+            self.named.setdefault(record.name, []).append(_record_node(i))
+        failover = next((i for i, r in enumerate(records) if r.routing == "failover"), None)
+        # The DR objectives read the first failover record and whether any database exists.
+        self.always = [_GLOBAL] + ([] if failover is None else [_record_node(failover)])
+        self.a_database = next((db.ref for db in bp.databases.values()), None)
+
+    def data_around(self, ref: str, record: str | None = None) -> dict:
+        """The blueprint's data with only the groups of `ref`, of the records named `record` (the
+        fix rewrites the first), and the global ones, in blueprint order; copies where an edit writes."""
+        import copy
+
+        touched = [ref, *self.always]
+        if record is not None:  # a DR fix: the hot site's RPO reads whether a database exists
+            touched += self.named.get(record, []) + ([self.a_database] if self.a_database else [])
+        groups = {self.group[item] for item in touched}
+        keep = sorted((n for g in groups for n in self.members[g] if n != _GLOBAL), key=self.index.__getitem__)
+        kept: dict[str, dict] = {}
+        entries = []
+        for item in keep:
+            if item.startswith(_RECORD):
+                entries.append(copy.deepcopy(self.data["dns"]["records"][int(item[len(_RECORD):])]))
+                continue
+            section, _, name = item.partition(".")
+            value = self.data[section][name]
+            kept.setdefault(section, {})[name] = copy.deepcopy(value) if item == ref else value
+        data = {}
+        for key, value in self.data.items():
+            if key in self.bp.SECTIONS:
+                data[key] = kept.get(key, {})
+            elif key == "dns":
+                data[key] = {**copy.deepcopy({k: v for k, v in value.items() if k != "records"}), "records": entries}
+            else:
+                data[key] = copy.deepcopy(value)
+        return data
+
+
+_RECORD = "dns.records."
+
+
+def _record_node(index: int) -> str:
+    return f"{_RECORD}{index}"
+
+
+def _rerun(bp: Blueprint, target: str, edit: Edit, data: dict | None = None) -> "PathBuilder | None":
+    """The analysis of `bp` with `edit` made to its data (what the user would write); `data`, if
+    given, is the part of it the edit touches (LinkedGroups.data_around)."""
     import copy
     import json
 
     from topoform.dsl.validate import validate_text
 
-    data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
+    if data is None:
+        data = copy.deepcopy(bp.model_dump(mode="json", exclude_none=True, by_alias=True))
     edit(data)
     result = validate_text(json.dumps(data), bp.file, bp.base_dir, target=target)
     if not result.ok:

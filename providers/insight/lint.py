@@ -126,12 +126,15 @@ def lint(bp: Blueprint, target: str, strict: bool = False) -> list[Finding]:
 
 def _position(source: SourceMap, path: Path) -> Position:
     """The key naming the deepest written part of `path` (the user's line for that setting)."""
+    # Exact look-ups, not `source.keys`/`.values`: those copy the whole table, once per finding (quadratic).
     for cut in range(len(path), 0, -1):
-        pos = source.keys.get(path[:cut])
+        pos = source.written_key(path[:cut])
         if pos is not None:
             return pos
-        if path[:cut] in source.values and isinstance(path[cut - 1], int):
-            return source.values[path[:cut]]  # a list item has no key: its value
+        if isinstance(path[cut - 1], int):
+            pos = source.written_value(path[:cut])
+            if pos is not None:
+                return pos  # a list item has no key: its value
     return source.value(())
 
 
