@@ -44,8 +44,10 @@ class FakeAPI:
             props = resource.properties
             labels = {l["label"]: l["value"] for l in props["labels"]}
             ports = {}
-            if props.get("ports"):
-                ports[(props["ports"][0]["internal"], "tcp")] = self._serve(resource.name)
+            tcp = [p for p in props.get("ports") or [] if p.get("protocol", "tcp") == "tcp"]
+            if tcp:  # every TCP port of a container answers alike (plain HTTP)
+                served = self._serve(f"id-{props['name']}")
+                ports.update({(p["internal"], "tcp"): served for p in tcp})
             self._add(ContainerInfo(f"id-{props['name']}", props["name"], labels, "running", "healthy", ports))
         # Another stack of the same blueprint, with the same physical names: never to be touched.
         for info in list(self.containers.values()):
@@ -59,12 +61,12 @@ class FakeAPI:
         return any(c.status == "running" for c in self.containers.values()
                    if c.labels.get("topoform.stack") == STACK and prefix in c.name)
 
-    def _serve(self, resource: str) -> int:
+    def _serve(self, container_id: str) -> int:
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                if not fake.running(resource):
+                if fake.containers[container_id].status != "running":
                     self.close_connection = True
                     self.connection.close()
                     return
@@ -369,3 +371,59 @@ def test_a_replica_read_is_asked_again_until_it_answers_a_marker(monkeypatch):
     assert writer.lag(patience=20.0) == {"db-users-replica-0": None}
     assert writer.unreadable == {"db-users-replica-0": "not a marker: 'WARNING: something'"}
     assert 3 <= never.calls <= 5
+
+
+# ---- attribution: a component is judged on the load whose request path runs through it
+
+HOT_DR = ROOT / "blueprints" / "two-region-hot-dr.yaml"
+
+
+def _plain(endpoint, timeout):
+    """The fake serves plain HTTP on every port, the TLS ones too."""
+    from dataclasses import replace
+
+    from topoform.providers.drill.probe import http_get
+
+    return http_get(replace(endpoint, tls=False), timeout)
+
+
+@pytest.fixture
+def hot_dr():
+    bp = load_blueprint(str(HOT_DR))
+    plan = compile_plan(bp, "docker", STACK)
+    api = FakeAPI(plan)
+    yield bp, plan, api
+    api.close()
+
+
+def _hot_dr_drill(api, plan, prepared, **settings):
+    from topoform.providers.drill.probe import Load
+
+    return Drill(api, stack_labels(plan), prepared.stack, prepared.entries, Settings(**{**vars(FAST), **settings}),
+                 load_factory=lambda entries, interval: Load(entries, interval=interval, request=_plain))
+
+
+def test_each_component_is_judged_on_the_load_sent_to_the_entries_whose_path_runs_through_it(hot_dr):
+    bp, plan, api = hot_dr
+    prepared = prepare(bp, plan, api, [], True)
+    http = [e for e in prepared.entries if e.ref != "dns"]
+    assert [e.ref for e in http] == ["cdns.assets", "load_balancers.edge"]
+    through = {s.ref: s.through for s in prepared.scenarios}
+    assert through["cdns.assets"] == ("cdns.assets",)  # www's weighted CDN endpoint: only its own entry
+    assert through["load_balancers.edge"] == ("cdns.assets", "load_balancers.edge")  # the CDN's origin too
+    assert through["services.web"] == ("cdns.assets", "load_balancers.edge")
+
+
+def test_a_single_copy_cdn_is_measured_down_on_its_own_load_not_diluted_over_every_entry(hot_dr):
+    from topoform.providers.drill.render import as_json, measured_words
+
+    bp, plan, api = hot_dr
+    prepared = prepare(bp, plan, api, ["cdns.assets"], False)
+    drill = _hot_dr_drill(api, plan, prepared)
+    drill.entries = [e for e in prepared.entries if e.ref != "dns"]  # the HTTP load only, here
+    (result,) = drill.run(prepared.scenarios)
+    assert result.measured.outage_fraction == 1.0 and result.matches_prediction
+    assert 0.3 < result.measured_all.outage_fraction < 0.7  # the balancer's half kept being served
+    assert measured_words(result).startswith("outage 100% of the load through cdns.assets (")
+    (drilled,) = as_json("bp", STACK, [result], 0)["drills"]
+    assert drilled["measured_through"] == ["cdns.assets"] and drilled["measured"]["outage_fraction"] == 1.0

@@ -11,12 +11,19 @@ def _seconds(value: float | None) -> str:
     return "never" if value is None else f"{value:.1f} s"
 
 
+def load_words(result: Result) -> str:
+    """Whose load the figure is of: the entries whose request path runs through the component."""
+    entries = result.scenario.through
+    return f"of the load through {result.scenario.ref}" + (f" (sent to {', '.join(entries)})"
+                                                          if entries and entries != (result.scenario.ref,) else "")
+
+
 def measured_words(result: Result) -> str:
     m = result.measured
     if m.failed_during_fault == 0:
-        return f"outage 0 requests (0 of {m.sent_during_fault} failed)"
-    return (f"outage {m.outage_fraction:.0%} ({m.failed_during_fault} of {m.sent_during_fault} requests failed, "
-            f"longest {m.longest_outage:.1f} s)")
+        return f"outage 0% {load_words(result)} (0 of {m.sent_during_fault} requests failed)"
+    return (f"outage {m.outage_fraction:.0%} {load_words(result)} ({m.failed_during_fault} of "
+            f"{m.sent_during_fault} requests failed, longest {m.longest_outage:.1f} s)")
 
 
 def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dict[str, Any]:
@@ -30,7 +37,8 @@ def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dic
                           "on_request_path": r.scenario.on_path, "down": r.scenario.expect_down,
                           "words": r.scenario.prediction, "detection_window": r.scenario.window,
                           "detection_basis": r.scenario.window_basis},
-            "measured": r.measured.as_json(),
+            "measured": r.measured.as_json(), "measured_through": list(r.scenario.through),
+            **({"measured_all_entries": r.measured_all.as_json()} if r.measured_all is not None else {}),
             "fault_at": r.fault_at, "restored_at": r.restored_at, "recovered": r.recovered,
             "matches_prediction": r.matches_prediction,
             "objectives": [{"name": o.name, "held": o.held, "detail": o.detail} for o in r.objectives],

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .engine import ContainerAPI
-from .measure import Measured, measure
+from .measure import Measured, measure, through
 from .probe import Entry, Load
 from .scenarios import Scenario
 from .stack import Copy, DrillError
@@ -41,9 +41,10 @@ class Result:
     restored_at: float
     recovered: bool
     objectives: list[Objective]
-    matches_prediction: bool
+    matches_prediction: bool | None  # None: the drill could not tell
     failover: object = None  # failover.Failover of a site drill
     data: dict | None = None  # marker rows of a database drill: lag at the fault, writes lost and failed
+    measured_all: Measured | None = None  # the same figures over every entry's load (`measured`: the load through it)
 
     @property
     def held(self) -> bool:
@@ -163,8 +164,10 @@ class Drill:
         if failed:
             raise DrillError("could not start again: " + "; ".join(failed), 1)
         left = self.wait_settled(load, self.settings.recovery_timeout, since=restored)
-        measured = measure(load.since(fault), fault, restored)
+        samples = load.since(fault)
+        measured = measure(through(samples, scenario.through), fault, restored)
         result = self._judge(scenario, measured, fault - began, restored - began, left)
+        result.measured_all = measure(samples, fault, restored)
         if writer is not None:
             data["writes_failed_during_fault"] = writer.failures - before
             result.data = data

@@ -37,6 +37,7 @@ class Scenario:
     site: object = None  # failover.SitePlan for a whole-site drill
     first: tuple[str, ...] = ()  # resources stopped before the others (a site's entry points: the outage begins)
     data: tuple = ()  # failover.copy_pairs: (primary, replica, user, database) given marker rows
+    through: tuple[str, ...] = ()  # probe entries whose request path runs through this component: judged on their load
 
     @property
     def title(self) -> str:
@@ -201,17 +202,34 @@ def prepare(bp: Blueprint, plan: Plan, api, fail: list[str], every: bool, target
 
     stack = find_stack(api, plan)
     scenarios = build(bp, plan, stack, fail, every, target, site)
-    from topoform.providers.insight.availability import request_paths
+    entry_refs, through = entry_paths(bp, plan, target)
+    found = entries(bp, stack, entry_refs)
+    probed = {e.ref for e in found}
+    for scenario in scenarios:
+        if scenario.site is None:
+            scenario.through = tuple(e for e in entry_refs if e in probed and e in through.get(scenario.ref, ()))
+    return Prepared(stack, scenarios, found)
 
-    from topoform.providers.insight.availability import members
 
-    entry_refs = []
+def entry_paths(bp: Blueprint, plan: Plan, target: str) -> tuple[list[str], dict[str, set[str]]]:
+    """The entry components of the request paths, and for each component the entries whose path runs
+    through it: stopping the CDN concerns the load sent to the CDN, not the load sent to the balancer."""
+    from topoform.providers.insight.availability import members, request_paths
+
+    entry_refs: list[str] = []
+    through: dict[str, set[str]] = {}
     for path in request_paths(bp, target):
         if path.kind != "request":
             continue
+        on = [m for m in members(path.steps) if m.site == "primary"]
         # A DNS record's path enters at the component the record answers with.
-        first = next((m.ref for m in members(path.steps) if m.ref != "dns" and m.site == "primary"), None)
+        first = next((m.ref for m in on if m.ref != "dns"), None)
         entry = path.entry if path.entry in plan.components else first
-        if entry is not None and entry not in entry_refs:
+        if entry is None:
+            continue
+        if entry not in entry_refs:
             entry_refs.append(entry)
-    return Prepared(stack, scenarios, entries(bp, stack, entry_refs))
+        for member in on:
+            if member.ref != "dns":  # the HTTP load goes to published ports, not through the DNS server
+                through.setdefault(member.ref, set()).add(entry)
+    return entry_refs, through
