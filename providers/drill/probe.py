@@ -1,4 +1,5 @@
-"""The probe load: bounded HTTP requests to the stack's entry points on 127.0.0.1.
+"""The probe load: bounded HTTP requests to the stack's entry points on 127.0.0.1, and DNS questions
+to its DNS server when it runs one.
 
 A request every `interval` seconds per entry component (10 a second by
 default: enough to time an outage to a tenth of a second, too few to load a
@@ -35,10 +36,29 @@ class Endpoint:
 class Entry:
     ref: str
     endpoints: list[Endpoint]
+    dns_name: str | None = None  # a DNS entry: the name asked for (an A query over UDP), not an HTTP GET
 
     @property
     def name(self) -> str:
+        if self.dns_name:
+            return f"{self.ref} ({', '.join(f'{HOST}:{e.port}/udp' for e in self.endpoints)}, A {self.dns_name})"
         return f"{self.ref} ({', '.join(f'{HOST}:{e.port}' for e in self.endpoints)})"
+
+
+def dns_entry(bp: Blueprint, stack: dict[str, list[Copy]]) -> Entry | None:
+    """The stack's DNS server as an entry of the load: a question every turn for a record the blueprint
+    declares (a failover record first: the one a site drill watches), so stopping `dns` is measured.
+    None when no DNS server publishes UDP 53 or no record is declared."""
+    records = list(bp.dns.records) if bp.dns else []
+    if not records:
+        return None
+    endpoints = [Endpoint(c.resource, c.container.ports[(53, "udp")], False) for c in stack.get("dns", [])
+                 if c.container.ports.get((53, "udp"))]
+    if not endpoints:
+        return None
+    record = sorted(records, key=lambda r: r.routing != "failover")[0]
+    zone = bp.dns.zone.rstrip(".")
+    return Entry("dns", endpoints, zone if record.name == "@" else f"{record.name}.{zone}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,7 @@ class Load:
     timeout: float = 2.0
     in_flight: int = 24
     request: Request = http_get
+    resolve: Callable[[int, str, float], list[str]] | None = None  # a DNS entry's question; failover.dns_a
     clock: Callable[[], float] = time.monotonic
     samples: list[Sample] = field(default_factory=list)
 
@@ -129,7 +150,7 @@ class Load:
             left = self.timeout - (self.clock() - sent)
             if left <= 0:
                 break
-            ok, detail = self.request(endpoint, left)
+            ok, detail = self._dns(entry.dns_name, endpoint, left) if entry.dns_name else self.request(endpoint, left)
             details.append(f"{endpoint.port}:{detail}")
             if ok:
                 break
@@ -138,6 +159,14 @@ class Load:
             ok = False
             details.append("slower than the timeout")
         return Sample(entry.ref, sent, done, ok, " ".join(details))
+
+    def _dns(self, name: str, endpoint: Endpoint, timeout: float) -> tuple[bool, str]:
+        if self.resolve is None:
+            from .failover import dns_a
+
+            self.resolve = dns_a
+        answers = self.resolve(endpoint.port, name, timeout)
+        return bool(answers), f"{len(answers)} A" if answers else "no answer"
 
     def _send(self, entry: Entry, turn: int, sent: float, slots: threading.Semaphore) -> None:
         try:

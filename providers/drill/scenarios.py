@@ -178,7 +178,8 @@ class Prepared:
 
     def describe(self) -> list[str]:
         """What the drill will do, in sentences, for the confirmation prompt."""
-        lines = [f"probe load: one request every 0.1 s to {e.name}" for e in self.entries]
+        lines = [f"probe load: one {'question' if e.dns_name else 'request'} every 0.1 s to {e.name}"
+                 for e in self.entries]
         if not self.entries:
             lines.append("probe load: none (no entry component publishes a port)")
         for s in self.scenarios:
@@ -197,13 +198,18 @@ class Prepared:
 def prepare(bp: Blueprint, plan: Plan, api, fail: list[str], every: bool, target: str = "docker",
             site: str | None = None) -> Prepared:
     """Find the stack and decide the drills; DrillError (exit 2) for a stack not deployed or a wrong reference."""
-    from .probe import entries
+    from .probe import dns_entry, entries
     from .stack import find_stack
 
     stack = find_stack(api, plan)
     scenarios = build(bp, plan, stack, fail, every, target, site)
     entry_refs, through = entry_paths(bp, plan, target)
     found = entries(bp, stack, entry_refs)
+    dns = dns_entry(bp, stack)
+    if dns is not None:  # the paths that begin at a DNS record: a question asked of the DNS server
+        found.insert(0, dns)
+        entry_refs.insert(0, "dns")
+        through["dns"] = {"dns"}
     probed = {e.ref for e in found}
     for scenario in scenarios:
         if scenario.site is None:
