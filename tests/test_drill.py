@@ -473,3 +473,83 @@ def test_stopping_the_dns_server_is_measured_on_the_questions_asked_of_it(hot_dr
     assert result.matches_prediction and result.recovered
     assert result.measured_all.outage_fraction < 0.6  # the HTTP entries kept answering
     assert re.match(r"outage (9\d|100)% of the load through dns \(", measured_words(result))
+
+
+# ---- data components the load cannot see
+
+class _PsqlAPI(FakeAPI):
+    """`docker exec psql` of the marker probe: rows kept per database, replicated at once, refused
+    (as the engine refuses an exec) while the container is stopped."""
+
+    def __init__(self, plan):
+        super().__init__(plan)
+        self.rows: dict[str, list[float]] = {}
+
+    def exec(self, container_id, command):
+        info = self.containers[container_id]
+        if info.status != "running":
+            raise RuntimeError(f"container {info.name} is not running")
+        sql = command[-1]
+        rows = self.rows.setdefault(info.name.split("-replica-")[0], [])
+        if sql.startswith("INSERT"):
+            rows.append(float(sql.split("(")[1].rstrip(")")))
+        if sql.startswith("SELECT"):
+            return 0, f"{max(rows)}\n" if rows else "\n"
+        return 0, ""
+
+
+@pytest.fixture
+def hot_dr_psql():
+    bp = load_blueprint(str(HOT_DR))
+    plan = compile_plan(bp, "docker", STACK)
+    api = _PsqlAPI(plan)
+    yield bp, plan, api
+    api.close()
+
+
+def _data_drill(bp, plan, api, fail):
+    from topoform.providers.drill.render import as_json
+
+    prepared = prepare(bp, plan, api, [fail], False)
+    drill = _hot_dr_drill(api, plan, prepared, duration=1.5, write_interval=0.1)
+    drill.entries = [e for e in prepared.entries if e.ref != "dns"]
+    (result,) = drill.run(prepared.scenarios)
+    return result, as_json("bp", STACK, [result], 0)["drills"][0]
+
+
+def test_a_single_copy_database_the_load_never_uses_is_judged_on_its_failed_writes(hot_dr_psql):
+    result, drilled = _data_drill(*hot_dr_psql, "databases.forums")
+    assert result.measured.failed_during_fault == 0  # the stand-in callers never touch it
+    assert not result.observable and not drilled["observable_by_load"]
+    assert result.data["writes_during_fault"] >= 5 and result.data["write_outage_fraction"] == 1.0
+    assert result.matches_prediction is True
+    assert drilled["measured_words"].startswith("not observable by the load (0 of ")
+    assert "its writes failed" in drilled["measured_words"]
+
+
+def test_a_replicated_database_whose_primary_stops_is_judged_on_reads_from_its_replicas(hot_dr_psql):
+    result, _ = _data_drill(*hot_dr_psql, "databases.users:0")
+    assert not result.observable and result.data["write_outage_fraction"] == 1.0  # writes go to the primary
+    assert set(result.data["writes_lost_seconds"]) == {"db-users-replica-0", "db-users-replica-1"}
+    assert result.matches_prediction is True  # both replicas answered a read while it was down
+
+
+def test_a_cache_the_load_never_uses_is_not_observable_and_its_judgement_unknown(hot_dr_psql):
+    from topoform.providers.drill.render import measured_words
+
+    result, drilled = _data_drill(*hot_dr_psql, "caches.sessions:0")
+    assert not result.observable and result.matches_prediction is None and drilled["matches_prediction"] is None
+    assert measured_words(result).endswith("no probe of its own (only postgres gets marker rows)")
+    assert result.held  # what the load saw still kept serving
+
+
+def test_the_text_report_says_when_the_drill_cannot_tell(hot_dr_psql):
+    from rich.console import Console
+
+    from topoform.providers.drill.render import render_text
+
+    result, _ = _data_drill(*hot_dr_psql, "queues.orders")
+    console = Console(record=True, width=400)
+    render_text("bp", STACK, [result], console)
+    text = console.export_text()
+    assert "not observable by the load" in text and "(cannot tell)" in text and "≠ report" not in text

@@ -146,7 +146,8 @@ def site_plan(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]]) -> SitePl
 def copy_pairs(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], ref: str,
                dr: bool) -> list[tuple[Copy, Copy, str, str]]:
     """(primary, copy, user, database) of a postgres component: each primary with its DR copy (`dr`),
-    or with its replicas at the primary site. Other engines have no marker probe (none is built)."""
+    or with its replicas at the primary site — or with None when it has none: a single copy is written to
+    all the same, its failed writes being its outage. Other engines have no marker probe (none is built)."""
     component = bp.component(ref)
     if getattr(component, "section", None) != "databases" or getattr(component, "engine", "") != "postgres":
         return []
@@ -163,6 +164,8 @@ def copy_pairs(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], ref: str
         else:
             followers = [c for c in copies if c.resource.startswith(copy.resource + "-replica-")]
         pairs += [(copy, follower, user, database) for follower in followers]
+        if not followers and not dr:
+            pairs.append((copy, None, user, database))
     return pairs
 
 
@@ -175,7 +178,7 @@ class Writer:
     """Writes a marker (wall-clock seconds) to each primary every `interval` until stopped."""
 
     api: ContainerAPI
-    databases: list[tuple[Copy, Copy, str, str]]
+    databases: list[tuple[Copy, Copy | None, str, str]]  # (primary, copy read or None, user, database)
     interval: float = 1.0
     written: dict[str, float] = field(default_factory=dict)  # primary resource → newest marker written
     errors: list[str] = field(default_factory=list)
@@ -202,7 +205,7 @@ class Writer:
             if code != 0:
                 self.errors.append(f"{primary.resource}: {out.strip()}")
         deadline = time.monotonic() + timeout
-        waiting = [(dr, user, db) for _, dr, user, db in self.databases]
+        waiting = [(dr, user, db) for _, dr, user, db in self.databases if dr is not None]
         while waiting and not self.errors:
             waiting = [(dr, user, db) for dr, user, db in waiting
                        if self._read(dr, user, db)[0] != 0]
@@ -258,6 +261,8 @@ class Writer:
         answers); why the last answer was unusable is kept in `unreadable`."""
         out: dict[str, float | None] = {}
         for primary, dr, user, db in self.databases:
+            if dr is None:  # a single copy: nothing to be behind
+                continue
             deadline = time.monotonic() + patience
             while True:
                 newest, why = self._newest(dr, user, db)

@@ -18,6 +18,7 @@ from topoform.providers.plan import Plan
 from .stack import Copy, DrillError
 
 _REF_RE = re.compile(r"^(?P<ref>[a-z_]+\.[A-Za-z0-9_-]+|dns)(?::(?P<copy>\d+))?$")
+DATA_SECTIONS = ("databases", "caches", "queues")
 DEFAULT_WINDOW = 30.0  # s: detection time assumed where nothing in front declares a health check
 
 
@@ -38,6 +39,11 @@ class Scenario:
     first: tuple[str, ...] = ()  # resources stopped before the others (a site's entry points: the outage begins)
     data: tuple = ()  # failover.copy_pairs: (primary, replica, user, database) given marker rows
     through: tuple[str, ...] = ()  # probe entries whose request path runs through this component: judged on their load
+
+    @property
+    def data_tier(self) -> bool:
+        """A database, cache or queue: the load sees it only through callers that use it."""
+        return self.ref.split(".")[0] in DATA_SECTIONS
 
     @property
     def title(self) -> str:
@@ -190,8 +196,8 @@ class Prepared:
                           for p, d, _, _ in s.site.databases]
             else:
                 lines.append(f"stop {s.title}, then start it again; the report says: {s.prediction}")
-                lines += [f"write a marker row every second to {p.resource} and read it on {d.resource}"
-                          for p, d, _, _ in s.data]
+                lines += [f"write a marker row every second to {p.resource}"
+                          + (f" and read it on {d.resource}" if d is not None else "") for p, d, _, _ in s.data]
         return lines
 
 
