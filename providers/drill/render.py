@@ -13,7 +13,9 @@ def _seconds(value: float | None) -> str:
 
 def load_words(result: Result) -> str:
     """Whose load the figure is of: the entries whose request path runs through the component."""
-    entries = result.scenario.through
+    entries = getattr(result.scenario, "through", ())
+    if not entries:  # no entry's path named it (an AWS drill, a component off every path): the whole load
+        return "of the load"
     return f"of the load through {result.scenario.ref}" + (f" (sent to {', '.join(entries)})"
                                                           if entries and entries != (result.scenario.ref,) else "")
 
