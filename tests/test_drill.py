@@ -138,13 +138,18 @@ class FakeAPI:
         raise AssertionError("no probe here execs")
 
 
-@pytest.fixture
-def minimal():
-    bp = load_blueprint(str(MINIMAL))
+def _deployed(path, api_class):
+    """(blueprint, plan, fake engine running its containers); the fake's servers closed afterwards."""
+    bp = load_blueprint(str(path))
     plan = compile_plan(bp, "docker", STACK)
-    api = FakeAPI(plan)
+    api = api_class(plan)
     yield bp, plan, api
     api.close()
+
+
+@pytest.fixture
+def minimal():
+    yield from _deployed(MINIMAL, FakeAPI)
 
 
 FAST = Settings(duration=0.6, recovery_timeout=5, settle_timeout=5, interval=0.02, poll=0.1)
@@ -418,11 +423,7 @@ def _plain(endpoint, timeout):
 
 @pytest.fixture
 def hot_dr():
-    bp = load_blueprint(str(HOT_DR))
-    plan = compile_plan(bp, "docker", STACK)
-    api = FakeAPI(plan)
-    yield bp, plan, api
-    api.close()
+    yield from _deployed(HOT_DR, FakeAPI)
 
 
 def _hot_dr_drill(api, plan, prepared, **settings):
@@ -500,11 +501,7 @@ class _PsqlAPI(FakeAPI):
 
 @pytest.fixture
 def hot_dr_psql():
-    bp = load_blueprint(str(HOT_DR))
-    plan = compile_plan(bp, "docker", STACK)
-    api = _PsqlAPI(plan)
-    yield bp, plan, api
-    api.close()
+    yield from _deployed(HOT_DR, _PsqlAPI)
 
 
 def _data_drill(bp, plan, api, fail):
