@@ -550,3 +550,24 @@ def test_the_text_report_says_when_the_drill_cannot_tell(hot_dr_psql):
     render_text("bp", STACK, [result], console)
     text = console.export_text()
     assert "not observable by the load" in text and "(cannot tell)" in text and "≠ report" not in text
+
+
+def test_a_single_copy_data_component_is_observed_only_above_what_failed_before_the_stop(hot_dr):
+    from topoform.providers.drill.measure import Measured
+    from topoform.providers.drill.run import observable
+
+    bp, plan, api = hot_dr
+    scenarios = {s.ref: s for s in prepare(bp, plan, api, ["queues.orders", "cdns.assets", "caches.sessions:0"],
+                                           False).scenarios}
+
+    def figures(fraction):
+        return Measured(100, int(fraction * 100), 100, int(fraction * 100), fraction, 1.0, 0.1, 0.1, 4.0)
+
+    orders = scenarios["queues.orders"]
+    assert observable(orders, figures(0.95), 0.4, False)  # nearly all of it failed: the callers use it
+    assert observable(orders, figures(0.6), 0.05, False)  # most failed, few did before
+    assert not observable(orders, figures(0.6), 0.4, False)  # a loaded machine failing as much before
+    assert not observable(orders, figures(0.0), 0.0, False)
+    assert observable(scenarios["cdns.assets"], figures(0.0), 0.0, False)  # on the load's own path: always
+    sessions = scenarios["caches.sessions"]
+    assert not observable(sessions, figures(0.1), 0.0, False) and observable(sessions, figures(0.1), 0.0, True)

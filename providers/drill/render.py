@@ -39,7 +39,8 @@ def measured_words(result: Result) -> str:
     m = result.measured
     if not result.observable:
         return (f"not observable by the load ({m.failed_during_fault} of {m.sent_during_fault} requests through "
-                f"it failed: its callers do not depend on it); {data_words(result)}")
+                f"it failed, {result.baseline:.0%} before the stop: its callers do not depend on it); "
+                f"{data_words(result)}")
     if m.failed_during_fault == 0:
         return f"outage 0% {load_words(result)} (0 of {m.sent_during_fault} requests failed)"
     return (f"outage {m.outage_fraction:.0%} {load_words(result)} ({m.failed_during_fault} of "
@@ -61,6 +62,7 @@ def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dic
             **({"measured_all_entries": r.measured_all.as_json()} if r.measured_all is not None else {}),
             "fault_at": r.fault_at, "restored_at": r.restored_at, "recovered": r.recovered,
             "matches_prediction": r.matches_prediction, "observable_by_load": r.observable,
+            "baseline_outage_fraction": r.baseline,
             "measured_words": measured_words(r),
             "objectives": [{"name": o.name, "held": o.held, "detail": o.detail} for o in r.objectives],
             **({"failover": _failover_json(r)} if r.failover is not None else {}),

@@ -46,7 +46,8 @@ class Result:
     failover: object = None  # failover.Failover of a site drill
     data: dict | None = None  # marker rows of a database drill: lag at the fault, writes lost and failed
     observable: bool = True  # the load saw this component's fault (False: a data component its callers never used)
-    measured_all: Measured | None = None  # the same figures over every entry's load (`measured`: the load through it)
+    measured_all: Measured | None = None
+    baseline: float = 0.0  # failed fraction of the same load in the seconds before the stop (a loaded machine's own)  # the same figures over every entry's load (`measured`: the load through it)
 
     @property
     def held(self) -> bool:
@@ -61,7 +62,8 @@ class Settings:
     interval: float = 0.1  # s between probe requests per entry
     poll: float = 1.0  # s between looks at the engine while waiting for health
     write_interval: float = 1.0  # s between marker rows written to a database drilled
-    slack: float = 2.0  # s beyond a health-check window: one check's timeout and the probe's own timing
+    slack: float = 2.0
+    baseline: float = 5.0  # s of load before a stop whose failures are the machine's, not the fault's  # s beyond a health-check window: one check's timeout and the probe's own timing
 
 
 @dataclass
@@ -148,6 +150,7 @@ class Drill:
             if writer is not None:
                 writer.wait_first()  # markers flowing, so the lag at the fault is a measurement
                 data["lag_at_fault"] = writer.lag()
+            stopping = self.clock()
             for copy in scenario.copies:
                 self._stop(copy, stopped)
             # The fault begins when the last container is down: a graceful stop still answers
@@ -171,7 +174,10 @@ class Drill:
         left = self.wait_settled(load, self.settings.recovery_timeout, since=restored)
         samples = load.since(fault)
         measured = measure(through(samples, scenario.through), fault, restored)
-        result = self._judge(scenario, measured, fault - began, restored - began, left)
+        prior = [s for s in through(load.since(stopping - self.settings.baseline), scenario.through)
+                  if s.sent < stopping]
+        baseline = sum(not s.ok for s in prior) / len(prior) if prior else 0.0
+        result = self._judge(scenario, measured, fault - began, restored - began, left, baseline)
         result.measured_all = measure(samples, fault, restored)
         if writer is not None:
             data["writes_failed_during_fault"] = writer.failures - before
@@ -249,7 +255,7 @@ class Drill:
         return result
 
     def _judge(self, scenario: Scenario, measured: Measured, fault_at: float, restored_at: float,
-               left: list[str]) -> Result:
+               left: list[str], baseline: float = 0.0) -> Result:
         objectives = [Objective("recovers after the restore", not left,
                                 "every container healthy and every entry answering" if not left
                                 else f"not within {self.settings.recovery_timeout:g}s: " + "; ".join(left))]
@@ -265,11 +271,10 @@ class Drill:
             matches = not late
         else:
             matches = measured.failed_during_fault == 0
-        result = Result(scenario, measured, round(fault_at, 2), round(restored_at, 2), not left, objectives, matches)
-        # A data component is seen by the load only through callers that use it: a single copy stopped
-        # without most of its load failing, or a redundant one without late failures, says nothing of it.
-        if scenario.site is None and scenario.on_path and scenario.data_tier:
-            result.observable = (measured.outage_fraction >= OBSERVED if scenario.expect_down else late)
+        result = Result(scenario, measured, round(fault_at, 2), round(restored_at, 2), not left, objectives, matches,
+                        baseline=round(baseline, 3))
+        if scenario.site is None:
+            result.observable = observable(scenario, measured, baseline, late)
         return result
 
     # ---- the whole run
@@ -298,6 +303,17 @@ class Drill:
             finally:
                 load.stop()
         return results
+
+
+def observable(scenario: Scenario, measured: Measured, baseline: float, late: bool) -> bool:
+    """Whether the load saw the fault. A data component is seen only through callers that use it: a single
+    copy stopped without most of its load failing beyond what failed before the stop, or a redundant one
+    without late failures, says nothing of it. Every other component is on the load's own path."""
+    if not (scenario.on_path and scenario.data_tier):
+        return True
+    if scenario.expect_down:
+        return measured.outage_fraction >= 0.9 or measured.outage_fraction - baseline >= OBSERVED
+    return late
 
 
 def judge_data(scenario: Scenario, data: dict | None) -> bool | None:

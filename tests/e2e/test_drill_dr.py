@@ -111,13 +111,16 @@ def test_drill_all_on_every_request_path_component(site, docker_client, monkeypa
     drills = {d["component"]: d for d in data["drills"]}
     for name, d in drills.items():
         print(f"{name}: predicted {d['predicted']['copies']} {'down' if d['predicted']['down'] else 'up'}; "
-              f"{d['measured_words']}; matches {d['matches_prediction']}")
+              f"{d['measured_words']}; before the stop {d['baseline_outage_fraction']:.0%}; "
+              f"matches {d['matches_prediction']}")
     assert {"dns", "cdns.assets", "load_balancers.edge", "services.web", "databases.users", "databases.forums",
             "caches.sessions", "queues.orders"} <= set(drills), sorted(drills)
     for name in ("load_balancers.edge", "services.web"):
         d = drills[name]
         assert d["predicted"]["copies"] >= 2 and not d["predicted"]["down"], d["predicted"]
-        assert d["measured"]["outage_fraction"] < 0.25 and d["matches_prediction"], (name, d["measured"])
+        # Beyond what the same load failed before the stop (a loaded CI machine fails some on its own).
+        assert d["measured"]["outage_fraction"] - d["baseline_outage_fraction"] < 0.25, (name, d["measured"])
+        assert d["matches_prediction"], (name, d["measured"])
     for name in ("dns", "cdns.assets"):  # single copies, measured on their own load
         d = drills[name]
         assert d["predicted"]["copies"] == 1 and d["predicted"]["down"], d["predicted"]
