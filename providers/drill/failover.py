@@ -15,9 +15,6 @@ Measured from the moment the primary site's entry containers are down:
 
 from __future__ import annotations
 
-import secrets
-import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,46 +24,10 @@ from topoform.dsl.models import Blueprint
 from topoform.providers.plan import Plan
 
 from .engine import ContainerAPI
-from .probe import Endpoint, http_get
+from .probe import Endpoint, dns_a, http_get
 from .stack import Copy
 
 MARKER_TABLE = "topoform_drill"
-
-
-# ---- DNS, to 127.0.0.1 only
-
-def dns_a(port: int, name: str, timeout: float = 2.0) -> list[str]:
-    """The A records the DNS server on 127.0.0.1:`port` answers for `name` ([] on no answer)."""
-    ident = secrets.randbits(16)
-    question = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
-    query = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.sendto(query, ("127.0.0.1", port))
-            reply = sock.recv(4096)
-        except OSError:
-            return []
-    if len(reply) < 12 or struct.unpack(">H", reply[:2])[0] != ident:
-        return []
-    answers = struct.unpack(">H", reply[6:8])[0]
-    offset = 12 + len(question) + 4
-    found = []
-    for _ in range(answers):
-        if offset >= len(reply):
-            break
-        if reply[offset] & 0xC0 == 0xC0:  # a compressed name: two bytes
-            offset += 2
-        else:
-            while offset < len(reply) and reply[offset]:
-                offset += reply[offset] + 1
-            offset += 1
-        rtype, _, _, length = struct.unpack(">HHIH", reply[offset:offset + 10])
-        offset += 10
-        if rtype == 1 and length == 4:
-            found.append(socket.inet_ntoa(reply[offset:offset + 4]))
-        offset += length
-    return found
 
 
 # ---- what the blueprint declares
