@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import signal
 import threading
 from pathlib import Path
@@ -38,14 +39,20 @@ class FakeAPI:
         self.calls: list[tuple[str, str]] = []
         self.containers: dict[str, ContainerInfo] = {}
         self.servers: list[http.server.ThreadingHTTPServer] = []
+        self.sockets: list = []
         for resource in plan.resources:
             if resource.type != "docker:index/container:Container":
                 continue
             props = resource.properties
             labels = {l["label"]: l["value"] for l in props["labels"]}
             ports = {}
-            if props.get("ports"):
-                ports[(props["ports"][0]["internal"], "tcp")] = self._serve(resource.name)
+            tcp = [p for p in props.get("ports") or [] if p.get("protocol", "tcp") == "tcp"]
+            if tcp:  # every TCP port of a container answers alike (plain HTTP)
+                served = self._serve(f"id-{props['name']}")
+                ports.update({(p["internal"], "tcp"): served for p in tcp})
+            udp = [p for p in props.get("ports") or [] if p.get("protocol") == "udp" and p["internal"] == 53]
+            if udp:
+                ports[(53, "udp")] = self._answer_dns(f"id-{props['name']}")
             self._add(ContainerInfo(f"id-{props['name']}", props["name"], labels, "running", "healthy", ports))
         # Another stack of the same blueprint, with the same physical names: never to be touched.
         for info in list(self.containers.values()):
@@ -59,12 +66,12 @@ class FakeAPI:
         return any(c.status == "running" for c in self.containers.values()
                    if c.labels.get("topoform.stack") == STACK and prefix in c.name)
 
-    def _serve(self, resource: str) -> int:
+    def _serve(self, container_id: str) -> int:
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                if not fake.running(resource):
+                if fake.containers[container_id].status != "running":
                     self.close_connection = True
                     self.connection.close()
                     return
@@ -80,10 +87,34 @@ class FakeAPI:
         self.servers.append(server)
         return server.server_address[1]
 
+    def _answer_dns(self, container_id: str) -> int:
+        """A DNS server on 127.0.0.1 answering every question with one A record while its container runs."""
+        import socket
+        import struct
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        self.sockets.append(sock)
+
+        def serve():
+            while True:
+                try:
+                    query, peer = sock.recvfrom(512)
+                except OSError:  # closed
+                    return
+                if self.containers[container_id].status == "running":
+                    record = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("10.0.0.1")
+                    sock.sendto(query[:2] + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + query[12:] + record, peer)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return sock.getsockname()[1]
+
     def close(self) -> None:
         for server in self.servers:
             server.shutdown()
             server.server_close()
+        for sock in self.sockets:
+            sock.close()
 
     # ContainerAPI
     def list(self, labels):
@@ -107,13 +138,18 @@ class FakeAPI:
         raise AssertionError("no probe here execs")
 
 
-@pytest.fixture
-def minimal():
-    bp = load_blueprint(str(MINIMAL))
+def _deployed(path, api_class):
+    """(blueprint, plan, fake engine running its containers); the fake's servers closed afterwards."""
+    bp = load_blueprint(str(path))
     plan = compile_plan(bp, "docker", STACK)
-    api = FakeAPI(plan)
+    api = api_class(plan)
     yield bp, plan, api
     api.close()
+
+
+@pytest.fixture
+def minimal():
+    yield from _deployed(MINIMAL, FakeAPI)
 
 
 FAST = Settings(duration=0.6, recovery_timeout=5, settle_timeout=5, interval=0.02, poll=0.1)
@@ -369,3 +405,169 @@ def test_a_replica_read_is_asked_again_until_it_answers_a_marker(monkeypatch):
     assert writer.lag(patience=20.0) == {"db-users-replica-0": None}
     assert writer.unreadable == {"db-users-replica-0": "not a marker: 'WARNING: something'"}
     assert 3 <= never.calls <= 5
+
+
+# ---- attribution: a component is judged on the load whose request path runs through it
+
+HOT_DR = ROOT / "blueprints" / "two-region-hot-dr.yaml"
+
+
+def _plain(endpoint, timeout):
+    """The fake serves plain HTTP on every port, the TLS ones too."""
+    from dataclasses import replace
+
+    from topoform.providers.drill.probe import http_get
+
+    return http_get(replace(endpoint, tls=False), timeout)
+
+
+@pytest.fixture
+def hot_dr():
+    yield from _deployed(HOT_DR, FakeAPI)
+
+
+def _hot_dr_drill(api, plan, prepared, **settings):
+    from topoform.providers.drill.probe import Load
+
+    return Drill(api, stack_labels(plan), prepared.stack, prepared.entries, Settings(**{**vars(FAST), **settings}),
+                 load_factory=lambda entries, interval: Load(entries, interval=interval, request=_plain))
+
+
+def test_each_component_is_judged_on_the_load_sent_to_the_entries_whose_path_runs_through_it(hot_dr):
+    bp, plan, api = hot_dr
+    prepared = prepare(bp, plan, api, [], True)
+    assert [e.ref for e in prepared.entries] == ["dns", "cdns.assets", "load_balancers.edge"]
+    assert prepared.entries[0].dns_name == "api.shop.example.com"  # the failover record, a site drill's too
+    through = {s.ref: s.through for s in prepared.scenarios}
+    assert through["cdns.assets"] == ("cdns.assets",)  # www's weighted CDN endpoint: only its own entry
+    assert through["load_balancers.edge"] == ("cdns.assets", "load_balancers.edge")  # the CDN's origin too
+    assert through["services.web"] == ("cdns.assets", "load_balancers.edge")
+
+
+def test_a_single_copy_cdn_is_measured_down_on_its_own_load_not_diluted_over_every_entry(hot_dr):
+    from topoform.providers.drill.render import as_json, measured_words
+
+    bp, plan, api = hot_dr
+    prepared = prepare(bp, plan, api, ["cdns.assets"], False)
+    drill = _hot_dr_drill(api, plan, prepared)
+    drill.entries = [e for e in prepared.entries if e.ref != "dns"]  # the HTTP load only, here
+    (result,) = drill.run(prepared.scenarios)
+    assert result.measured.outage_fraction >= 0.9 and result.matches_prediction
+    assert 0.3 < result.measured_all.outage_fraction < 0.7  # the balancer's half kept being served
+    assert re.match(r"outage (9\d|100)% of the load through cdns.assets \(", measured_words(result))
+    (drilled,) = as_json("bp", STACK, [result], 0)["drills"]
+    assert drilled["measured_through"] == ["cdns.assets"] and drilled["measured"]["outage_fraction"] >= 0.9
+
+
+def test_stopping_the_dns_server_is_measured_on_the_questions_asked_of_it(hot_dr):
+    from topoform.providers.drill.render import measured_words
+
+    bp, plan, api = hot_dr
+    prepared = prepare(bp, plan, api, ["dns"], False)
+    assert prepared.scenarios[0].through == ("dns",)  # the HTTP load goes to published ports, not through DNS
+    assert any("question every 0.1 s to dns (127.0.0.1:" in line for line in prepared.describe())
+    drill = _hot_dr_drill(api, plan, prepared)
+    drill.load_factory = lambda entries, interval: __import__("topoform.providers.drill.probe", fromlist=["Load"]).Load(
+        entries, interval=interval, request=_plain, timeout=0.3)
+    (result,) = drill.run(prepared.scenarios)
+    assert result.measured.sent_during_fault >= 10 and result.measured.outage_fraction >= 0.9
+    assert result.matches_prediction and result.recovered
+    assert result.measured_all.outage_fraction < 0.6  # the HTTP entries kept answering
+    assert re.match(r"outage (9\d|100)% of the load through dns \(", measured_words(result))
+
+
+# ---- data components the load cannot see
+
+class _PsqlAPI(FakeAPI):
+    """`docker exec psql` of the marker probe: rows kept per database, replicated at once, refused
+    (as the engine refuses an exec) while the container is stopped."""
+
+    def __init__(self, plan):
+        super().__init__(plan)
+        self.rows: dict[str, list[float]] = {}
+
+    def exec(self, container_id, command):
+        info = self.containers[container_id]
+        if info.status != "running":
+            raise RuntimeError(f"container {info.name} is not running")
+        sql = command[-1]
+        rows = self.rows.setdefault(info.name.split("-replica-")[0], [])
+        if sql.startswith("INSERT"):
+            rows.append(float(sql.split("(")[1].rstrip(")")))
+        if sql.startswith("SELECT"):
+            return 0, f"{max(rows)}\n" if rows else "\n"
+        return 0, ""
+
+
+@pytest.fixture
+def hot_dr_psql():
+    yield from _deployed(HOT_DR, _PsqlAPI)
+
+
+def _data_drill(bp, plan, api, fail):
+    from topoform.providers.drill.render import as_json
+
+    prepared = prepare(bp, plan, api, [fail], False)
+    drill = _hot_dr_drill(api, plan, prepared, duration=1.5, write_interval=0.1)
+    drill.entries = [e for e in prepared.entries if e.ref != "dns"]
+    (result,) = drill.run(prepared.scenarios)
+    return result, as_json("bp", STACK, [result], 0)["drills"][0]
+
+
+def test_a_single_copy_database_the_load_never_uses_is_judged_on_its_failed_writes(hot_dr_psql):
+    result, drilled = _data_drill(*hot_dr_psql, "databases.forums")
+    assert result.measured.failed_during_fault == 0  # the stand-in callers never touch it
+    assert not result.observable and not drilled["observable_by_load"]
+    assert result.data["writes_during_fault"] >= 5 and result.data["write_outage_fraction"] == 1.0
+    assert result.matches_prediction is True
+    assert drilled["measured_words"].startswith("not observable by the load (0 of ")
+    assert "its writes failed" in drilled["measured_words"]
+
+
+def test_a_replicated_database_whose_primary_stops_is_judged_on_reads_from_its_replicas(hot_dr_psql):
+    result, _ = _data_drill(*hot_dr_psql, "databases.users:0")
+    assert not result.observable and result.data["write_outage_fraction"] == 1.0  # writes go to the primary
+    assert set(result.data["writes_lost_seconds"]) == {"db-users-replica-0", "db-users-replica-1"}
+    assert result.matches_prediction is True  # both replicas answered a read while it was down
+
+
+def test_a_cache_the_load_never_uses_is_not_observable_and_its_judgement_unknown(hot_dr_psql):
+    from topoform.providers.drill.render import measured_words
+
+    result, drilled = _data_drill(*hot_dr_psql, "caches.sessions:0")
+    assert not result.observable and result.matches_prediction is None and drilled["matches_prediction"] is None
+    assert measured_words(result).endswith("no probe of its own (only postgres gets marker rows)")
+    assert result.held  # what the load saw still kept serving
+
+
+def test_the_text_report_says_when_the_drill_cannot_tell(hot_dr_psql):
+    from rich.console import Console
+
+    from topoform.providers.drill.render import render_text
+
+    result, _ = _data_drill(*hot_dr_psql, "queues.orders")
+    console = Console(record=True, width=400)
+    render_text("bp", STACK, [result], console)
+    text = console.export_text()
+    assert "not observable by the load" in text and "(cannot tell)" in text and "≠ report" not in text
+
+
+def test_a_single_copy_data_component_is_observed_only_above_what_failed_before_the_stop(hot_dr):
+    from topoform.providers.drill.measure import Measured
+    from topoform.providers.drill.run import observable
+
+    bp, plan, api = hot_dr
+    scenarios = {s.ref: s for s in prepare(bp, plan, api, ["queues.orders", "cdns.assets", "caches.sessions:0"],
+                                           False).scenarios}
+
+    def figures(fraction):
+        return Measured(100, int(fraction * 100), 100, int(fraction * 100), fraction, 1.0, 0.1, 0.1, 4.0)
+
+    orders = scenarios["queues.orders"]
+    assert observable(orders, figures(0.95), 0.4, False)  # nearly all of it failed: the callers use it
+    assert observable(orders, figures(0.6), 0.05, False)  # most failed, few did before
+    assert not observable(orders, figures(0.6), 0.4, False)  # a loaded machine failing as much before
+    assert not observable(orders, figures(0.0), 0.0, False)
+    assert observable(scenarios["cdns.assets"], figures(0.0), 0.0, False)  # on the load's own path: always
+    sessions = scenarios["caches.sessions"]
+    assert not observable(sessions, figures(0.1), 0.0, False) and observable(sessions, figures(0.1), 0.0, True)

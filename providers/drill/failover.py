@@ -15,9 +15,6 @@ Measured from the moment the primary site's entry containers are down:
 
 from __future__ import annotations
 
-import secrets
-import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,46 +24,10 @@ from topoform.dsl.models import Blueprint
 from topoform.providers.plan import Plan
 
 from .engine import ContainerAPI
-from .probe import Endpoint, http_get
+from .probe import Endpoint, dns_a, http_get
 from .stack import Copy
 
 MARKER_TABLE = "topoform_drill"
-
-
-# ---- DNS, to 127.0.0.1 only
-
-def dns_a(port: int, name: str, timeout: float = 2.0) -> list[str]:
-    """The A records the DNS server on 127.0.0.1:`port` answers for `name` ([] on no answer)."""
-    ident = secrets.randbits(16)
-    question = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
-    query = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.sendto(query, ("127.0.0.1", port))
-            reply = sock.recv(4096)
-        except OSError:
-            return []
-    if len(reply) < 12 or struct.unpack(">H", reply[:2])[0] != ident:
-        return []
-    answers = struct.unpack(">H", reply[6:8])[0]
-    offset = 12 + len(question) + 4
-    found = []
-    for _ in range(answers):
-        if offset >= len(reply):
-            break
-        if reply[offset] & 0xC0 == 0xC0:  # a compressed name: two bytes
-            offset += 2
-        else:
-            while offset < len(reply) and reply[offset]:
-                offset += reply[offset] + 1
-            offset += 1
-        rtype, _, _, length = struct.unpack(">HHIH", reply[offset:offset + 10])
-        offset += 10
-        if rtype == 1 and length == 4:
-            found.append(socket.inet_ntoa(reply[offset:offset + 4]))
-        offset += length
-    return found
 
 
 # ---- what the blueprint declares
@@ -146,7 +107,8 @@ def site_plan(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]]) -> SitePl
 def copy_pairs(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], ref: str,
                dr: bool) -> list[tuple[Copy, Copy, str, str]]:
     """(primary, copy, user, database) of a postgres component: each primary with its DR copy (`dr`),
-    or with its replicas at the primary site. Other engines have no marker probe (none is built)."""
+    or with its replicas at the primary site — or with None when it has none: a single copy is written to
+    all the same, its failed writes being its outage. Other engines have no marker probe (none is built)."""
     component = bp.component(ref)
     if getattr(component, "section", None) != "databases" or getattr(component, "engine", "") != "postgres":
         return []
@@ -163,6 +125,8 @@ def copy_pairs(bp: Blueprint, plan: Plan, stack: dict[str, list[Copy]], ref: str
         else:
             followers = [c for c in copies if c.resource.startswith(copy.resource + "-replica-")]
         pairs += [(copy, follower, user, database) for follower in followers]
+        if not followers and not dr:
+            pairs.append((copy, None, user, database))
     return pairs
 
 
@@ -175,7 +139,7 @@ class Writer:
     """Writes a marker (wall-clock seconds) to each primary every `interval` until stopped."""
 
     api: ContainerAPI
-    databases: list[tuple[Copy, Copy, str, str]]
+    databases: list[tuple[Copy, Copy | None, str, str]]  # (primary, copy read or None, user, database)
     interval: float = 1.0
     written: dict[str, float] = field(default_factory=dict)  # primary resource → newest marker written
     errors: list[str] = field(default_factory=list)
@@ -202,7 +166,7 @@ class Writer:
             if code != 0:
                 self.errors.append(f"{primary.resource}: {out.strip()}")
         deadline = time.monotonic() + timeout
-        waiting = [(dr, user, db) for _, dr, user, db in self.databases]
+        waiting = [(dr, user, db) for _, dr, user, db in self.databases if dr is not None]
         while waiting and not self.errors:
             waiting = [(dr, user, db) for dr, user, db in waiting
                        if self._read(dr, user, db)[0] != 0]
@@ -258,6 +222,8 @@ class Writer:
         answers); why the last answer was unusable is kept in `unreadable`."""
         out: dict[str, float | None] = {}
         for primary, dr, user, db in self.databases:
+            if dr is None:  # a single copy: nothing to be behind
+                continue
             deadline = time.monotonic() + patience
             while True:
                 newest, why = self._newest(dr, user, db)

@@ -47,3 +47,8 @@ def measure(samples: list[Sample], fault: float, restore: float) -> Measured:
         first_success_after_restore=None if first_restore is None else round(first_restore, 2),
         last_failure_after_fault=round(failed_during[-1].sent - fault, 2) if failed_during else None,
     )
+
+
+def through(samples: list[Sample], entries: tuple[str, ...]) -> list[Sample]:
+    """The samples of the load sent to `entries` (every sample when none is named)."""
+    return [s for s in samples if s.entry in entries] if entries else list(samples)

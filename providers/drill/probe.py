@@ -1,4 +1,5 @@
-"""The probe load: bounded HTTP requests to the stack's entry points on 127.0.0.1.
+"""The probe load: bounded HTTP requests to the stack's entry points on 127.0.0.1, and DNS questions
+to its DNS server when it runs one.
 
 A request every `interval` seconds per entry component (10 a second by
 default: enough to time an outage to a tenth of a second, too few to load a
@@ -11,7 +12,10 @@ client given several addresses does, and fails only when none answers below
 from __future__ import annotations
 
 import http.client
+import secrets
+import socket
 import ssl
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,10 +39,29 @@ class Endpoint:
 class Entry:
     ref: str
     endpoints: list[Endpoint]
+    dns_name: str | None = None  # a DNS entry: the name asked for (an A query over UDP), not an HTTP GET
 
     @property
     def name(self) -> str:
+        if self.dns_name:
+            return f"{self.ref} ({', '.join(f'{HOST}:{e.port}/udp' for e in self.endpoints)}, A {self.dns_name})"
         return f"{self.ref} ({', '.join(f'{HOST}:{e.port}' for e in self.endpoints)})"
+
+
+def dns_entry(bp: Blueprint, stack: dict[str, list[Copy]]) -> Entry | None:
+    """The stack's DNS server as an entry of the load: a question every turn for a record the blueprint
+    declares (a failover record first: the one a site drill watches), so stopping `dns` is measured.
+    None when no DNS server publishes UDP 53 or no record is declared."""
+    records = list(bp.dns.records) if bp.dns else []
+    if not records:
+        return None
+    endpoints = [Endpoint(c.resource, c.container.ports[(53, "udp")], False) for c in stack.get("dns", [])
+                 if c.container.ports.get((53, "udp"))]
+    if not endpoints:
+        return None
+    record = sorted(records, key=lambda r: r.routing != "failover")[0]
+    zone = bp.dns.zone.rstrip(".")
+    return Entry("dns", endpoints, zone if record.name == "@" else f"{record.name}.{zone}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +120,40 @@ def http_get(endpoint: Endpoint, timeout: float) -> tuple[bool, str]:
         conn.close()
 
 
+def dns_a(port: int, name: str, timeout: float = 2.0) -> list[str]:
+    """The A records the DNS server on 127.0.0.1:`port` answers for `name` ([] on no answer)."""
+    ident = secrets.randbits(16)
+    question = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+    query = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(query, ("127.0.0.1", port))
+            reply = sock.recv(4096)
+        except OSError:
+            return []
+    if len(reply) < 12 or struct.unpack(">H", reply[:2])[0] != ident:
+        return []
+    answers = struct.unpack(">H", reply[6:8])[0]
+    offset = 12 + len(question) + 4
+    found = []
+    for _ in range(answers):
+        if offset >= len(reply):
+            break
+        if reply[offset] & 0xC0 == 0xC0:  # a compressed name: two bytes
+            offset += 2
+        else:
+            while offset < len(reply) and reply[offset]:
+                offset += reply[offset] + 1
+            offset += 1
+        rtype, _, _, length = struct.unpack(">HHIH", reply[offset:offset + 10])
+        offset += 10
+        if rtype == 1 and length == 4:
+            found.append(socket.inet_ntoa(reply[offset:offset + 4]))
+        offset += length
+    return found
+
+
 Request = Callable[[Endpoint, float], "tuple[bool, str]"]
 
 
@@ -111,6 +168,7 @@ class Load:
     timeout: float = 2.0
     in_flight: int = 24
     request: Request = http_get
+    resolve: Callable[[int, str, float], list[str]] | None = None  # a DNS entry's question; failover.dns_a
     clock: Callable[[], float] = time.monotonic
     samples: list[Sample] = field(default_factory=list)
 
@@ -129,7 +187,7 @@ class Load:
             left = self.timeout - (self.clock() - sent)
             if left <= 0:
                 break
-            ok, detail = self.request(endpoint, left)
+            ok, detail = self._dns(entry.dns_name, endpoint, left) if entry.dns_name else self.request(endpoint, left)
             details.append(f"{endpoint.port}:{detail}")
             if ok:
                 break
@@ -138,6 +196,10 @@ class Load:
             ok = False
             details.append("slower than the timeout")
         return Sample(entry.ref, sent, done, ok, " ".join(details))
+
+    def _dns(self, name: str, endpoint: Endpoint, timeout: float) -> tuple[bool, str]:
+        answers = (self.resolve or dns_a)(endpoint.port, name, timeout)
+        return bool(answers), f"{len(answers)} A" if answers else "no answer"
 
     def _send(self, entry: Entry, turn: int, sent: float, slots: threading.Semaphore) -> None:
         try:

@@ -11,12 +11,40 @@ def _seconds(value: float | None) -> str:
     return "never" if value is None else f"{value:.1f} s"
 
 
+def load_words(result: Result) -> str:
+    """Whose load the figure is of: the entries whose request path runs through the component."""
+    entries = getattr(result.scenario, "through", ())
+    if not entries:  # no entry's path named it (an AWS drill, a component off every path): the whole load
+        return "of the load"
+    return f"of the load through {result.scenario.ref}" + (f" (sent to {', '.join(entries)})"
+                                                          if entries and entries != (result.scenario.ref,) else "")
+
+
+def data_words(result: Result) -> str:
+    """A data component's own figures: its marker writes (and reads on its other copies)."""
+    data = result.data
+    if not data or data.get("write_outage_fraction") is None:
+        return "no probe of its own (only postgres gets marker rows)"
+    words = (f"its writes failed {data['writes_failed_during_fault']} of {data['writes_during_fault']} "
+             f"({data['write_outage_fraction']:.0%}) while it was down")
+    stopped = {c.resource for c in result.scenario.copies}
+    read = {c: v for c, v in data.get("writes_lost_seconds", {}).items() if c not in stopped}
+    if read:
+        answered = [c for c, v in read.items() if v is not None]
+        words += f"; read on {', '.join(answered) or 'none'} of its {len(read)} running copies"
+    return words
+
+
 def measured_words(result: Result) -> str:
     m = result.measured
+    if not result.observable:
+        return (f"not observable by the load ({m.failed_during_fault} of {m.sent_during_fault} requests through "
+                f"it failed, {result.baseline:.0%} before the stop: its callers do not depend on it); "
+                f"{data_words(result)}")
     if m.failed_during_fault == 0:
-        return f"outage 0 requests (0 of {m.sent_during_fault} failed)"
-    return (f"outage {m.outage_fraction:.0%} ({m.failed_during_fault} of {m.sent_during_fault} requests failed, "
-            f"longest {m.longest_outage:.1f} s)")
+        return f"outage 0% {load_words(result)} (0 of {m.sent_during_fault} requests failed)"
+    return (f"outage {m.outage_fraction:.0%} {load_words(result)} ({m.failed_during_fault} of "
+            f"{m.sent_during_fault} requests failed, longest {m.longest_outage:.1f} s)")
 
 
 def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dict[str, Any]:
@@ -30,9 +58,12 @@ def as_json(blueprint: str, stack: str, results: list[Result], code: int) -> dic
                           "on_request_path": r.scenario.on_path, "down": r.scenario.expect_down,
                           "words": r.scenario.prediction, "detection_window": r.scenario.window,
                           "detection_basis": r.scenario.window_basis},
-            "measured": r.measured.as_json(),
+            "measured": r.measured.as_json(), "measured_through": list(r.scenario.through),
+            **({"measured_all_entries": r.measured_all.as_json()} if r.measured_all is not None else {}),
             "fault_at": r.fault_at, "restored_at": r.restored_at, "recovered": r.recovered,
-            "matches_prediction": r.matches_prediction,
+            "matches_prediction": r.matches_prediction, "observable_by_load": r.observable,
+            "baseline_outage_fraction": r.baseline,
+            "measured_words": measured_words(r),
             "objectives": [{"name": o.name, "held": o.held, "detail": o.detail} for o in r.objectives],
             **({"failover": _failover_json(r)} if r.failover is not None else {}),
             **({"data": r.data} if r.data is not None else {}),
@@ -75,7 +106,7 @@ def render_text(blueprint: str, stack: str, results: list[Result], console) -> N
         m = r.measured
         table.add_row(
             r.scenario.ref, f"{r.scenario.scope} ({len(r.scenario.copies)})", r.scenario.prediction,
-            measured_words(r) + ("" if r.matches_prediction else "  [bold red]≠ report[/]"),
+            measured_words(r) + {True: "", False: "  [bold red]≠ report[/]", None: "  (cannot tell)"}[r.matches_prediction],
             _seconds(m.first_success_after_restore),
             "held" if r.held else "[bold red]missed[/]: " + "; ".join(f"{o.name} ({o.detail})"
                                                                        for o in r.objectives if not o.held))

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .engine import ContainerAPI
-from .measure import Measured, measure
+from .measure import Measured, measure, through
 from .probe import Entry, Load
 from .scenarios import Scenario
 from .stack import Copy, DrillError
 
 EXIT_HELD, EXIT_INVALID, EXIT_MISSED = 0, 2, 3
+OBSERVED = 0.5  # a stopped single copy failing at least this much of the load through it: the load depends on it
 
 
 @dataclass
@@ -41,9 +42,12 @@ class Result:
     restored_at: float
     recovered: bool
     objectives: list[Objective]
-    matches_prediction: bool
+    matches_prediction: bool | None  # None: the drill could not tell
     failover: object = None  # failover.Failover of a site drill
     data: dict | None = None  # marker rows of a database drill: lag at the fault, writes lost and failed
+    observable: bool = True  # the load saw this component's fault (False: a data component its callers never used)
+    measured_all: Measured | None = None
+    baseline: float = 0.0  # failed fraction of the same load in the seconds before the stop (a loaded machine's own)  # the same figures over every entry's load (`measured`: the load through it)
 
     @property
     def held(self) -> bool:
@@ -57,7 +61,9 @@ class Settings:
     settle_timeout: float = 180.0  # s for the stack to be healthy before a drill
     interval: float = 0.1  # s between probe requests per entry
     poll: float = 1.0  # s between looks at the engine while waiting for health
-    slack: float = 2.0  # s beyond a health-check window: one check's timeout and the probe's own timing
+    write_interval: float = 1.0  # s between marker rows written to a database drilled
+    slack: float = 2.0
+    baseline: float = 5.0  # s of load before a stop whose failures are the machine's, not the fault's  # s beyond a health-check window: one check's timeout and the probe's own timing
 
 
 @dataclass
@@ -143,12 +149,15 @@ class Drill:
         try:
             if writer is not None:
                 writer.wait_first()  # markers flowing, so the lag at the fault is a measurement
-                data["lag_at_fault"], before = writer.lag(), writer.failures
+                data["lag_at_fault"] = writer.lag()
+            stopping = self.clock()
             for copy in scenario.copies:
                 self._stop(copy, stopped)
             # The fault begins when the last container is down: a graceful stop still answers
             # while it drains, which is the stop's grace, not the component's redundancy.
             fault = self.clock()
+            if writer is not None:
+                attempted, before = writer.attempts, writer.failures
             if writer is not None:  # acknowledged by the primary, missing on a copy still running
                 # As long as the site drill's patience: a loaded engine can take seconds per exec.
                 data["writes_lost_seconds"] = writer.lag(patience=30.0)
@@ -163,11 +172,21 @@ class Drill:
         if failed:
             raise DrillError("could not start again: " + "; ".join(failed), 1)
         left = self.wait_settled(load, self.settings.recovery_timeout, since=restored)
-        measured = measure(load.since(fault), fault, restored)
-        result = self._judge(scenario, measured, fault - began, restored - began, left)
+        samples = load.since(fault)
+        measured = measure(through(samples, scenario.through), fault, restored)
+        prior = [s for s in through(load.since(stopping - self.settings.baseline), scenario.through)
+                  if s.sent < stopping]
+        baseline = sum(not s.ok for s in prior) / len(prior) if prior else 0.0
+        result = self._judge(scenario, measured, fault - began, restored - began, left, baseline)
+        result.measured_all = measure(samples, fault, restored)
         if writer is not None:
             data["writes_failed_during_fault"] = writer.failures - before
+            data["writes_during_fault"] = writer.attempts - attempted
+            data["write_outage_fraction"] = (round(data["writes_failed_during_fault"] / data["writes_during_fault"], 3)
+                                             if data["writes_during_fault"] else None)
             result.data = data
+        if not result.observable:
+            result.matches_prediction = judge_data(scenario, data if writer is not None else None)
         return result
 
     def _writer(self, pairs) -> "Writer | None":
@@ -175,7 +194,7 @@ class Drill:
 
         if not pairs:
             return None
-        writer = Writer(self.api, list(pairs))
+        writer = Writer(self.api, list(pairs), interval=self.settings.write_interval)
         writer.prepare()
         if writer.errors:
             raise DrillError("cannot write the marker rows: " + "; ".join(writer.errors), 1)
@@ -236,7 +255,7 @@ class Drill:
         return result
 
     def _judge(self, scenario: Scenario, measured: Measured, fault_at: float, restored_at: float,
-               left: list[str]) -> Result:
+               left: list[str], baseline: float = 0.0) -> Result:
         objectives = [Objective("recovers after the restore", not left,
                                 "every container healthy and every entry answering" if not left
                                 else f"not within {self.settings.recovery_timeout:g}s: " + "; ".join(left))]
@@ -252,7 +271,11 @@ class Drill:
             matches = not late
         else:
             matches = measured.failed_during_fault == 0
-        return Result(scenario, measured, round(fault_at, 2), round(restored_at, 2), not left, objectives, matches)
+        result = Result(scenario, measured, round(fault_at, 2), round(restored_at, 2), not left, objectives, matches,
+                        baseline=round(baseline, 3))
+        if scenario.site is None:
+            result.observable = observable(scenario, measured, baseline, late)
+        return result
 
     # ---- the whole run
 
@@ -280,6 +303,31 @@ class Drill:
             finally:
                 load.stop()
         return results
+
+
+def observable(scenario: Scenario, measured: Measured, baseline: float, late: bool) -> bool:
+    """Whether the load saw the fault. A data component is seen only through callers that use it: a single
+    copy stopped without most of its load failing beyond what failed before the stop, or a redundant one
+    without late failures, says nothing of it. Every other component is on the load's own path."""
+    if not (scenario.on_path and scenario.data_tier):
+        return True
+    if scenario.expect_down:
+        return measured.outage_fraction >= 0.9 or measured.outage_fraction - baseline >= OBSERVED
+    return late
+
+
+def judge_data(scenario: Scenario, data: dict | None) -> bool | None:
+    """Whether a data component the load could not see behaved as predicted, by its marker rows (postgres):
+    a single copy's writes fail while it is down; with copies, each copy still running answers a read.
+    None when there is no marker probe (caches, queues, other engines): the drill cannot tell."""
+    if not data or data.get("write_outage_fraction") is None:
+        return None
+    if scenario.expect_down:
+        return data["write_outage_fraction"] >= 0.9
+    stopped = {c.resource for c in scenario.copies}
+    read = [v for copy, v in data.get("writes_lost_seconds", {}).items() if copy not in stopped]
+    primary_up = not any(p.resource in stopped for p, _, _, _ in scenario.data)
+    return bool(read) and all(v is not None for v in read) and (not primary_up or data["write_outage_fraction"] == 0)
 
 
 def failover_seconds(site, failover) -> float | None:

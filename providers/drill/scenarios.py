@@ -18,6 +18,7 @@ from topoform.providers.plan import Plan
 from .stack import Copy, DrillError
 
 _REF_RE = re.compile(r"^(?P<ref>[a-z_]+\.[A-Za-z0-9_-]+|dns)(?::(?P<copy>\d+))?$")
+DATA_SECTIONS = ("databases", "caches", "queues")
 DEFAULT_WINDOW = 30.0  # s: detection time assumed where nothing in front declares a health check
 
 
@@ -37,6 +38,12 @@ class Scenario:
     site: object = None  # failover.SitePlan for a whole-site drill
     first: tuple[str, ...] = ()  # resources stopped before the others (a site's entry points: the outage begins)
     data: tuple = ()  # failover.copy_pairs: (primary, replica, user, database) given marker rows
+    through: tuple[str, ...] = ()  # probe entries whose request path runs through this component: judged on their load
+
+    @property
+    def data_tier(self) -> bool:
+        """A database, cache or queue: the load sees it only through callers that use it."""
+        return self.ref.split(".")[0] in DATA_SECTIONS
 
     @property
     def title(self) -> str:
@@ -177,7 +184,8 @@ class Prepared:
 
     def describe(self) -> list[str]:
         """What the drill will do, in sentences, for the confirmation prompt."""
-        lines = [f"probe load: one request every 0.1 s to {e.name}" for e in self.entries]
+        lines = [f"probe load: one {'question' if e.dns_name else 'request'} every 0.1 s to {e.name}"
+                 for e in self.entries]
         if not self.entries:
             lines.append("probe load: none (no entry component publishes a port)")
         for s in self.scenarios:
@@ -188,30 +196,52 @@ class Prepared:
                           for p, d, _, _ in s.site.databases]
             else:
                 lines.append(f"stop {s.title}, then start it again; the report says: {s.prediction}")
-                lines += [f"write a marker row every second to {p.resource} and read it on {d.resource}"
-                          for p, d, _, _ in s.data]
+                lines += [f"write a marker row every second to {p.resource}"
+                          + (f" and read it on {d.resource}" if d is not None else "") for p, d, _, _ in s.data]
         return lines
 
 
 def prepare(bp: Blueprint, plan: Plan, api, fail: list[str], every: bool, target: str = "docker",
             site: str | None = None) -> Prepared:
     """Find the stack and decide the drills; DrillError (exit 2) for a stack not deployed or a wrong reference."""
-    from .probe import entries
+    from .probe import dns_entry, entries
     from .stack import find_stack
 
     stack = find_stack(api, plan)
     scenarios = build(bp, plan, stack, fail, every, target, site)
-    from topoform.providers.insight.availability import request_paths
+    entry_refs, through = entry_paths(bp, plan, target)
+    found = entries(bp, stack, entry_refs)
+    dns = dns_entry(bp, stack)
+    if dns is not None:  # the paths that begin at a DNS record: a question asked of the DNS server
+        found.insert(0, dns)
+        entry_refs.insert(0, "dns")
+        through["dns"] = {"dns"}
+    probed = {e.ref for e in found}
+    for scenario in scenarios:
+        if scenario.site is None:
+            scenario.through = tuple(e for e in entry_refs if e in probed and e in through.get(scenario.ref, ()))
+    return Prepared(stack, scenarios, found)
 
-    from topoform.providers.insight.availability import members
 
-    entry_refs = []
+def entry_paths(bp: Blueprint, plan: Plan, target: str) -> tuple[list[str], dict[str, set[str]]]:
+    """The entry components of the request paths, and for each component the entries whose path runs
+    through it: stopping the CDN concerns the load sent to the CDN, not the load sent to the balancer."""
+    from topoform.providers.insight.availability import members, request_paths
+
+    entry_refs: list[str] = []
+    through: dict[str, set[str]] = {}
     for path in request_paths(bp, target):
         if path.kind != "request":
             continue
+        on = [m for m in members(path.steps) if m.site == "primary"]
         # A DNS record's path enters at the component the record answers with.
-        first = next((m.ref for m in members(path.steps) if m.ref != "dns" and m.site == "primary"), None)
+        first = next((m.ref for m in on if m.ref != "dns"), None)
         entry = path.entry if path.entry in plan.components else first
-        if entry is not None and entry not in entry_refs:
+        if entry is None:
+            continue
+        if entry not in entry_refs:
             entry_refs.append(entry)
-    return Prepared(stack, scenarios, entries(bp, stack, entry_refs))
+        for member in on:
+            if member.ref != "dns":  # the HTTP load goes to published ports, not through the DNS server
+                through.setdefault(member.ref, set()).add(entry)
+    return entry_refs, through

@@ -92,12 +92,13 @@ def test_stopping_a_postgres_primary_measures_replica_lag_and_failed_writes(site
 
 
 def test_drill_all_on_every_request_path_component(site, docker_client, monkeypatch):
-    """One drill per component on a request path, one copy each, the load on the stack's entries.
+    """One drill per component on a request path, one copy each, each judged on the load through it.
 
-    Measured on this engine (209 s for 8 drills): the redundant tiers (balancer ×2, web ×3, users ×3,
-    sessions ×2) kept serving; the single-copy CDN took the half of the load sent to its entry down.
-    Single copies the HTTP load cannot see are reported, not asserted down: the DNS server (the load
-    goes to published ports, not through DNS) and the data tier the stand-in web image never calls.
+    The load: HTTP to the stack's two entries (the CDN, the balancers) and DNS questions to its DNS
+    server. The redundant tiers (balancer ×2, web ×3) keep serving; the single-copy CDN and DNS server
+    take their own load down. The data tier is seen by the load only if the stand-in web image used it
+    (it does not): such a drill says "not observable by the load", and a postgres database is judged on
+    its marker rows instead (forums, one copy: its writes fail while it is down).
     """
     monkeypatch.setenv("DOCKER_HOST", site.host)
     wait_settled(site, SETTLE_TIMEOUT)
@@ -108,16 +109,33 @@ def test_drill_all_on_every_request_path_component(site, docker_client, monkeypa
     print(result.output)
     data = json.loads(result.output[result.output.index("{"):])
     drills = {d["component"]: d for d in data["drills"]}
+    for name, d in drills.items():
+        print(f"{name}: predicted {d['predicted']['copies']} {'down' if d['predicted']['down'] else 'up'}; "
+              f"{d['measured_words']}; before the stop {d['baseline_outage_fraction']:.0%}; "
+              f"matches {d['matches_prediction']}")
     assert {"dns", "cdns.assets", "load_balancers.edge", "services.web", "databases.users", "databases.forums",
             "caches.sessions", "queues.orders"} <= set(drills), sorted(drills)
-    for name in ("load_balancers.edge", "services.web", "databases.users", "caches.sessions"):
+    for name in ("load_balancers.edge", "services.web"):
         d = drills[name]
         assert d["predicted"]["copies"] >= 2 and not d["predicted"]["down"], d["predicted"]
-        assert d["measured"]["outage_fraction"] < 0.25 and d["matches_prediction"], (name, d["measured"])
-    cdn = drills["cdns.assets"]
-    assert cdn["predicted"]["copies"] == 1 and cdn["predicted"]["down"]
-    # Two entries share the load (the CDN and the balancer): the CDN's half fails while it is down.
-    assert cdn["measured"]["outage_fraction"] >= 0.35, cdn["measured"]
+        # Beyond what the same load failed before the stop (a loaded CI machine fails some on its own).
+        assert d["measured"]["outage_fraction"] - d["baseline_outage_fraction"] < 0.25, (name, d["measured"])
+        assert d["matches_prediction"], (name, d["measured"])
+    for name in ("dns", "cdns.assets"):  # single copies, measured on their own load
+        d = drills[name]
+        assert d["predicted"]["copies"] == 1 and d["predicted"]["down"], d["predicted"]
+        assert d["measured_through"] == [name], d["measured_through"]
+        assert d["measured"]["outage_fraction"] >= 0.9 and d["matches_prediction"], (name, d["measured"])
+    assert drills["cdns.assets"]["measured_all_entries"]["outage_fraction"] < 0.9  # the balancer's load was served
+    forums = drills["databases.forums"]
+    assert forums["predicted"]["copies"] == 1 and forums["predicted"]["down"]
+    if forums["observable_by_load"]:  # a caller that uses it: its load fails
+        assert forums["measured"]["outage_fraction"] >= 0.9, forums["measured"]
+    else:
+        assert forums["data"]["write_outage_fraction"] >= 0.9 and forums["matches_prediction"], forums["data"]
+    for name in ("caches.sessions", "queues.orders"):  # no probe of their own: unknown unless the load saw them
+        d = drills[name]
+        assert d["observable_by_load"] or d["matches_prediction"] is None, d
     assert all(d["recovered"] for d in drills.values()), {n: d["recovered"] for n, d in drills.items()}
     assert result.exit_code == 0, result.output
     assert set(_states(docker_client, site.stack).values()) == {"running"}
