@@ -19,6 +19,18 @@ from .context import AwsContext
 from .sites import DR, PRIMARY
 
 
+def password_base(env: str, suffixes: tuple[str, ...]) -> str:
+    """The name a store's password variable is built from: `USERS_URL` → `USERS` (`USERS_PASSWORD`).
+
+    Each store kind passes the suffixes its attributes are read under; a name
+    that is only a suffix stays whole.
+    """
+    for suffix in suffixes:
+        if env.endswith(suffix) and len(env) > len(suffix):
+            return env[: -len(suffix)]
+    return env
+
+
 def answering_site(ctx: AwsContext) -> str:
     """The site whose copy of a store answers `${...}` asked through `ctx`."""
     return DR if ctx.site == DR and ctx.sites.hot_copies else PRIMARY

@@ -176,12 +176,7 @@ def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]
         cache = ctx.bp.component(read.target)
         if read.env is None or not isinstance(cache, Cache) or not has_auth(cache) or read.attr not in CLIENT_ATTRS:
             continue
-        base = read.env
-        for suffix in ("_URL", "_HOST"):
-            if base.endswith(suffix) and len(base) > len(suffix):
-                base = base[: -len(suffix)]
-                break
-        name = f"{base}_PASSWORD"
+        name = f"{stores.password_base(read.env, ('_URL', '_HOST'))}_PASSWORD"
         if name not in service.env:  # the user set it; ECS refuses a name in both env and secrets
             entries.setdefault(name, ref(site_name(f"{ctx.prefix(cache)}-auth", at), "arn"))
     return [{"name": name, "valueFrom": value} for name, value in entries.items()]

@@ -406,11 +406,7 @@ def secrets(ctx: AwsContext, service: Service) -> list[dict[str, str]]:
             continue
         if read.attr not in PASSWORD_SOURCES:
             continue
-        base = read.env
-        for suffix in ("_URLS", "_URL", "_HOST"):
-            if base.endswith(suffix) and len(base) > len(suffix):
-                base = base[: -len(suffix)]
-                break
+        base = stores.password_base(read.env, ("_URLS", "_URL", "_HOST"))
         writers = primaries(ctx, db)
         if read.attr == "shard_urls" and len(writers) > 1:
             names = [(f"{base}_PASSWORD_{i}", p) for i, p in enumerate(writers)]

@@ -392,11 +392,7 @@ def secrets(ctx: AwsContext, service: Service, site: str) -> list[dict[str, str]
             value = ref(site_name(f"{ctx.prefix(store)}-auth", at), "arn")
         else:
             continue
-        base = read.env
-        for suffix in ("_URL", "_HOST", "_ENDPOINT"):
-            if base.endswith(suffix) and len(base) > len(suffix):
-                base = base[: -len(suffix)]
-                break
+        base = stores.password_base(read.env, ("_URL", "_HOST", "_ENDPOINT"))
         if f"{base}_PASSWORD" not in service.env:  # the user set it; ECS refuses a name in both
             entries.setdefault(f"{base}_PASSWORD", value)
     return [{"name": name, "valueFrom": value} for name, value in entries.items()]
