@@ -70,8 +70,8 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
     def dump_bytecode(self, bucket) -> None:
         try:
             super().dump_bytecode(bucket)
-        except OSError:
-            pass
+        except OSError:  # a full or read-only temp directory: the next run compiles the template again
+            return
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
