@@ -10,7 +10,7 @@ resolve to ::1 first, where something else can listen on the same port. A data s
 (0.0.0.0) instead, and `plan` warns about it.
 
 Port: every stack gets its own block of `BLOCK` host ports in
-`FIRST`…`LAST`, picked by a hash of blueprint and stack, and hands them out
+`FIRST`…`LAST` (below the ephemeral port ranges), picked by a hash of blueprint and stack, and hands them out
 in walk order: the same stack always gets the same ports, and two stacks
 (dev and staging, two blueprints) on one engine almost never share a block
 (`BLOCKS` blocks). Fixed ports (8080, 8443) would collide between stacks and
@@ -25,7 +25,10 @@ from typing import AbstractSet, Callable, Iterable
 
 from topoform.providers.base import UnsupportedError
 
-FIRST, LAST = 20000, 59999
+# Below the ephemeral ranges (Linux 32768–60999, macOS and Windows 49152–65535):
+# a client's outgoing connection can hold any port in them, and publishing a
+# port something holds fails the container's start ("address already in use").
+FIRST, LAST = 20000, 32767
 BLOCK = 100
 BLOCKS = (LAST - FIRST + 1) // BLOCK
 LOOPBACK, EVERYWHERE = "127.0.0.1", "0.0.0.0"
