@@ -63,15 +63,14 @@ def _check(path: str, variables: dict, target: str | None, stack: str, strict: b
     """Every diagnostic for every target asked; the (target, Blueprint) pairs that passed;
     how many target warnings were left out (they are shown only under --strict)."""
     from topoform.dsl.diagnostics import has_errors, sorted_diagnostics
-    from topoform.dsl.validate import validate_file
+    from topoform.dsl.validate import for_target, validate_file
 
     first = validate_file(path, variables, target)
     if target is not None or first.blueprint is None:
         runs = [(first.target, first)]
     else:
         # Each listed target has its own language rules (`multi_az` on docker, …): check each.
-        runs = [(first.target, first)] + [(name, validate_file(path, variables, name))
-                                          for name in first.blueprint.targets[1:]]
+        runs = [(first.target, first)] + [(name, for_target(first, name)) for name in first.blueprint.targets[1:]]
     several = len(runs) > 1
     diags = []
     checked = []

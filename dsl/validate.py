@@ -36,10 +36,27 @@ class Validated:
     source: SourceMap
     target: str = "docker"
     interpolations: list = field(default_factory=list)
+    # The diagnostics that do not depend on the target (all but the target's rules): `for_target` reuses them.
+    shared: list[Diagnostic] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.blueprint is not None and not has_errors(self.diagnostics)
+
+
+def for_target(result: Validated, target: str) -> Validated:
+    """`result`, a blueprint that passed, checked for another target it lists.
+
+    Only the target's own rules run again (`multi_az` on docker, …): loading,
+    variables, pydantic and references do not depend on the target, and
+    running them once per target doubled `validate` on a two-target blueprint.
+    """
+    bp = result.blueprint
+    if bp is None or target not in bp.targets:
+        raise ValueError(f"for_target needs a valid blueprint that lists {target!r}")
+    diags = sorted_diagnostics(result.shared + check(bp, result.source, target))
+    return Validated(None if has_errors(diags) else bp, diags, result.source, target, result.interpolations,
+                     result.shared)
 
 
 def validate_file(path: str, variables: dict[str, Any] | None = None, target: str | None = None) -> Validated:
@@ -118,9 +135,10 @@ def _validate(loaded: Loaded, base_dir: str, variables: dict[str, Any] | None, t
                                    "reference cycle: " + " → ".join(cycle),
                                    "a component cannot depend on itself, directly or through others; "
                                    "break one of these references"))
+    shared = list(diags)
     diags += check(bp, source, chosen, degraded, removed)
     diags = sorted_diagnostics(diags)
-    return Validated(None if has_errors(diags) else bp, diags, source, chosen, interpolations)
+    return Validated(None if has_errors(diags) else bp, diags, source, chosen, interpolations, shared)
 
 
 def _misspelt_sections(data: dict) -> list[tuple[str, dict]]:

@@ -231,22 +231,36 @@ class Plan:
         return sorted(set(resource.depends_on) | resource.references())
 
     def ordered(self) -> Iterator[Resource]:
-        """Resources with every dependency before its dependents (stable otherwise)."""
-        done: set[str] = set()
-        for resource in self.resources:
-            yield from self._visit(resource, done, ())
+        """Resources with every dependency before its dependents (stable otherwise).
 
-    def _visit(self, resource: Resource, done: set[str], stack: tuple[str, ...]) -> Iterator[Resource]:
-        if resource.name in done:
-            return
-        if resource.name in stack:
-            raise ValueError("dependency cycle in the plan: " + " → ".join(stack + (resource.name,)))
-        for dep in self.dependencies(resource):
-            if dep not in self._index:
-                raise ValueError(f"{resource.name} depends on {dep!r}, which is not in the plan (a provider bug)")
-            yield from self._visit(self._index[dep], done, stack + (resource.name,))
-        done.add(resource.name)
-        yield resource
+        A depth-first walk with an explicit stack: recursive generators pass
+        each resource up through every level above it, which made ordering a
+        47,000-resource Plan a third of its compile.
+        """
+        done: set[str] = set()
+        index = self._index
+        for resource in self.resources:
+            if resource.name in done:
+                continue
+            path = [resource.name]  # the dependency chain being walked, for the cycle message
+            walk = [(resource, iter(self.dependencies(resource)))]
+            while walk:
+                node, deps = walk[-1]
+                for dep in deps:
+                    if dep in done:
+                        continue
+                    if dep in path:
+                        raise ValueError("dependency cycle in the plan: " + " → ".join(path + [dep]))
+                    if dep not in index:
+                        raise ValueError(f"{node.name} depends on {dep!r}, which is not in the plan (a provider bug)")
+                    path.append(dep)
+                    walk.append((index[dep], iter(self.dependencies(index[dep]))))
+                    break
+                else:
+                    walk.pop()
+                    path.pop()
+                    done.add(node.name)
+                    yield node
 
     def as_json(self) -> dict[str, Any]:
         return {

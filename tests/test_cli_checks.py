@@ -51,6 +51,36 @@ def test_validate_reports_every_refusal_of_every_target_at_once():
     assert "does not run on the dr site" in plan.output
 
 
+AWS_ONLY_RULE = """\
+blueprint: shop
+targets: [docker, aws]
+services:
+  api: {image: "nginx:1.27", port: 80, env: {DB: "${databases.users.url}"}}
+databases:
+  users: {engine: postgres, version: "16", storage: 10GiB}
+"""
+
+
+def test_other_targets_rerun_only_their_rules(tmp_path, monkeypatch):
+    from topoform.dsl import validate as front_end
+    from topoform.dsl.validate import for_target, validate_file
+
+    path = tmp_path / "shop.yaml"
+    path.write_text(AWS_ONLY_RULE)
+    first = validate_file(str(path))
+    assert first.ok and first.target == "docker"
+    aws = for_target(first, "aws")
+    # the same diagnostics as validating for aws from the start: RDS needs 20 GiB, docker does not
+    assert [d.render() for d in aws.diagnostics] == [d.render() for d in validate_file(str(path), target="aws").diagnostics]
+    assert aws.blueprint is None and any("20" in d.message for d in aws.diagnostics if d.severity == "error")
+    loads = []
+    real = front_end.load_file
+    monkeypatch.setattr(front_end, "load_file", lambda p: loads.append(p) or real(p))
+    result = run("validate", path, "--json")
+    assert result.exit_code == 2 and len(loads) == 1  # the file is loaded and checked once, not once per target
+    assert [d["message"].partition(":")[0] for d in strict_json(result.stdout)] == ["aws target"]
+
+
 def test_validate_with_a_target_checks_that_target_only():
     result = run("validate", REFUSED, "--target", "docker", "--json")
     messages = [d["message"] for d in strict_json(result.stdout)]

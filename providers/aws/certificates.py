@@ -106,15 +106,7 @@ class Certificates:
             plan.outputs["dns.delegated"] = (f"{self.zone_name()} is declared delegated to the name servers of "
                                              "output dns.name_servers; certificates validate through it")
             return
-        deferred = set(validations)
-        order = list(plan.ordered())  # the Plan does not change while `deferred` grows: sorted once
-        grown = True
-        while grown:  # a health check follows its listener, which ordering does not: until nothing is added
-            grown = False
-            for resource in order:
-                if resource.name not in deferred and _waits(plan, resource, deferred):
-                    deferred.add(resource.name)
-                    grown = True
+        deferred = _deferred(plan, validations)
         plan.remove(deferred)
         for resource in plan.resources:
             # Ordering after a deferred listener only: the first stage runs without it.
@@ -205,6 +197,35 @@ class Certificates:
                 "certificate_arn": ref(cert, "arn"), "validation_record_fqdns": fqdns, "region": region,
             })
         return ref(validation, "certificate_arn")
+
+
+def _deferred(plan, validations: set[str]) -> set[str]:
+    """The validations and every resource that must wait for one (`_waits`), found from the
+    validations outward: each newly deferred resource rechecks only what reads it or is ordered
+    after it, plus the few health checks and failover records that wait for resources they do
+    not name. `_waits` only grows with `deferred`, so this reaches the same set as rechecking the
+    whole Plan until nothing changes, in one visit of each dependency edge."""
+    waiting_on: dict[str, list] = {}
+    unnamed = []  # resources that can wait for a resource they do not read
+    for resource in plan.resources:
+        for name in resource.references() | set(resource.depends_on):
+            waiting_on.setdefault(name, []).append(resource)
+        if resource.type == HEALTH_CHECK or (resource.type == RECORD
+                                             and resource.properties.get("failover_routing_policies")):
+            unnamed.append(resource)
+    deferred = set(validations)
+    pending = list(validations)
+    while pending:
+        while pending:
+            for resource in waiting_on.get(pending.pop(), ()):
+                if resource.name not in deferred and _waits(plan, resource, deferred):
+                    deferred.add(resource.name)
+                    pending.append(resource.name)
+        for resource in unnamed:
+            if resource.name not in deferred and _waits(plan, resource, deferred):
+                deferred.add(resource.name)
+                pending.append(resource.name)
+    return deferred
 
 
 def _waits(plan, resource, deferred: set[str]) -> bool:
