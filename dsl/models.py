@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import shorthands
+from . import shorthands, validators
 from .kinds import REGISTRY
 from .schema import AlsoAccepts, derived_default, written_defaults
 from .units import DURATION_PATTERN, Duration, Percent, Size
@@ -43,8 +43,10 @@ class StrictModel(BaseModel):
     scalars, so `replicas: "3"` or `fifo: yes-please` are mistakes to report,
     not to coerce (pydantic's lax mode would turn `replicas: true` into 1)."""
 
+    # defer_build: each process takes its validators from the cache in validators.py rather than
+    # generating every model's schema again at import (about a third of `validate`'s start-up).
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False,
-                              json_schema_extra=written_defaults)
+                              json_schema_extra=written_defaults, defer_build=True)
 
 
 def _version_text(value: Any) -> Any:
@@ -257,11 +259,15 @@ _PORT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 65535,
                 "description": "a port; 443 terminates TLS, any other port serves plain traffic"}
 
 
+def _one_http_listener() -> list[Listener]:
+    return [Listener(port=80)]
+
+
 class LoadBalancer(Component):
     layer: Literal[4, 7] = Field(7, description="7: ALB / haproxy mode http; 4: NLB / haproxy mode tcp")
     algorithm: Literal["round_robin", "least_connections", "random", "source_hash", "weighted"] = "round_robin"
     listeners: list[Short(Listener, shorthands.listener, _PORT_SCHEMA)] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: [Listener(port=80)], min_length=1)
+        default_factory=_one_http_listener, min_length=1)
     routes: list[Short(Route, shorthands.target, _SERVICE)] | None = None  # type: ignore[valid-type]
     targets: list[Short(Target, shorthands.target, _SERVICE)] | None = None  # type: ignore[valid-type]
     sticky_sessions: Short(Stickiness | None, shorthands.stickiness, {
@@ -480,10 +486,18 @@ class GatewayAuth(StrictModel):
         return self
 
 
+def _cors_methods() -> list[str]:
+    return ["GET", "POST"]
+
+
+def _cors_headers() -> list[str]:
+    return ["Authorization", "Content-Type"]
+
+
 class Cors(StrictModel):
     origins: list[str] = Field(..., min_length=1, description="allowed origins, or [\"*\"]")
-    methods: list[Literal[HTTP_METHODS]] = Field(default_factory=lambda: ["GET", "POST"])  # type: ignore[valid-type]
-    headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    methods: list[Literal[HTTP_METHODS]] = Field(default_factory=_cors_methods)  # type: ignore[valid-type]
+    headers: list[str] = Field(default_factory=_cors_headers)
     max_age: Duration = Field(600.0, description="how long a browser keeps a preflight answer; default 10m")
 
 
@@ -553,6 +567,10 @@ DYNAMODB_ONLY = ("partition_key", "sort_key", "capacity", "read_capacity", "writ
 MEMORYDB_MAX_REPLICAS = 5  # per shard (MemoryDB Developer Guide, "Quotas")
 
 
+def _continuous_backup() -> Backup:
+    return Backup(point_in_time=True)
+
+
 class NoSqlKey(StrictModel):
     name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     type: Literal["string", "number", "binary"] = "string"
@@ -579,7 +597,7 @@ class NoSql(Stateful):
                                                        "valkey: replicas per shard (at most 5); default 1")
     shards: int = Field(1, ge=1, le=500, description="redis, valkey: MemoryDB shards (docker runs one); default 1")
     size: Literal["small", "medium", "large"] = "small"
-    backup: Backup = Field(default_factory=lambda: Backup(point_in_time=True))
+    backup: Backup = Field(default_factory=_continuous_backup)
     kms_key: bool = Field(True, description="aws: a customer-managed KMS key (rotated) rather than AWS's own")
 
     @field_validator("engine")
@@ -715,13 +733,17 @@ class AwsSettings(StrictModel):
     certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:")
 
 
+def _both_targets() -> list[str]:
+    return ["docker", "aws"]
+
+
 class Blueprint(StrictModel):
     """One system design. Every section but `blueprint` is optional."""
 
     blueprint: str = Field(..., pattern=NAME_PATTERN, description="the project / stack prefix")
     description: str | None = None
     targets: list[Literal["docker", "aws"]] = Field(
-        default_factory=lambda: ["docker", "aws"], min_length=1,
+        default_factory=_both_targets, min_length=1,
         description="targets this blueprint supports; the first is the default",
     )
     aws: AwsSettings = Field(default_factory=AwsSettings)
@@ -788,3 +810,9 @@ class Blueprint(StrictModel):
     @property
     def default_target(self) -> str:
         return self.targets[0]
+
+
+# Last, once every model exists: their validators, from the cache between processes (validators.py).
+MODELS = [value for value in list(globals().values())
+          if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == __name__]
+FROM_CACHE = validators.install(MODELS)

@@ -195,6 +195,10 @@ def format_size(size: int) -> str:
     return f"{size}B"
 
 
+def format_percent(value: float) -> str:
+    return f"{value:g}%"
+
+
 def _json_string(pattern: str, example: str, what: str) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "pattern": pattern, "examples": [example], "description": what})
 
@@ -214,6 +218,6 @@ Size = Annotated[
 Percent = Annotated[
     float,
     BeforeValidator(parse_percent),
-    PlainSerializer(lambda v: f"{v:g}%", return_type=str),
+    PlainSerializer(format_percent, return_type=str),
     _json_string(PERCENT_PATTERN, "99.95%", "a percentage"),
 ]
