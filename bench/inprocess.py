@@ -10,6 +10,7 @@ parent read this process's peak memory.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -99,6 +100,11 @@ def synth_case(path: str, target: str, runs: int, expected_path: str) -> dict:
 if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "frontend":
+        # As `topoform validate` and `plan` run (cli/main.py OFFLINE): without the cyclic
+        # collector. With it, the collection of one timed call's garbage lands in the next
+        # call's window, and grows with everything kept alive (a 10,000-component AWS
+        # compile: 1.55 s instead of 1.28 s).
+        gc.disable()
         out = frontend(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif kind == "synth":
         out = synth_case(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
