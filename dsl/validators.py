@@ -1,7 +1,7 @@
 """The models' compiled validators, kept between processes.
 
 Generating pydantic's core schemas for the 40 models was the largest part of
-every command's start-up (about 40 ms of a 0.3 s `validate`). A core schema
+every command's start-up (about 45 ms of a 0.3 s `validate`). A core schema
 is plain data but for references to our own classes and functions, so it
 pickles, and pydantic-core builds a validator from one in well under a
 millisecond. So the models are declared with `defer_build` (models.py), and
@@ -67,6 +67,7 @@ def _generate(models: list[type[BaseModel]]) -> None:
         # What pydantic-core's own pickling rebuilds a validator from: (schema, config, …).
         schema, *rest = model.__pydantic_validator__.__reduce__()[1]
         arguments[model.__qualname__] = (_without_metadata(schema), *rest)
+    partial = None
     try:
         path = cache_path()
         data = pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL)
@@ -76,9 +77,11 @@ def _generate(models: list[type[BaseModel]]) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(partial, path)
+        partial = None
         _forget_old(path)
     except Exception:  # a read-only home, a full disk, a schema that does not pickle: no cache
-        pass
+        if partial is not None and os.path.exists(partial):
+            os.remove(partial)
 
 
 def _forget_old(path: str, keep: int = 8) -> None:
