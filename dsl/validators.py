@@ -19,6 +19,7 @@ come from it; a serializer or JSON Schema is generated when first asked for.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -80,8 +81,9 @@ def _generate(models: list[type[BaseModel]]) -> None:
         partial = None
         _forget_old(path)
     except Exception:  # a read-only home, a full disk, a schema that does not pickle: no cache
-        if partial is not None and os.path.exists(partial):
-            os.remove(partial)
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                os.remove(partial)
 
 
 def _forget_old(path: str, keep: int = 8) -> None:
