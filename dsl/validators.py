@@ -48,29 +48,32 @@ def cache_path() -> str:
 
 def install(models: list[type[BaseModel]]) -> bool:
     """Give every model its validator; True if they came from the cache."""
+    path = None
     try:
         path = cache_path()
         with open(path, "rb") as handle:
             cached = pickle.load(handle)
         validators = {model: SchemaValidator(*cached[model.__qualname__]) for model in models}
     except Exception:  # no cache yet, unreadable, truncated, or of other models: generate
-        _generate(models)
+        _generate(models, path)
         return False
     for model, validator in validators.items():
         model.__pydantic_validator__ = validator  # what model_validate and __init__ call
     return True
 
 
-def _generate(models: list[type[BaseModel]]) -> None:
+def _generate(models: list[type[BaseModel]], path: str | None) -> None:
+    """Build every validator the usual way, and cache them at `path` (None: nowhere to)."""
     arguments = {}
     for model in models:
         model.model_rebuild()
         # What pydantic-core's own pickling rebuilds a validator from: (schema, config, …).
         schema, *rest = model.__pydantic_validator__.__reduce__()[1]
         arguments[model.__qualname__] = (_without_metadata(schema), *rest)
+    if path is None:
+        return
     partial = None
     try:
-        path = cache_path()
         data = pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         # Written whole under another name, then renamed: a process reading it never sees half.
